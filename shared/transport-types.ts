@@ -1,0 +1,88 @@
+/**
+ * Contracts of the network edges, so that router and host logic can be tested against in-memory
+ * fakes (test/fakes/) and run against the real thing (shared/grpc/, shared/dht/). Types only.
+ */
+import type { F32 } from './runtime-types.ts';
+
+export type HostState = 'ONLINE' | 'DRAINING' | 'OFFLINE';
+export type WireDtype = 'float32' | 'float16';
+
+/** Options of one remote call. Every call has a deadline. */
+export interface CallOpts {
+  /** Absolute deadline, ms since the epoch. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+  /** W3C traceparent of the calling span. */
+  traceparent?: string;
+  /** Dtype of activations on the wire (both ways). */
+  wireDtype?: WireDtype;
+}
+
+export interface HostInfo {
+  peerId: string;
+  version: string;
+  model: string;
+  experts: { expertId: string; sha256: string; layers: number; activeSessions: number }[];
+  queueDepth: number;
+  throughput: number;
+  kvCapacityBytes: number;
+  kvFreeBytes: number;
+  state: HostState;
+  device: string;
+  maxContext: number;
+}
+
+/** A client of one expert host (one gRPC channel). Errors are SwarmpathErrors (shared/errors.ts). */
+export interface ExpertClient {
+  readonly address: string;
+  info(opts: CallOpts): Promise<HostInfo>;
+  /** Stateless call: hidden [B,T,D] in, [B,T,D] out. */
+  forward(expertId: string, hidden: F32, opts: CallOpts): Promise<F32>;
+  /** Opens a generation session reserving `maxLength` positions; RESOURCE_EXHAUSTED when full. */
+  openSession(expertId: string, maxLength: number, opts: CallOpts): Promise<ExpertSession>;
+  close(): void;
+}
+
+/** One generation session on one host for one expert (a bidirectional stream). */
+export interface ExpertSession {
+  /**
+   * Appends hidden [1,T,D] at `position` (the cache length before the step; a smaller value
+   * truncates first, which makes retries and replays idempotent). Resolves the expert's output [1,T,D].
+   */
+  step(hidden: F32, position: number, opts: CallOpts): Promise<F32>;
+  /** Ends the session; the host frees its KV reservation. Idempotent. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** A host's signed, expiring record in the DHT (see shared/dht/host-record.ts). */
+export interface HostRecord {
+  peerId: string;
+  model: string;
+  experts: string[];
+  /** host:port of its gRPC server. */
+  grpc: string;
+  state: HostState;
+  version: string;
+  device: string;
+  kvCapacityBytes: number;
+  kvFreeBytes: number;
+  /** Steps queued or running at publication. */
+  queueDepth: number;
+  /** Tokens per second the host measured (advisory: routers trust their own measurements). */
+  throughput: number;
+  /** Whether the host was started with --auto (may migrate). */
+  auto: boolean;
+  /** Monotonic per host; the higher wins. */
+  seq: number;
+  /** ms since the epoch after which the record is invalid. */
+  expiresAt: number;
+}
+
+/** Finds hosts through the DHT. */
+export interface Discovery {
+  /** Live (ONLINE, unexpired) hosts serving `expertId` of `model`. */
+  replicas(model: string, expertId: string, opts?: { signal?: AbortSignal; fresh?: boolean }): Promise<HostRecord[]>;
+  /** Every live host of the swarm (any model). */
+  allHosts(opts?: { signal?: AbortSignal; fresh?: boolean }): Promise<HostRecord[]>;
+}

@@ -30,6 +30,7 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  watchSupervisor();
   try {
     const mod = await cmd.load();
     const code = await mod.run(rest);
@@ -43,6 +44,16 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`swarmpath ${name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
     process.exitCode = 1;
   }
+}
+
+/**
+ * A child of `swarmpath swarm` (spawned with an IPC channel and SWARMPATH_SUPERVISED=1) stops itself,
+ * as on SIGTERM, when its supervisor goes away, even by SIGKILL: no orphaned hosts.
+ */
+function watchSupervisor(): void {
+  if (process.env.SWARMPATH_SUPERVISED !== '1' || !process.channel) return;
+  process.channel.unref();
+  process.once('disconnect', () => process.kill(process.pid, 'SIGTERM'));
 }
 
 if (process.argv[1] && import.meta.filename === process.argv[1]) await main(process.argv.slice(2));

@@ -1,0 +1,239 @@
+/**
+ * The `decode` scenario (SPEC.md section 6): one decode step of a whole path in one process
+ * (MonolithicRunner, the floor) and the same step through the router's pipeline and one host process
+ * per expert over loopback gRPC; the transport floor (a bare gRPC echo of one position's activations);
+ * the router's path choice; steps at context 16 and 512; tokens/s of one and of `concurrency`
+ * sessions; resident memory. Every figure is a median over repeated runs in this process.
+ */
+import type { Logger } from '../shared/log.ts';
+import type { ModelPackage } from '../shared/runtime-types.ts';
+import { loadPackage } from '../shared/model/package.ts';
+import { choosePath } from '../shared/model/path-choice.ts';
+import { createMonolithicRunner } from '../shared/model/monolithic.ts';
+import type { MonolithicRunner } from '../shared/model/monolithic.ts';
+import { argmax } from '../shared/model/sampling.ts';
+import { median } from './arrivals.ts';
+import { openGrpcEcho } from './grpc-echo.ts';
+import type { EchoBench } from './grpc-echo.ts';
+import { startLocalHost, staticDiscovery } from './local-hosts.ts';
+import type { LocalHost } from './local-hosts.ts';
+import { openPipeline } from './swarm-pipeline.ts';
+import type { Pipeline, StepBreakdown } from './swarm-pipeline.ts';
+import { cpuMsOf, rssMbOf } from './child-process.ts';
+
+export interface DecodeSizes {
+  /** Decode steps per timed run. */
+  steps: number;
+  /** Timed runs (the median is over all their steps). */
+  repeats: number;
+  /** Steps timed at context 16 and at context 512. */
+  posSteps: number;
+  concurrency: number;
+  /** Decode steps per session in the concurrent run. */
+  concurrentSteps: number;
+  concurrentRepeats: number;
+  echoCalls: number;
+  /** Path choices timed (in batches of 1000). */
+  routeCalls: number;
+}
+
+export const QUICK: DecodeSizes = { steps: 24, repeats: 4, posSteps: 8, concurrency: 32, concurrentSteps: 8, concurrentRepeats: 2, echoCalls: 300, routeCalls: 5000 };
+export const FULL: DecodeSizes = { steps: 64, repeats: 12, posSteps: 16, concurrency: 32, concurrentSteps: 24, concurrentRepeats: 3, echoCalls: 1500, routeCalls: 50000 };
+
+export interface DecodeResult {
+  model: string;
+  path: string[];
+  monolithic_step_ms: number;
+  swarm_step_ms: number;
+  hops: number;
+  grpc_echo_ms: number;
+  grpc_echo_bytes: number;
+  hop_overhead_ratio: number;
+  route_us: number;
+  step_ms_pos16: number;
+  step_ms_pos512: number;
+  tokens_per_s_1: number;
+  tokens_per_s_c: number;
+  concurrency: number;
+  host_rss_mb: number;
+  router_rss_mb: number;
+  /** Medians of one single-session swarm step's parts, ms, and the overhead per hop over the floor. */
+  breakdown: { router_stem_ms: number; stages_ms: number; router_head_sample_ms: number; per_hop_ms: number; per_hop_overhead_ms: number };
+  /** CPU used during the concurrent run: ms of CPU per generated token (router process, all hosts) and cores busy. */
+  cpu_c: { router_ms_per_token: number; hosts_ms_per_token: number; cores_busy: number };
+}
+
+/** A prompt of exactly `n` bytes (ASCII), repeated text. */
+export function promptOf(n: number): Uint8Array {
+  const text = 'The quick brown fox jumps over the lazy dog while the swarm keeps every expert busy. ';
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = text.charCodeAt(i % text.length);
+  return out;
+}
+
+const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/**
+ * Runs the decode scenario on the package in `modelDir`. The floor (monolithic), the transport floor
+ * (echo), the swarm step after a 16-token prompt and after a 512-token one are measured in
+ * interleaved rounds, so that load from other processes on the machine hits all of them alike; each
+ * figure is the median over all rounds (the first round is a warm-up and not counted).
+ */
+export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logger, hostArgs: readonly string[] = []): Promise<DecodeResult> {
+  const pkg = await loadPackage(modelDir);
+  const prompt16 = promptOf(16);
+  const path = [...choosePath(pkg.manifest.router, prompt16).path];
+  const route_us = measureRoute(pkg, prompt16, sizes.routeCalls);
+  log.info('route timed', { route_us, path });
+  const D = pkg.manifest.dims.d_model;
+  const hosts: LocalHost[] = [];
+  let pipeline: Pipeline | undefined;
+  let mono: MonolithicRunner | undefined;
+  let echo: EchoBench | undefined;
+  try {
+    hosts.push(...await Promise.all(path.map((id) => startLocalHost(modelDir, [id], hostArgs))));
+    [mono, echo, pipeline] = await Promise.all([
+      createMonolithicRunner({ pkg, path, threads: 1 }), openGrpcEcho(4 * D),
+      openPipeline(pkg, staticDiscovery(pkg.manifest.name, hosts)),
+    ]);
+    const monoTimes: number[] = [], echoTimes: number[] = [], swarmTimes: number[] = [], pos16: number[] = [], rates: number[] = [];
+    const stem: number[] = [], stages: number[] = [], head: number[] = [];
+    const long = Math.min(512, pkg.manifest.dims.max_context - sizes.posSteps - 1);
+    const promptLong = promptOf(long);
+    const pos512: number[] = [];
+    for (let r = -1; r < sizes.repeats; r++) {
+      const m = await monolithicSteps(mono, prompt16, sizes.steps);
+      const e: number[] = [];
+      for (let i = 0; i < Math.ceil(sizes.echoCalls / sizes.repeats); i++) e.push(await echo.time());
+      const s = await swarmSteps(pipeline, path, prompt16, sizes.steps);
+      const l = await swarmSteps(pipeline, path, promptLong, sizes.posSteps);
+      if (r < 0) continue; // warm-up round
+      pos512.push(...l.times);
+      monoTimes.push(...m);
+      echoTimes.push(...e);
+      swarmTimes.push(...s.times);
+      stem.push(...s.parts.map((x) => x.stemMs));
+      stages.push(...s.parts.map((x) => x.stagesMs));
+      head.push(...s.parts.map((x) => x.headMs));
+      pos16.push(...s.times.slice(0, sizes.posSteps));
+      rates.push(s.tokensPerS);
+    }
+    const monolithic_step_ms = median(monoTimes), grpc_echo_ms = median(echoTimes), swarm_step_ms = median(swarmTimes);
+    log.info('step timed', { monolithic_step_ms, grpc_echo_ms, swarm_step_ms });
+    await mono.release();
+    mono = undefined;
+    await echo.close();
+    echo = undefined;
+    const conc = await measureConcurrent(pipeline, path, prompt16, sizes, hosts.map((h) => h.child.pid));
+    const tokens_per_s_c = conc.tokensPerS;
+    log.info('concurrency timed', { ...conc });
+    const hops = path.length;
+    const stagesMs = median(stages);
+    return {
+      model: pkg.manifest.name, path,
+      monolithic_step_ms: r3(monolithic_step_ms),
+      swarm_step_ms: r3(swarm_step_ms),
+      hops,
+      grpc_echo_ms: r3(grpc_echo_ms),
+      grpc_echo_bytes: 4 * D,
+      hop_overhead_ratio: r3((swarm_step_ms - monolithic_step_ms) / hops / grpc_echo_ms),
+      route_us: r3(route_us),
+      step_ms_pos16: r3(median(pos16)),
+      step_ms_pos512: r3(median(pos512)),
+      tokens_per_s_1: r3(median(rates)),
+      tokens_per_s_c: r3(tokens_per_s_c),
+      concurrency: sizes.concurrency,
+      host_rss_mb: Math.max(...hosts.map((h) => h.child.rssMb())),
+      router_rss_mb: rssMbOf(process.pid),
+      breakdown: {
+        router_stem_ms: r3(median(stem)), stages_ms: r3(stagesMs), router_head_sample_ms: r3(median(head)),
+        per_hop_ms: r3(stagesMs / hops), per_hop_overhead_ms: r3((swarm_step_ms - monolithic_step_ms) / hops),
+      },
+      cpu_c: { router_ms_per_token: r3(conc.routerCpuMsPerToken), hosts_ms_per_token: r3(conc.hostsCpuMsPerToken), cores_busy: r3(conc.coresBusy) },
+    };
+  } finally {
+    await mono?.release();
+    await echo?.close();
+    await pipeline?.close();
+    await Promise.all(hosts.map((h) => h.child.stop()));
+  }
+}
+
+/** Median µs of one choosePath call, over batches of 1000. */
+function measureRoute(pkg: ModelPackage, prompt: Uint8Array, calls: number): number {
+  const router = pkg.manifest.router;
+  for (let i = 0; i < 1000; i++) choosePath(router, prompt);
+  const perBatch: number[] = [];
+  for (let done = 0; done < calls; done += 1000) {
+    const t0 = performance.now();
+    for (let i = 0; i < 1000; i++) choosePath(router, prompt);
+    perBatch.push(performance.now() - t0); // ms per 1000 calls = µs per call
+  }
+  return median(perBatch);
+}
+
+/** ms of each of `steps` MonolithicRunner decode steps after `prompt` (greedy). */
+async function monolithicSteps(runner: MonolithicRunner, prompt: Uint8Array, steps: number): Promise<number[]> {
+  const times: number[] = [];
+  let tok = argmax(await runner.prefill(prompt));
+  for (let i = 0; i < steps; i++) {
+    const t0 = performance.now();
+    tok = argmax(await runner.decodeStep(tok));
+    times.push(performance.now() - t0);
+  }
+  return times;
+}
+
+/** ms of each of `steps` decode steps through the pipeline after `prompt`, their parts, and tokens/s. */
+async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number): Promise<{ times: number[]; parts: StepBreakdown[]; tokensPerS: number }> {
+  const s = p.session(path, prompt.length + steps + 1);
+  try {
+    const times: number[] = [];
+    const parts: StepBreakdown[] = [];
+    let tok = await s.prefill(prompt);
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      const ts = performance.now();
+      tok = await s.step(tok);
+      times.push(performance.now() - ts);
+      parts.push({ ...s.last });
+    }
+    return { times, parts, tokensPerS: steps / ((performance.now() - t0) / 1000) };
+  } finally {
+    s.close();
+  }
+}
+
+/**
+ * Aggregate decode tokens/s of `concurrency` sessions stepping at once (prefills excluded), and the
+ * CPU that cost: ms per token in this (router) process and in the hosts, and cores kept busy.
+ */
+async function measureConcurrent(p: Pipeline, path: string[], prompt: Uint8Array, sizes: DecodeSizes, hostPids: number[]):
+  Promise<{ tokensPerS: number; routerCpuMsPerToken: number; hostsCpuMsPerToken: number; coresBusy: number }> {
+  const rates: number[] = [];
+  let tokens = 0, wallMs = 0, routerCpu = 0, hostsCpu = 0;
+  for (let r = 0; r < sizes.concurrentRepeats; r++) {
+    const sessions = Array.from({ length: sizes.concurrency }, () => p.session(path, prompt.length + sizes.concurrentSteps + 1));
+    try {
+      const first = await Promise.all(sessions.map((s) => s.prefill(prompt)));
+      const cpu0 = process.cpuUsage();
+      const hosts0 = hostPids.map(cpuMsOf);
+      const t0 = performance.now();
+      await Promise.all(sessions.map(async (s, k) => {
+        let tok = first[k];
+        for (let i = 0; i < sizes.concurrentSteps; i++) tok = await s.step(tok);
+      }));
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      routerCpu += (cpu.user + cpu.system) / 1000;
+      hostsCpu += hostPids.map(cpuMsOf).reduce((a, x, i) => a + x - hosts0[i], 0);
+      const n = sizes.concurrency * sizes.concurrentSteps;
+      tokens += n;
+      wallMs += ms;
+      rates.push(n / (ms / 1000));
+    } finally {
+      for (const s of sessions) s.close();
+    }
+  }
+  return { tokensPerS: median(rates), routerCpuMsPerToken: routerCpu / tokens, hostsCpuMsPerToken: hostsCpu / tokens, coresBusy: (routerCpu + hostsCpu) / wallMs };
+}

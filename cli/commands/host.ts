@@ -1,0 +1,78 @@
+/**
+ * `swarmpath host`: serves experts to the swarm (expert-host/). Wires the real components (model
+ * runtime, DHT, gRPC), prints the ready event, and on SIGTERM/SIGINT drains and resolves 0.
+ */
+import { helpText } from '../../shared/cli-args.ts';
+import { createExpertClient } from '../../shared/grpc/client.ts';
+import { createLogger, emitEvent } from '../../shared/log.ts';
+import { HOST_FLAGS, HOST_USAGE, parseHostConfig, type HostConfig } from '../../expert-host/config.ts';
+import { startHost, type HostComponents } from '../../expert-host/host.ts';
+
+/** The production components of a host. */
+export async function realHostComponents(config: HostConfig): Promise<HostComponents> {
+  const log = createLogger('host');
+  const pkgMod = await import('../../shared/model/package.ts');
+  const ortMod = await import('../../shared/model/ort.ts');
+  const c: HostComponents = {
+    log,
+    loadPackage: (dir) => pkgMod.loadPackage(dir),
+    packageOf: pkgMod.packageOf,
+    verifyFile: pkgMod.verifyFile,
+    openExpert: (pkg, id, o) => ortMod.openExpert(pkg, id, o),
+    connect: (address) => createExpertClient(address),
+    emit: emitEvent,
+  };
+  if (config.dht) {
+    const nodeMod = await import('../../shared/dht/node.ts');
+    const annMod = await import('../../shared/dht/announcer.ts');
+    const discMod = await import('../../shared/dht/discovery.ts');
+    const nodes = new Map<string, Awaited<ReturnType<typeof nodeMod.createSwarmNode>>>();
+    c.createNode = async (cfg) => {
+      const node = await nodeMod.createSwarmNode({ listen: [...cfg.listen], bootstrap: [...cfg.bootstrap], keyFile: cfg.keyFile, log: log.child('dht') });
+      nodes.set(node.peerId, node);
+      return node;
+    };
+    c.createAnnouncer = (node, record, ttlS) => annMod.createAnnouncer({ ttlS, record }, { node: nodes.get(node.peerId)!, log: log.child('announce') });
+    c.createDiscovery = (node) => discMod.createDiscovery({}, { node: nodes.get(node.peerId)!, log: log.child('discovery') });
+  }
+  return c;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  const config = parseHostConfig(argv);
+  if (config.help) {
+    process.stdout.write(helpText(HOST_USAGE, HOST_FLAGS));
+    return 0;
+  }
+  const components = await realHostComponents(config);
+  // Signal handlers first: a SIGTERM during start-up (or right after the ready event) must drain too.
+  let signalled: string | undefined;
+  let wake = () => {};
+  const signal = new Promise<void>((r) => { wake = r; });
+  const onSignal = (sig: string) => {
+    if (signalled) { components.log.warn(`${sig}: already draining`); return; }
+    signalled = sig;
+    wake();
+  };
+  const onTerm = () => onSignal('SIGTERM');
+  const onInt = () => onSignal('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
+  let host;
+  try {
+    host = await startHost(config, components);
+  } catch (err) {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    throw err;
+  }
+  if (!signalled) emitEvent('ready', { role: 'host', peerId: host.peerId, multiaddrs: host.multiaddrs, grpc: host.grpc, experts: host.experts });
+  await signal;
+  components.log.info(`${signalled}: draining`);
+  await host.stop().catch((err) => components.log.error('stop failed', { error: err }));
+  process.off('SIGTERM', onTerm);
+  process.off('SIGINT', onInt);
+  // Whatever a library leaves open must not keep a drained host alive.
+  setTimeout(() => process.exit(0), 2000).unref();
+  return 0;
+}

@@ -1,0 +1,96 @@
+/**
+ * `swarmpath ls [--bootstrap MA]… [--json] [--model DIR] [--timeout S]`: the experts of the swarm and
+ * the live hosts serving each, as found in the DHT. `--json` prints the shape of `GET /v1/swarm`
+ * (shared/dht/listing.ts); `--model DIR` also lists that model's experts that have no host.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseFlags, helpText, type FlagSpec } from '../../shared/cli-args.ts';
+import { BadConfigError } from '../../shared/errors.ts';
+import { createLogger } from '../../shared/log.ts';
+import type { HostRecord } from '../../shared/transport-types.ts';
+import { createSwarmNode } from '../../shared/dht/node.ts';
+import { createDiscovery } from '../../shared/dht/discovery.ts';
+import { exitSoon } from './dht.ts';
+import { modelsByHosts, swarmListing, type SwarmListing } from '../../shared/dht/listing.ts';
+
+export const FLAGS: Record<string, FlagSpec> = {
+  bootstrap: { kind: 'list', help: 'multiaddr of a swarm peer, with /p2p/<id> (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
+  json: { kind: 'boolean', help: 'print JSON (the shape of GET /v1/swarm)' },
+  model: { kind: 'string', help: 'model package folder: list only its experts, including those with no host' },
+  timeout: { kind: 'number', help: 'seconds to search the DHT', default: 5, min: 0.5, max: 600 },
+  help: { kind: 'boolean', help: 'show this help' },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags } = parseFlags(argv, FLAGS);
+  if (flags.help) {
+    process.stdout.write(helpText('swarmpath ls [--bootstrap MA]… [--json] [--model DIR] [--timeout S]', FLAGS));
+    return 0;
+  }
+  const bootstrap = (flags.bootstrap as string[] | undefined) ?? [];
+  if (bootstrap.length === 0) throw new BadConfigError('--bootstrap MA (or SWARMPATH_BOOTSTRAP) is required: the multiaddr of a swarm peer');
+  const manifest = flags.model === undefined ? undefined : await readModel(flags.model as string);
+  const timeoutMs = (flags.timeout as number) * 1000;
+  const log = createLogger('ls');
+  const node = await createSwarmNode({ bootstrap, clientMode: true, log });
+  let records: HostRecord[];
+  try {
+    await node.start();
+    records = await findHosts(node, manifest, timeoutMs, log);
+  } finally {
+    await Promise.race([node.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    exitSoon();
+  }
+  const models = manifest ? [manifest.name] : modelsByHosts(records);
+  const listings = (models.length > 0 ? models : ['']).map((m) => swarmListing(records, m, m === manifest?.name ? manifest.expertIds : []));
+  if (flags.json) {
+    const [first, ...others] = listings;
+    process.stdout.write(JSON.stringify(others.length > 0 ? { ...first, others } : first) + '\n');
+  } else {
+    process.stdout.write(listings.map(table).join('\n'));
+  }
+  return 0;
+}
+
+/** Live hosts: every host of the swarm, plus (with a model) the providers of each of its experts. */
+async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, manifest: ModelInfo | undefined,
+  timeoutMs: number, log: ReturnType<typeof createLogger>): Promise<HostRecord[]> {
+  const discovery = createDiscovery({
+    searchTimeoutMs: Math.max(300, timeoutMs * 0.6),
+    recordTimeoutMs: Math.max(200, Math.min(2_000, timeoutMs * 0.35)),
+  }, { node, log });
+  const lookups = [discovery.allHosts({ fresh: true }),
+    ...(manifest?.expertIds ?? []).map((id) => discovery.replicas(manifest!.name, id, { fresh: true }))];
+  const byPeer = new Map<string, HostRecord>();
+  for (const list of await Promise.all(lookups)) for (const r of list) byPeer.set(r.peerId, r);
+  return [...byPeer.values()];
+}
+
+interface ModelInfo { name: string; expertIds: string[] }
+
+async function readModel(dir: string): Promise<ModelInfo> {
+  let m: { name?: unknown; levels?: { experts?: { id?: unknown }[] }[] };
+  try {
+    m = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+  } catch (err) {
+    throw new BadConfigError(`--model ${dir}: cannot read manifest.json (${(err as Error).message})`);
+  }
+  if (typeof m.name !== 'string' || !Array.isArray(m.levels)) throw new BadConfigError(`--model ${dir}: manifest.json has no name or levels`);
+  const expertIds = m.levels.flatMap((l) => (l.experts ?? []).map((e) => e.id)).filter((id): id is string => typeof id === 'string');
+  return { name: m.name, expertIds };
+}
+
+function table(l: SwarmListing): string {
+  const hosts = new Set(Object.values(l.experts).flatMap((rs) => rs.map((r) => r.peerId)));
+  const rows: string[][] = [['EXPERT', 'PEER', 'GRPC', 'STATE', 'LOAD', 'TOK/S', 'KV FREE']];
+  for (const [id, rs] of Object.entries(l.experts)) {
+    if (rs.length === 0) rows.push([id, '(no live host)', '', '', '', '', '']);
+    for (const r of rs) {
+      rows.push([id, r.peerId, r.grpc, r.state, String(r.load), r.throughput.toFixed(1), `${(r.kvFreeBytes / 2 ** 20).toFixed(0)} MiB`]);
+    }
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const head = l.model === '' ? 'no hosts found\n' : `model ${l.model}: ${Object.keys(l.experts).length} experts, ${hosts.size} hosts\n`;
+  return head + rows.map((r) => r.map((x, c) => x.padEnd(widths[c])).join('  ').trimEnd()).join('\n') + '\n';
+}

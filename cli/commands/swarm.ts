@@ -1,0 +1,134 @@
+/**
+ * `swarmpath swarm [--model DIR] [--replicas N] [--spare N] [--http-listen H:P]` (= `npm start`): the
+ * whole network on one machine, each part its own OS process: a DHT node (`swarmpath dht`), N
+ * `swarmpath host --expert ID` processes per expert, `--spare` `swarmpath host --auto` processes, and
+ * the router. Waits for every ready event, prints ONE ready event (role `swarm`) and a line on stderr
+ * with a first request to try. A child that dies later is logged and left dead (the swarm heals:
+ * spares migrate, the router fails over). SIGINT/SIGTERM stop every child (SIGTERM, then SIGKILL
+ * after a grace) and resolve 0. A child that fails to start stops the whole swarm (exit 1).
+ */
+import { parseFlags, helpText, parseHostPort, type FlagSpec } from '../../shared/cli-args.ts';
+import { BadConfigError } from '../../shared/errors.ts';
+import { createLogger, emitEvent } from '../../shared/log.ts';
+import { loadPackage } from '../../shared/model/package.ts';
+import { spawnSwarmpath, type ReadyEvent, type SwarmpathChild } from '../../router/supervisor/swarmpath-child.ts';
+
+const USAGE = 'swarmpath swarm [--model DIR] [--replicas N] [--spare N] [--http-listen H:P]';
+
+export const FLAGS: Record<string, FlagSpec> = {
+  model: { kind: 'string', help: 'model package folder', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
+  replicas: { kind: 'int', help: 'host processes per expert', default: 2, min: 1, max: 16 },
+  spare: { kind: 'int', help: 'extra `host --auto` processes (the swarm decides what they serve)', default: 1, min: 0, max: 16 },
+  'http-listen': { kind: 'string', help: "HOST:PORT of the router's HTTP API", env: 'SWARMPATH_HTTP_LISTEN', default: '127.0.0.1:8080' },
+  'api-key': { kind: 'list', help: 'API key the router accepts (repeatable)', env: 'SWARMPATH_API_KEYS' },
+  'start-concurrency': { kind: 'int', help: 'hosts starting at once (staggers start-up on small machines)', default: 4, min: 1 },
+  'ready-timeout-s': { kind: 'number', help: 'longest wait for a child to be ready, seconds', default: 180, min: 1 },
+  'stop-grace-s': { kind: 'number', help: 'on stop, wait this long before SIGKILL, seconds', default: 10, min: 0 },
+  'host-arg': { kind: 'list', help: 'extra flag passed to every host, e.g. --host-arg=--kv-cache-mb=64 (repeatable)' },
+  'router-arg': { kind: 'list', help: 'extra flag passed to the router (repeatable)' },
+  help: { kind: 'boolean', help: 'print this help', default: false },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { flags: f, args } = parseFlags(argv, FLAGS);
+  if (f.help) {
+    process.stdout.write(helpText(USAGE, FLAGS));
+    return 0;
+  }
+  if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${USAGE}`);
+  parseHostPort('http-listen', f['http-listen'] as string);
+  const log = createLogger('swarm');
+  const modelDir = f.model as string;
+  const pkg = await loadPackage(modelDir);
+  const experts = pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id));
+  const readyTimeoutMs = (f['ready-timeout-s'] as number) * 1000;
+  const graceMs = (f['stop-grace-s'] as number) * 1000;
+  const hostArgs = (f['host-arg'] as string[] | undefined) ?? [];
+  const children: SwarmpathChild[] = [];
+  let stopping = false;
+
+  const start = (name: string, cmdArgs: string[]): SwarmpathChild => {
+    const child = spawnSwarmpath({ name, args: cmdArgs, readyTimeoutMs });
+    children.push(child);
+    void child.exited.then(({ code, signal }) => {
+      if (!stopping) log.warn(`${name} (pid ${child.pid}) exited unexpectedly; the swarm goes on without it`, { code, signal });
+    });
+    return child;
+  };
+  const stopAll = async (): Promise<void> => {
+    stopping = true;
+    // The router first (it drains requests), then hosts, then the DHT node.
+    const router = children.filter((c) => c.name === 'router');
+    const dht = children.filter((c) => c.name === 'dht');
+    const hosts = children.filter((c) => !router.includes(c) && !dht.includes(c));
+    await Promise.all(router.map((c) => c.stop(graceMs)));
+    await Promise.all(hosts.map((c) => c.stop(graceMs)));
+    await Promise.all(dht.map((c) => c.stop(graceMs)));
+  };
+  let signalled: ((sig: string) => void) | undefined;
+  const signal = new Promise<string>((resolve) => { signalled = resolve; });
+  const onSignal = (sig: string) => signalled?.(sig);
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+
+  try {
+    const startup = (async () => {
+      const dht = start('dht', ['dht']);
+      const bootstrap = ((await dht.ready).multiaddrs as string[]) ?? [];
+      const boot = bootstrap.flatMap((ma) => ['--bootstrap', ma]);
+      const plan: { name: string; args: string[] }[] = [];
+      for (let r = 1; r <= (f.replicas as number); r++) {
+        for (const id of experts) plan.push({ name: `host ${id}#${r}`, args: ['host', '--model', modelDir, '--expert', id, ...boot, ...hostArgs] });
+      }
+      for (let s = 1; s <= (f.spare as number); s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
+      log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`, { replicas: f.replicas, spare: f.spare });
+      const hosts = await startLimited(plan, f['start-concurrency'] as number, (p) => start(p.name, p.args));
+      const routerArgs = ['router', '--model', modelDir, '--http-listen', f['http-listen'] as string, ...boot,
+        ...((f['api-key'] as string[] | undefined) ?? []).flatMap((k) => ['--api-key', k]),
+        ...((f['router-arg'] as string[] | undefined) ?? [])];
+      const router = start('router', routerArgs);
+      const rr = await router.ready;
+      return { bootstrap, hosts, router: rr, dhtPid: dht.pid, routerPid: router.pid };
+    })();
+    const first = await Promise.race([startup, signal.then((s) => s)]);
+    if (typeof first === 'string') {
+      log.info(`${first} during start-up: stopping`);
+      await stopAll();
+      return 0;
+    }
+    const { bootstrap, hosts, router } = first;
+    emitEvent('ready', {
+      role: 'swarm', http: router.http, bootstrap, multiaddrs: bootstrap, model: pkg.manifest.name,
+      hosts: hosts.map(({ child, ev }) => ({ pid: child.pid, peerId: ev.peerId, grpc: ev.grpc, experts: ev.experts })),
+      router: { pid: first.routerPid, peerId: router.peerId }, dht: { pid: first.dhtPid },
+    });
+    process.stderr.write(`\nswarmpath: ${hosts.length} hosts serve ${pkg.manifest.name}; the API is at ${router.http}\n` +
+      `  try: curl -s ${router.http}/v1/completions -H 'content-type: application/json' ` +
+      `-d '{"model":"${pkg.manifest.name}","prompt":"Once upon a time","max_tokens":64,"seed":1}'\n` +
+      `  or:  npx swarmpath generate "Once upon a time" --url ${router.http} --stream\n\n`);
+    const sig = await signal;
+    log.info(`${sig}: stopping ${children.length} processes`);
+    await stopAll();
+    return 0;
+  } catch (err) {
+    log.error('start-up failed; stopping every process', { error: err instanceof Error ? err.message : String(err) });
+    await stopAll();
+    return 1;
+  }
+}
+
+/** Starts children at most `limit` at a time (the next when one is ready); resolves them all ready. */
+async function startLimited<P>(plan: P[], limit: number, spawnOne: (p: P) => SwarmpathChild):
+  Promise<{ child: SwarmpathChild; ev: ReadyEvent }[]> {
+  const out: { child: SwarmpathChild; ev: ReadyEvent }[] = new Array(plan.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < plan.length) {
+      const i = next++;
+      const child = spawnOne(plan[i]);
+      out[i] = { child, ev: await child.ready };
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, plan.length) }, worker));
+  return out;
+}

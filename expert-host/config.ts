@@ -1,0 +1,104 @@
+/**
+ * The expert host's configuration: one flag schema (shared/cli-args.ts), parsed once from argv and
+ * the environment, validated, frozen. A bad flag fails fast naming the flag.
+ */
+import { BadConfigError } from '../shared/errors.ts';
+import { parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
+import type { Device } from '../shared/runtime-types.ts';
+
+export const HOST_USAGE = 'swarmpath host --model DIR (--expert ID… | --auto) [flags]';
+
+export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+  model: { kind: 'string', help: 'model package folder', env: 'SWARMPATH_MODEL' },
+  expert: { kind: 'list', help: 'expert id to serve (repeatable, or comma-separated)' },
+  auto: { kind: 'boolean', help: 'let the swarm decide which expert to serve', default: false },
+  bootstrap: { kind: 'list', help: 'multiaddr of a DHT peer to join through (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
+  'grpc-listen': { kind: 'string', help: 'HOST:PORT of the gRPC server', default: '127.0.0.1:0' },
+  listen: { kind: 'list', help: 'libp2p listen multiaddr (repeatable)', default: ['/ip4/127.0.0.1/tcp/0'] },
+  device: { kind: 'string', help: 'onnxruntime device (cuda falls back to cpu)', default: 'cpu', choices: ['cpu', 'cuda'] },
+  'record-ttl': { kind: 'number', help: 'DHT record lifetime, seconds (refreshed every TTL/2)', default: 30, min: 2 },
+  store: { kind: 'string', help: 'folder where fetched shards are kept' },
+  'kv-cache-mb': { kind: 'number', help: 'KV cache budget, MiB', default: 512, min: 0 },
+  'session-idle-s': { kind: 'number', help: 'evict sessions idle this long, seconds', default: 300, min: 0.1 },
+  'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight work, seconds', default: 10, min: 0 },
+  'max-batch': { kind: 'int', help: 'most rows merged into one onnxruntime call', default: 32, min: 1 },
+  'batch-wait-ms': { kind: 'number', help: 'longest wait for company before running a batch, ms', default: 0, min: 0, max: 100 },
+  'max-message-mb': { kind: 'number', help: 'largest gRPC message sent or accepted, MiB', default: 64, min: 0.01 },
+  threads: { kind: 'int', help: 'onnxruntime intra-op threads per expert', default: 1, min: 1 },
+  'key-file': { kind: 'string', help: 'persist the libp2p key here' },
+  'no-dht': { kind: 'boolean', help: 'serve gRPC only, without joining the DHT (tests, benchmarks)', default: false },
+  rebalance: { kind: 'boolean', help: 'move to experts that need hosts more (over-provisioned or unserved); default: on with --auto, off with --expert (--no-rebalance pins an --auto host after its first choice)' },
+  'target-replicas': { kind: 'int', help: 'replicas every expert should have (rebalancing)', default: 2, min: 1 },
+  'rebalance-interval-s': { kind: 'number', help: 'mean seconds between rebalancing checks (jittered ±50%)', default: 4, min: 0.1 },
+  'rebalance-delay-s': { kind: 'number', help: 'seconds before the first rebalancing check (default: 20 with --expert, so a swarm starting up settles first; one interval with --auto)', min: 0 },
+  help: { kind: 'boolean', help: 'print this help', default: false },
+});
+
+export interface HostConfig {
+  model: string;
+  experts: readonly string[];
+  auto: boolean;
+  bootstrap: readonly string[];
+  grpcHost: string;
+  grpcPort: number;
+  listen: readonly string[];
+  device: Device;
+  recordTtlS: number;
+  store?: string;
+  kvCacheBytes: number;
+  sessionIdleMs: number;
+  drainGraceMs: number;
+  maxBatch: number;
+  batchWaitMs: number;
+  maxMessageBytes: number;
+  threads: number;
+  keyFile?: string;
+  dht: boolean;
+  /** Rebalancing (expert-host/rebalancing/): --rebalance, else on for --auto; never without the DHT. */
+  rebalance: boolean;
+  targetReplicas: number;
+  rebalanceIntervalMs: number;
+  /** Delay of the first rebalancing check, ms; undefined: the default of host-rebalancing.ts. */
+  rebalanceDelayMs?: number;
+  help: boolean;
+}
+
+/** Parses and validates the host's flags. */
+export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): HostConfig {
+  const { flags: f, args } = parseFlags(argv, HOST_FLAGS, env);
+  if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${HOST_USAGE}`);
+  const help = f.help === true;
+  const experts = ((f.expert as string[] | undefined) ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+  if (!help) {
+    if (!f.model) throw new BadConfigError('--model DIR is required (or SWARMPATH_MODEL)');
+    if (experts.length === 0 && f.auto !== true) throw new BadConfigError('give --expert ID (repeatable) or --auto');
+    for (const e of experts) if (!/^L\d+\.\d+$/.test(e)) throw new BadConfigError(`--expert must look like L0.3; got ${JSON.stringify(e)}`);
+  }
+  const { host, port } = parseHostPort('grpc-listen', f['grpc-listen'] as string);
+  return Object.freeze({
+    model: (f.model as string | undefined) ?? '',
+    experts: Object.freeze([...new Set(experts)]),
+    auto: f.auto === true,
+    bootstrap: Object.freeze([...((f.bootstrap as string[] | undefined) ?? [])]),
+    grpcHost: host,
+    grpcPort: port,
+    listen: Object.freeze([...(f.listen as string[])]),
+    device: f.device as Device,
+    recordTtlS: f['record-ttl'] as number,
+    store: f.store as string | undefined,
+    kvCacheBytes: Math.floor((f['kv-cache-mb'] as number) * 1024 * 1024),
+    sessionIdleMs: (f['session-idle-s'] as number) * 1000,
+    drainGraceMs: (f['drain-grace-s'] as number) * 1000,
+    maxBatch: f['max-batch'] as number,
+    batchWaitMs: f['batch-wait-ms'] as number,
+    maxMessageBytes: Math.floor((f['max-message-mb'] as number) * 1024 * 1024),
+    threads: f.threads as number,
+    keyFile: f['key-file'] as string | undefined,
+    dht: f['no-dht'] !== true,
+    rebalance: (f.rebalance === undefined ? f.auto === true : f.rebalance === true) && f['no-dht'] !== true,
+    targetReplicas: f['target-replicas'] as number,
+    rebalanceIntervalMs: (f['rebalance-interval-s'] as number) * 1000,
+    rebalanceDelayMs: f['rebalance-delay-s'] === undefined ? undefined : (f['rebalance-delay-s'] as number) * 1000,
+    help,
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * The host's KV memory: a fixed budget (`--kv-cache-mb`) from which every session reserves its whole
+ * cache when it opens. A full budget refuses at once (RESOURCE_EXHAUSTED), never later mid-generation.
+ * Sessions idle for longer than `idleMs` (and with no step in flight) are evicted by `evictIdle()`;
+ * the host calls it on a timer. Clock injected for tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { ResourceExhaustedError, SwarmpathError } from '../shared/errors.ts';
+import { kvSessionBytes, type KvSession, type SessionEndReason } from './kv-session.ts';
+
+export interface KvSessionStoreInit {
+  capacityBytes: number;
+  /** Idle time after which a session may be evicted, ms. */
+  idleMs: number;
+  clock?: () => number;
+  /** Called when a session leaves the store (closed or evicted). */
+  onEnd?: (s: KvSession, reason: SessionEndReason) => void;
+}
+
+export interface KvSessionStore {
+  readonly capacityBytes: number;
+  /** Bytes not reserved by open sessions. */
+  freeBytes(): number;
+  /** Open sessions. */
+  size(): number;
+  /** Open sessions of one expert. */
+  activeFor(expertId: string): number;
+  /** Reserves and allocates a session, or throws ResourceExhaustedError. */
+  open(expertId: string, maxLength: number, floatsPerPosition: number): KvSession;
+  /** The open session `id`, or throws UNKNOWN_SESSION (naming eviction when it was evicted). */
+  get(id: string): KvSession;
+  /** Marks a session used now. */
+  touch(s: KvSession): void;
+  /** Frees a session's reservation. Idempotent. */
+  close(id: string): void;
+  /** Evicts sessions idle for longer than idleMs; returns their ids. */
+  evictIdle(): string[];
+  /** Ends every session of `expertId` with `reason` (its expert is retired); returns how many. */
+  endAllOf(expertId: string, reason: SessionEndReason): number;
+  /** Closes every session. */
+  closeAll(): void;
+}
+
+/** Creates an empty store. */
+export function createKvSessionStore(init: KvSessionStoreInit): KvSessionStore {
+  const clock = init.clock ?? Date.now;
+  const sessions = new Map<string, KvSession>();
+  /** Recently ended ids, to say "evicted" rather than "unknown" (bounded). */
+  const ended = new Map<string, SessionEndReason>();
+  let reserved = 0;
+
+  const end = (s: KvSession, reason: SessionEndReason) => {
+    if (!sessions.delete(s.id)) return;
+    reserved -= s.reservedBytes;
+    s.ended = reason;
+    ended.set(s.id, reason);
+    if (ended.size > 4096) ended.delete(ended.keys().next().value as string);
+    init.onEnd?.(s, reason);
+  };
+
+  return {
+    capacityBytes: init.capacityBytes,
+    freeBytes: () => init.capacityBytes - reserved,
+    size: () => sessions.size,
+    activeFor(expertId) {
+      let n = 0;
+      for (const s of sessions.values()) if (s.expertId === expertId) n++;
+      return n;
+    },
+    open(expertId, maxLength, floatsPerPosition) {
+      const bytes = kvSessionBytes(maxLength, floatsPerPosition);
+      if (reserved + bytes > init.capacityBytes) {
+        throw new ResourceExhaustedError(`KV cache full: a session of ${maxLength} positions needs ${bytes} bytes, ` +
+          `${init.capacityBytes - reserved} of ${init.capacityBytes} free`);
+      }
+      reserved += bytes;
+      const s: KvSession = {
+        id: randomUUID(), expertId, maxLength, floatsPerPosition, reservedBytes: bytes,
+        cache: new Float32Array(maxLength * floatsPerPosition), length: 0, lastUsedMs: clock(), busy: 0,
+      };
+      sessions.set(s.id, s);
+      return s;
+    },
+    get(id) {
+      const s = sessions.get(id);
+      if (s) return s;
+      const why = ended.get(id);
+      throw new SwarmpathError('UNKNOWN_SESSION', why === 'evicted'
+        ? `session ${id} was evicted after ${init.idleMs / 1000} s idle; open a new session and replay`
+        : why === 'retired' ? `session ${id} ended: this host no longer serves its expert; replay it on another replica`
+        : why === 'closed' ? `session ${id} is closed` : `unknown session ${JSON.stringify(id)}`);
+    },
+    touch(s) { s.lastUsedMs = clock(); },
+    close(id) {
+      const s = sessions.get(id);
+      if (s) end(s, 'closed');
+    },
+    evictIdle() {
+      const now = clock();
+      const out: string[] = [];
+      for (const s of [...sessions.values()]) {
+        if (s.busy === 0 && now - s.lastUsedMs > init.idleMs) { end(s, 'evicted'); out.push(s.id); }
+      }
+      return out;
+    },
+    endAllOf(expertId, reason) {
+      let n = 0;
+      for (const s of [...sessions.values()]) if (s.expertId === expertId) { end(s, reason); n++; }
+      return n;
+    },
+    closeAll() {
+      for (const s of [...sessions.values()]) end(s, 'closed');
+    },
+  };
+}

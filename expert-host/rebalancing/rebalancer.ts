@@ -1,0 +1,118 @@
+/**
+ * The rebalancing loop of one host (issue 5): at jittered intervals (schedule.ts) read the swarm's
+ * host records fresh from the DHT, keep those whose hosts answer (liveness-probe.ts), measure
+ * demand (demand.ts, smoothed), decide (decide.ts) and carry the decision out (migrator.ts). A move
+ * waiting to release its old expert is finished first. Lifecycle: start() / stop().
+ */
+import type { Logger } from '../../shared/log.ts';
+import type { Discovery } from '../../shared/transport-types.ts';
+import { decideRebalance } from './decide.ts';
+import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
+import type { LivenessProbe } from './liveness-probe.ts';
+import type { MigrationOutcome, Migrator, ViewInput } from './migrator.ts';
+import { jitteredSchedule, type Timers } from './schedule.ts';
+import type { RebalanceDecision, RebalanceOptions } from './types.ts';
+
+export interface RebalancerInit {
+  model: string;
+  /** Every expert id of the model. */
+  experts: readonly string[];
+  peerId: string;
+  targetReplicas: number;
+  /** Mean time between checks, ms, and its relative spread. */
+  intervalMs: number;
+  jitter?: number;
+  firstDelayMs?: number;
+  /** EMA weight of a new demand sample (default 0.3). */
+  demandAlpha?: number;
+  options?: Partial<RebalanceOptions>;
+}
+
+export interface ViewSourceComponents {
+  discovery: Discovery;
+  probe: LivenessProbe;
+  /** This host's own per-expert load (fresher than its record). */
+  ownLoad(): ReadonlyMap<string, OwnExpertLoad>;
+}
+
+export interface RebalancerComponents {
+  /** Carries decisions out; built over the same `view`. */
+  migrator: Migrator;
+  /** A fresh, live view of the swarm (createViewSource). */
+  view(signal: AbortSignal): Promise<ViewInput>;
+  log: Logger;
+  emit?: (event: string, fields: Record<string, unknown>) => void;
+  random?: () => number;
+  timers?: Timers;
+}
+
+export interface Rebalancer {
+  start(): void;
+  stop(): Promise<void>;
+  /** Runs one check now (tests, and a newcomer that must not wait). */
+  checkNow(): Promise<void>;
+  /** The last decision and what came of it. */
+  last(): { decision: RebalanceDecision; outcome?: MigrationOutcome } | undefined;
+}
+
+/** The fresh, live view with smoothed demand; shared by the loop and the migrator's checks. */
+export function createViewSource(init: Pick<RebalancerInit, 'model' | 'experts' | 'peerId' | 'targetReplicas' | 'demandAlpha' | 'options'>,
+  c: ViewSourceComponents): (signal: AbortSignal) => Promise<ViewInput> {
+  let smoothed: Map<string, number> | undefined;
+  return async (signal) => {
+    const all = await c.discovery.allHosts({ fresh: true, signal });
+    const mine = all.filter((r) => r.model === init.model);
+    const hosts = await c.probe.filter(mine, init.peerId, signal);
+    const raw = measureDemand(init.experts, hosts, { own: { peerId: init.peerId, perExpert: c.ownLoad() } });
+    smoothed = smoothDemand(smoothed, raw, init.demandAlpha ?? 0.3);
+    return { experts: init.experts, hosts, targetReplicas: init.targetReplicas, demand: smoothed, options: init.options };
+  };
+}
+
+export function createRebalancer(init: RebalancerInit, c: RebalancerComponents): Rebalancer {
+  const random = c.random ?? Math.random;
+  const emit = c.emit ?? (() => {});
+  const halt = new AbortController();
+  let lastResult: { decision: RebalanceDecision; outcome?: MigrationOutcome } | undefined;
+
+  const check = async () => {
+    if (halt.signal.aborted) return;
+    if (c.migrator.pending()) {
+      const outcome = await c.migrator.finishPending();
+      if (outcome) c.log.info('pending move', { outcome: outcome.type });
+      return;
+    }
+    const input = await c.view(halt.signal);
+    const decision = decideRebalance({ ...input, self: { peerId: init.peerId, experts: c.migrator.experts() }, random: random() });
+    lastResult = { decision };
+    if (decision.type === 'stay') return;
+    c.log.info(`rebalance: ${describe(decision)}`, { hosts: input.hosts.length });
+    emit('rebalance', { ...decision, peerId: init.peerId });
+    const outcome = decision.type === 'join'
+      ? await c.migrator.join(decision.expertId)
+      : await c.migrator.move(decision.from, decision.to);
+    lastResult = { decision, outcome };
+  };
+
+  const schedule = jitteredSchedule({
+    intervalMs: init.intervalMs, jitter: init.jitter, firstDelayMs: init.firstDelayMs, random, timers: c.timers,
+    onError: (err) => c.log.warn('rebalancing check failed', { error: err }),
+  }, check);
+
+  return {
+    start: () => schedule.start(),
+    async stop() {
+      halt.abort();
+      await schedule.stop();
+      await c.migrator.stop();
+    },
+    checkNow: () => schedule.runNow(),
+    last: () => lastResult,
+  };
+}
+
+function describe(d: RebalanceDecision): string {
+  if (d.type === 'join') return `join ${d.expertId} (${d.reason})`;
+  if (d.type === 'move') return `move ${d.from} → ${d.to} (${d.reason}, weaker score ${d.before.toFixed(2)} → ${d.after.toFixed(2)})`;
+  return 'stay';
+}

@@ -1,0 +1,83 @@
+/**
+ * The chaos schedule, pure and seeded: when to kill, whom, and when to restart. Kills come at
+ * jittered intervals after a warm-up and stop a cool-down before the end, so that the report can
+ * show latency before, during and after every kill. Two kinds: `one` kills one random live host;
+ * `expert` kills every live host serving one expert (the last-replica case). Each killed host is
+ * restarted, as it was started (same expert, or --auto), after a random delay.
+ */
+
+export type KillKind = 'one' | 'expert';
+
+export interface PlannedKill {
+  atMs: number;
+  kind: KillKind;
+  /** Uniform draws that pick the victim(s) at run time, when the live hosts are known. */
+  pick: number;
+  /** Delay from the kill to the restart of its victims, ms (Infinity: never). */
+  restartAfterMs: number;
+  /** `expert` kills: this expert instead of a random one (tests). */
+  expertId?: string;
+}
+
+export interface ChaosPlanInit {
+  seed: number;
+  durationMs: number;
+  /** No kill before this, ms. */
+  warmupMs: number;
+  /** No kill in the last `cooldownMs`. */
+  cooldownMs: number;
+  /** Mean time between kills, ms, jittered ±50 %. */
+  killEveryMs: number;
+  /** Share of kills that take every replica of one expert (0..1). */
+  expertKillShare: number;
+  /** Restart delay range, ms; [Infinity, Infinity] never restarts. */
+  restartAfterMs: [number, number];
+}
+
+/** The kills of a run, in time order. */
+export function planChaos(init: ChaosPlanInit): PlannedKill[] {
+  const rand = mulberry32(init.seed);
+  const out: PlannedKill[] = [];
+  const end = init.durationMs - init.cooldownMs;
+  for (let t = init.warmupMs + rand() * init.killEveryMs * 0.5; t < end; t += init.killEveryMs * (0.5 + rand())) {
+    const [lo, hi] = init.restartAfterMs;
+    out.push({
+      atMs: Math.round(t),
+      kind: rand() < init.expertKillShare ? 'expert' : 'one',
+      pick: rand(),
+      restartAfterMs: Number.isFinite(lo) ? Math.round(lo + rand() * (hi - lo)) : Infinity,
+    });
+  }
+  return out;
+}
+
+/** A host as the executor knows it. */
+export interface LiveHost {
+  pid: number;
+  experts: readonly string[];
+}
+
+/**
+ * The victims of a planned kill among `live` hosts: one host (`pick` indexes them), or every host
+ * serving the expert that `pick` indexes (among experts served now). Empty when nothing is live.
+ */
+export function pickVictims<H extends LiveHost>(kill: Pick<PlannedKill, 'kind' | 'pick' | 'expertId'>, live: readonly H[]): { victims: H[]; expertId?: string } {
+  if (live.length === 0) return { victims: [] };
+  if (kill.kind === 'one') return { victims: [live[Math.min(live.length - 1, Math.floor(kill.pick * live.length))]] };
+  const experts = [...new Set(live.flatMap((h) => h.experts))].sort();
+  if (experts.length === 0) return { victims: [] };
+  const expertId = kill.expertId ?? experts[Math.min(experts.length - 1, Math.floor(kill.pick * experts.length))];
+  return { victims: live.filter((h) => h.experts.includes(expertId)), expertId };
+}
+
+/** mulberry32, as docs/model-format.md defines it: uniform [0, 1) from a uint32 seed. */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

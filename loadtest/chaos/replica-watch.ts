@@ -1,0 +1,63 @@
+/**
+ * Ground truth of what the swarm serves, sampled during a chaos run: every `periodMs` each known
+ * host is asked for Info over gRPC (short deadline); a host that does not answer ONLINE serves
+ * nothing. Each sample counts the live replicas of every expert. Times are ms from the run's t0.
+ */
+import { createExpertClient, type GrpcExpertClient } from '../../shared/grpc/client.ts';
+
+export interface ReplicaSample {
+  /** When the probe round started (ms from t0); it reflects the swarm at or after this time. */
+  tMs: number;
+  counts: Record<string, number>;
+}
+
+export interface ReplicaWatch {
+  /** Adds a host address to probe (a restarted host). */
+  add(grpc: string): void;
+  samples(): readonly ReplicaSample[];
+  stop(): Promise<void>;
+}
+
+export function watchReplicas(init: { experts: readonly string[]; addresses: readonly string[]; t0: number; periodMs?: number; timeoutMs?: number }): ReplicaWatch {
+  const period = init.periodMs ?? 250;
+  const timeout = init.timeoutMs ?? 800;
+  const clients = new Map<string, GrpcExpertClient>();
+  const out: ReplicaSample[] = [];
+  let running = true;
+  const add = (a: string) => { if (!clients.has(a)) clients.set(a, createExpertClient(a)); };
+  for (const a of init.addresses) add(a);
+
+  const round = async () => {
+    const tMs = performance.now() - init.t0;
+    const counts: Record<string, number> = Object.fromEntries(init.experts.map((e) => [e, 0]));
+    await Promise.all([...clients].map(async ([addr, c]) => {
+      try {
+        const info = await c.info({ deadlineMs: Date.now() + timeout });
+        if (info.state !== 'ONLINE') return;
+        for (const e of info.experts) if (e.expertId in counts) counts[e.expertId]++;
+      } catch {
+        // Dead or restarting: a fresh channel next round (grpc-js backs off reconnecting).
+        c.close();
+        clients.set(addr, createExpertClient(addr));
+      }
+    }));
+    out.push({ tMs, counts });
+  };
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      await round();
+      const wait = period - (performance.now() - started);
+      if (wait > 0 && running) await new Promise((r) => setTimeout(r, wait));
+    }
+  })();
+  return {
+    add,
+    samples: () => out,
+    async stop() {
+      running = false;
+      await loop;
+      for (const c of clients.values()) c.close();
+    },
+  };
+}

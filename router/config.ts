@@ -1,0 +1,79 @@
+/**
+ * The router's configuration: one flag schema (shared/cli-args.ts) parsed once from argv and the
+ * environment, validated, frozen. A bad flag fails fast naming the flag.
+ */
+import { parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
+import { BadConfigError } from '../shared/errors.ts';
+import type { WireDtype } from '../shared/transport-types.ts';
+
+export const ROUTER_USAGE = 'swarmpath router --model DIR [--bootstrap MA]… [--http-listen H:P] [--api-key K]…';
+
+export const ROUTER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+  model: { kind: 'string', help: 'model package folder (the router loads tokenizer, stem and head)', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
+  bootstrap: { kind: 'list', help: 'multiaddr of a DHT peer to join through (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
+  'http-listen': { kind: 'string', help: 'HOST:PORT of the HTTP API (port 0 picks one)', env: 'SWARMPATH_HTTP_LISTEN', default: '127.0.0.1:8080' },
+  listen: { kind: 'list', help: 'libp2p listen multiaddr (repeatable)', default: ['/ip4/127.0.0.1/tcp/0'] },
+  'api-key': { kind: 'list', help: 'accepted API key (repeatable); none = open API', env: 'SWARMPATH_API_KEYS' },
+  'max-concurrent': { kind: 'int', help: 'generations run at once', default: 8, min: 1 },
+  'max-queue': { kind: 'int', help: 'generations waiting for a slot before 429', default: 32, min: 0 },
+  'queue-timeout-s': { kind: 'number', help: 'longest wait for a slot, seconds (then 429)', default: 30, min: 0 },
+  'request-timeout-s': { kind: 'number', help: 'longest generation, seconds', default: 300, min: 1 },
+  'replica-wait-s': { kind: 'number', help: 'how long to wait for a live replica of a needed expert before 503, seconds', default: 10, min: 0 },
+  'discovery-cache-s': { kind: 'number', help: 'reuse discovery results this long before refreshing them in the background, seconds', default: 5, min: 0 },
+  'step-timeout-s': { kind: 'number', help: 'deadline of one stage step on a host, seconds', default: 10, min: 0.05 },
+  'wire-dtype': { kind: 'string', help: 'activations on the wire (float16 halves traffic, changes numbers slightly)', default: 'float32', choices: ['float32', 'float16'] },
+  'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
+  'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
+  threads: { kind: 'int', help: 'onnxruntime intra-op threads for stem and head', default: 1, min: 1 },
+  'key-file': { kind: 'string', help: 'persist the libp2p key here' },
+  help: { kind: 'boolean', help: 'print this help', default: false },
+});
+
+export interface RouterConfig {
+  model: string;
+  bootstrap: readonly string[];
+  httpHost: string;
+  httpPort: number;
+  listen: readonly string[];
+  apiKeys: readonly string[];
+  maxConcurrent: number;
+  maxQueue: number;
+  queueTimeoutMs: number;
+  requestTimeoutMs: number;
+  noReplicaWaitMs: number;
+  stepTimeoutMs: number;
+  discoveryCacheMs: number;
+  wireDtype: WireDtype;
+  drainGraceMs: number;
+  bodyLimitBytes: number;
+  threads: number;
+  keyFile?: string;
+  help: boolean;
+}
+
+export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RouterConfig {
+  const { flags: f, args } = parseFlags(argv, ROUTER_FLAGS, env);
+  if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${ROUTER_USAGE}`);
+  const http = parseHostPort('http-listen', f['http-listen'] as string);
+  return Object.freeze({
+    model: f.model as string,
+    bootstrap: Object.freeze([...((f.bootstrap as string[] | undefined) ?? [])]),
+    httpHost: http.host,
+    httpPort: http.port,
+    listen: Object.freeze([...(f.listen as string[])]),
+    apiKeys: Object.freeze([...((f['api-key'] as string[] | undefined) ?? [])].flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean)),
+    maxConcurrent: f['max-concurrent'] as number,
+    maxQueue: f['max-queue'] as number,
+    queueTimeoutMs: (f['queue-timeout-s'] as number) * 1000,
+    requestTimeoutMs: (f['request-timeout-s'] as number) * 1000,
+    noReplicaWaitMs: (f['replica-wait-s'] as number) * 1000,
+    stepTimeoutMs: (f['step-timeout-s'] as number) * 1000,
+    discoveryCacheMs: (f['discovery-cache-s'] as number) * 1000,
+    wireDtype: f['wire-dtype'] as WireDtype,
+    drainGraceMs: (f['drain-grace-s'] as number) * 1000,
+    bodyLimitBytes: (f['body-limit-kb'] as number) * 1024,
+    threads: f.threads as number,
+    ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] as string } : {}),
+    help: f.help === true,
+  });
+}

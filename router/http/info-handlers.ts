@@ -1,0 +1,59 @@
+/**
+ * The read-only endpoints: GET /v1/models, POST /v1/route, GET /v1/swarm, GET /healthz, GET /readyz,
+ * GET /metrics. /readyz answers 200 only when every expert of the model has a live replica.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { PROMETHEUS_CONTENT_TYPE } from '../../shared/telemetry/metrics.ts';
+import type { ReplicaPool } from '../replica-pool.ts';
+import type { RouterRuntime } from '../runtime.ts';
+import { readJsonObject } from './body.ts';
+import { BadFieldError } from './errors.ts';
+import { sendJson, sendText } from './respond.ts';
+
+export interface InfoDeps {
+  runtime: Pick<RouterRuntime, 'manifest' | 'encode' | 'route'>;
+  pool: Pick<ReplicaPool, 'view'>;
+  metricsText(): Promise<string>;
+  bodyLimit: number;
+  clock(): number;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
+
+export function infoRoutes(d: InfoDeps): Record<string, Record<string, Handler>> {
+  const m = d.runtime.manifest;
+  const expertIds = m.levels.flatMap((l) => l.experts.map((e) => e.id));
+  const createdS = Math.floor(d.clock() / 1000);
+  return {
+    '/v1/models': {
+      GET: async (_req, res) => sendJson(res, 200, {
+        object: 'list',
+        data: [{ id: m.name, object: 'model', created: createdS, owned_by: 'swarmpath', max_context: m.dims.max_context }],
+      }),
+    },
+    '/v1/route': {
+      POST: async (req, res, signal) => {
+        const body = await readJsonObject(req, d.bodyLimit, signal);
+        if (typeof body.prompt !== 'string') throw new BadFieldError('prompt', 'is required and must be a string');
+        const r = d.runtime.route(d.runtime.encode(body.prompt));
+        sendJson(res, 200, { path: r.path, cluster: r.cluster, distances: r.distances });
+      },
+    },
+    '/v1/swarm': {
+      GET: async (_req, res, signal) => sendJson(res, 200, { model: m.name, experts: await d.pool.view(expertIds, { signal }) }),
+    },
+    '/healthz': {
+      GET: async (_req, res) => sendJson(res, 200, { status: 'ok' }),
+    },
+    '/readyz': {
+      GET: async (_req, res, signal) => {
+        const view = await d.pool.view(expertIds, { signal });
+        const missing = expertIds.filter((id) => (view[id]?.length ?? 0) === 0);
+        sendJson(res, missing.length === 0 ? 200 : 503, { ready: missing.length === 0, missing });
+      },
+    },
+    '/metrics': {
+      GET: async (_req, res) => sendText(res, 200, await d.metricsText(), PROMETHEUS_CONTENT_TYPE),
+    },
+  };
+}

@@ -1,0 +1,255 @@
+/**
+ * The router's view of the swarm's replicas: discovery results cached per expert (served at once and
+ * refreshed in the background when older than `cacheTtlMs` or after a failure; awaited only when
+ * nothing is known or while waiting for a replica), the SWARM balancer fed
+ * with them, and one ExpertClient per host address. `acquire` never hangs: when an expert has no
+ * live replica it polls discovery for at most `noReplicaWaitMs`, then throws NoLiveReplicaError.
+ */
+import { NoLiveReplicaError, SwarmpathError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import type { Discovery, ExpertClient, HostRecord } from '../shared/transport-types.ts';
+import type { FailureOutcome, ReplicaBalancer } from './replica-balancer.ts';
+import { sleep } from './sleep.ts';
+
+export interface ReplicaPoolInit {
+  model: string;
+  /** How long discovery results are reused, ms (default 2000). */
+  cacheTtlMs?: number;
+  /** How long `acquire` waits for a live replica before NoLiveReplicaError, ms (default 10000). */
+  noReplicaWaitMs?: number;
+  /** Discovery polling interval while waiting, ms (default 500). */
+  pollMs?: number;
+  /** Deadline of one discovery query, ms (default 5000). */
+  discoveryTimeoutMs?: number;
+}
+
+export interface ReplicaPoolComponents {
+  discovery: Discovery;
+  balancer: ReplicaBalancer;
+  /** Opens a client for a host's gRPC address (the real one: shared/grpc createExpertClient). */
+  connect(address: string): ExpertClient;
+  clock?: () => number;
+  log: Logger;
+  /** Called with each expert's live replica count after a discovery refresh. */
+  onLiveReplicas?(expertId: string, count: number): void;
+}
+
+/** A replica chosen for a call. */
+export interface Replica {
+  peerId: string;
+  grpc: string;
+  client: ExpertClient;
+}
+
+export interface AcquireOpts {
+  /** Replicas this request already failed on (tried last). */
+  exclude?: ReadonlySet<string>;
+  /** Work of the call, e.g. positions (balancer cost). */
+  cost?: number;
+  signal?: AbortSignal;
+  /** Absolute deadline (ms since the epoch) of the request; the wait ends there at the latest. */
+  deadlineMs?: number;
+}
+
+/** One replica as /v1/swarm shows it. */
+export interface ReplicaView {
+  peerId: string;
+  grpc: string;
+  /** Steps queued or running at the host's last announcement. */
+  load: number;
+  /** Positions per second measured by this router (the host's own figure until measured). */
+  throughput: number;
+}
+
+export interface ReplicaPool {
+  acquire(expertId: string, opts?: AcquireOpts): Promise<Replica>;
+  /** A call of `work` units on the replica took `seconds` (whole call). */
+  succeeded(expertId: string, peerId: string, work: number, seconds: number): void;
+  /** A call failed; the expert's discovery cache is refreshed on next use. */
+  failed(expertId: string, peerId: string, err: SwarmpathError): FailureOutcome;
+  /** Live (not banned) replicas of each expert. */
+  view(expertIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<Record<string, ReplicaView[]>>;
+  /** Starts discovery of these experts in the background (a router warms its cache at start). */
+  warm(expertIds: readonly string[]): void;
+  /** Closes every client. */
+  close(): void;
+}
+
+interface CacheEntry {
+  records: HostRecord[];
+  fetchedAt: number;
+  pending?: Promise<HostRecord[]>;
+}
+
+export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponents): ReplicaPool {
+  const ttl = init.cacheTtlMs ?? 2000;
+  const noReplicaWaitMs = init.noReplicaWaitMs ?? 10_000;
+  const pollMs = init.pollMs ?? 500;
+  const discoveryTimeoutMs = init.discoveryTimeoutMs ?? 5000;
+  const clock = c.clock ?? Date.now;
+  const cache = new Map<string, CacheEntry>();
+  const clients = new Map<string, ExpertClient>();
+  /** Latest seq seen per expert and peer, to notice re-announcements. */
+  const seqs = new Map<string, number>();
+
+  const client = (address: string): ExpertClient => {
+    let cl = clients.get(address);
+    if (!cl) {
+      cl = c.connect(address);
+      clients.set(address, cl);
+    }
+    return cl;
+  };
+
+  /** Live, deduplicated (highest seq per peer) records of the expert, as discovery finds them now. */
+  const query = async (expertId: string): Promise<HostRecord[]> => {
+    const t0 = clock();
+    const recs = (await c.discovery.replicas(init.model, expertId, { signal: AbortSignal.timeout(discoveryTimeoutMs), fresh: true }))
+      .filter((r) => r.state === 'ONLINE' && r.expiresAt > t0 && r.experts.includes(expertId));
+    const byPeer = new Map<string, HostRecord>();
+    for (const r of recs) {
+      const prev = byPeer.get(r.peerId);
+      if (!prev || r.seq > prev.seq) byPeer.set(r.peerId, r);
+    }
+    c.log.debug('discovery', { expert: expertId, replicas: byPeer.size, ms: clock() - t0 });
+    return [...byPeer.values()];
+  };
+
+  /** Makes `recs` the expert's membership in the balancer; a higher seq than seen reinstates a replica. */
+  const apply = (expertId: string, recs: HostRecord[], now: number): void => {
+    c.balancer.setReplicas(expertId, recs.map((r) => r.peerId), now);
+    for (const r of recs) {
+      const key = `${expertId} ${r.peerId}`;
+      const seen = seqs.get(key);
+      if (seen !== undefined && r.seq > seen) c.balancer.reinstate(expertId, r.peerId, now);
+      seqs.set(key, r.seq);
+    }
+    c.onLiveReplicas?.(expertId, recs.filter((r) => !c.balancer.isBanned(expertId, r.peerId, now)).length);
+  };
+
+  /** Starts (or joins) a discovery query for `expertId`; never rejects. */
+  const refresh = (expertId: string, entry: CacheEntry): Promise<HostRecord[]> => {
+    entry.pending ??= query(expertId)
+      .then((recs) => {
+        // An empty answer while we know unexpired records is more likely a flaky DHT query than a
+        // swarm that vanished: keep those (failures strike and ban the dead ones).
+        const now = clock();
+        const kept = recs.length > 0 ? recs : entry.records.filter((r) => r.expiresAt > now);
+        if (recs.length === 0 && kept.length > 0) c.log.debug('discovery found nothing; keeping unexpired records', { expert: expertId, kept: kept.length });
+        apply(expertId, kept, now);
+        entry.records = kept;
+        entry.fetchedAt = now;
+        return kept;
+      })
+      .catch((err: unknown) => {
+        c.log.warn('discovery failed; using cached replicas', { expert: expertId, error: err });
+        return entry.records;
+      })
+      .finally(() => { entry.pending = undefined; });
+    return entry.pending;
+  };
+
+  /**
+   * The expert's records. Stale-while-revalidate: cached records are returned at once (a stale
+   * cache starts a background refresh); the caller waits only when nothing is cached or `fresh`.
+   */
+  const records = async (expertId: string, fresh: boolean, signal?: AbortSignal): Promise<HostRecord[]> => {
+    let e = cache.get(expertId);
+    if (!e) {
+      e = { records: [], fetchedAt: -Infinity };
+      cache.set(expertId, e);
+    }
+    const stale = clock() - e.fetchedAt >= ttl;
+    if (!fresh && e.records.length > 0) {
+      if (stale) void refresh(expertId, e);
+      return e.records;
+    }
+    if (!fresh && !stale) return e.records;
+    return untilAborted(refresh(expertId, e), signal);
+  };
+
+  return {
+    async acquire(expertId, opts = {}) {
+      const start = clock();
+      const waitUntil = Math.min(start + noReplicaWaitMs, opts.deadlineMs ?? Infinity);
+      let exclude = opts.exclude;
+      let fresh = false;
+      for (;;) {
+        if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled');
+        const recs = await records(expertId, fresh, opts.signal);
+        const now = clock();
+        const pick = c.balancer.pick(expertId, now, { cost: opts.cost, exclude });
+        if (pick.type === 'ok') {
+          const rec = recs.find((r) => r.peerId === pick.replica);
+          if (rec) return { peerId: rec.peerId, grpc: rec.grpc, client: client(rec.grpc) };
+          fresh = true;
+          continue;
+        }
+        if (pick.type === 'none' && exclude && exclude.size > 0 && recs.length > 0) {
+          // Every replica failed this request once: try them again (bans still apply).
+          exclude = undefined;
+          continue;
+        }
+        if (now >= waitUntil) {
+          const retryAfterS = Math.max(1, Math.ceil(pollMs / 1000) * 5);
+          throw new NoLiveReplicaError(expertId, retryAfterS);
+        }
+        const untilBan = pick.type === 'wait' ? pick.untilMs - now : pollMs;
+        await sleep(Math.max(1, Math.min(pollMs, untilBan, waitUntil - now)), opts.signal);
+        fresh = true;
+      }
+    },
+
+    succeeded(expertId, peerId, work, seconds) {
+      c.balancer.recordSuccess(expertId, peerId, work, seconds);
+    },
+
+    failed(expertId, peerId, err) {
+      const kind = err.code === 'DEADLINE_EXCEEDED' ? 'deadline' : 'error';
+      const e = cache.get(expertId);
+      if (e) e.fetchedAt = -Infinity;
+      return c.balancer.recordFailure(expertId, peerId, kind, clock());
+    },
+
+    async view(expertIds, opts = {}) {
+      const out: Record<string, ReplicaView[]> = {};
+      await Promise.all(expertIds.map(async (id) => {
+        const recs = await records(id, false, opts.signal);
+        const now = clock();
+        const stats = new Map(c.balancer.stats(id).map((s) => [s.replica, s]));
+        out[id] = recs.filter((r) => !c.balancer.isBanned(id, r.peerId, now)).map((r) => {
+          const s = stats.get(r.peerId);
+          return {
+            peerId: r.peerId, grpc: r.grpc, load: r.queueDepth,
+            throughput: s?.measured ? round(s.throughput) : r.throughput,
+          };
+        });
+      }));
+      return Object.fromEntries(expertIds.map((id) => [id, out[id]]));
+    },
+
+    warm(expertIds) {
+      for (const id of expertIds) void records(id, false).catch(() => {});
+    },
+
+    close() {
+      for (const cl of clients.values()) {
+        try { cl.close(); } catch { /* already closed */ }
+      }
+      clients.clear();
+    },
+  };
+}
+
+/** `p`, or a CANCELLED rejection as soon as `signal` aborts (the shared query goes on for others). */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new SwarmpathError('CANCELLED', 'request cancelled'));
+    if (signal.aborted) { onAbort(); return; }
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+const round = (x: number): number => Math.round(x * 1000) / 1000;

@@ -1,0 +1,89 @@
+/**
+ * The router process's parts wired together, with an explicit lifecycle: load the package, open stem
+ * and head, start a libp2p node (DHT client) and discovery, the replica pool and balancer, the
+ * generator and the HTTP API. `stop()` drains in-flight requests, then stops everything in reverse.
+ */
+import type { Logger } from '../shared/log.ts';
+import type { ModelPackage } from '../shared/runtime-types.ts';
+import type { Discovery, ExpertClient } from '../shared/transport-types.ts';
+import type { MetricsRegistry } from '../shared/telemetry/metric-types.ts';
+import { routerMetrics } from '../shared/telemetry/router-metrics.ts';
+import type { RouterConfig } from './config.ts';
+import { createGenerator } from './generation.ts';
+import { createRouterApi } from './http/server.ts';
+import { ReplicaBalancer } from './replica-balancer.ts';
+import { createReplicaPool } from './replica-pool.ts';
+import type { RouterRuntime } from './runtime.ts';
+
+/** The DHT node as the router uses it. */
+export interface RouterNode {
+  readonly peerId: string;
+  multiaddrs(): string[];
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface RouterComponents {
+  log: Logger;
+  loadPackage(dir: string): Promise<ModelPackage>;
+  openRuntime(pkg: ModelPackage): Promise<RouterRuntime>;
+  createNode(init: { listen: readonly string[]; bootstrap: readonly string[]; keyFile?: string }): Promise<RouterNode>;
+  createDiscovery(node: RouterNode): Discovery;
+  connect(address: string): ExpertClient;
+  /** The registry behind GET /metrics. */
+  metrics: MetricsRegistry;
+}
+
+export interface RunningRouter {
+  readonly peerId: string;
+  readonly multiaddrs: string[];
+  /** Base URL of the HTTP API. */
+  readonly http: string;
+  readonly model: string;
+  /** Drains (up to the configured grace), then stops HTTP, clients, node and runtime. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export async function startRouter(config: RouterConfig, c: RouterComponents): Promise<RunningRouter> {
+  const log = c.log;
+  const pkg = await c.loadPackage(config.model);
+  const runtime = await c.openRuntime(pkg);
+  const node = await c.createNode({ listen: config.listen, bootstrap: config.bootstrap, keyFile: config.keyFile });
+  await node.start();
+  const metrics = routerMetrics(c.metrics);
+  const balancer = new ReplicaBalancer();
+  const pool = createReplicaPool({ model: pkg.manifest.name, noReplicaWaitMs: config.noReplicaWaitMs, cacheTtlMs: config.discoveryCacheMs }, {
+    discovery: c.createDiscovery(node), balancer, connect: c.connect, log: log.child('replicas'),
+    onLiveReplicas: (expert, n) => metrics.liveReplicas.set({ expert }, n),
+  });
+  pool.warm(pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id)));
+  const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype }, {
+    runtime, pool, log: log.child('generation'),
+    events: {
+      onFailover: (expert, reason) => metrics.failovers.inc({ expert, reason }),
+      onCall: (expert, kind, seconds) => metrics.stageDuration.observe({ expert, kind }, seconds),
+    },
+  });
+  const api = createRouterApi({
+    apiKeys: config.apiKeys, bodyLimitBytes: config.bodyLimitBytes, maxConcurrent: config.maxConcurrent,
+    maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, requestTimeoutMs: config.requestTimeoutMs,
+  }, { runtime, generator, pool, metrics, metricsText: () => c.metrics.text(), log: log.child('http') });
+  const http = await api.listen(config.httpHost, config.httpPort);
+  log.info('router ready', { model: pkg.manifest.name, http, peerId: node.peerId, keys: config.apiKeys.length });
+  let stopping: Promise<void> | undefined;
+  return {
+    peerId: node.peerId,
+    multiaddrs: node.multiaddrs(),
+    http,
+    model: pkg.manifest.name,
+    stop() {
+      stopping ??= (async () => {
+        await api.close(config.drainGraceMs);
+        pool.close();
+        await Promise.race([node.stop(), new Promise((r) => setTimeout(r, 5000).unref())]);
+        await runtime.release();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * One stage (expert) of a generation session, with failover by replay. The stage records every input
+ * it sent (the hidden states of all positions so far). When its host fails — any error except bad
+ * input or the request's own cancellation — it picks another replica, opens a session there and
+ * replays the recorded inputs together with the current step as one prefill at position 0, then
+ * continues. Each call has a deadline; attempts are bounded; nothing waits forever.
+ */
+import { SwarmpathError, asSwarmpathError } from '../shared/errors.ts';
+import type { Logger } from '../shared/log.ts';
+import type { F32 } from '../shared/runtime-types.ts';
+import type { ExpertSession, WireDtype } from '../shared/transport-types.ts';
+import type { Replica, ReplicaPool } from './replica-pool.ts';
+
+export interface StageTimeouts {
+  /** Opening a session on a host, ms (default 5000). */
+  openTimeoutMs?: number;
+  /** One step, ms, plus `perPositionMs` per position sent (defaults 10000 and 2). */
+  stepTimeoutMs?: number;
+  perPositionMs?: number;
+  /** Tries of one step across replicas before giving up (default 4). */
+  maxAttempts?: number;
+}
+
+export interface StageSessionInit extends StageTimeouts {
+  expertId: string;
+  /** Positions the session reserves on a host (prompt + max new tokens). */
+  maxLength: number;
+  dModel: number;
+  wireDtype?: WireDtype;
+  /** For host logs and traces. */
+  clientSessionId?: string;
+}
+
+/** Hooks for metrics and logs; all optional. */
+export interface StageEvents {
+  /** A session moved to another replica by replay (reason: the error code). */
+  onFailover?(expertId: string, reason: string): void;
+  /** One successful stage call and its duration. */
+  onCall?(expertId: string, kind: 'prefill' | 'decode', seconds: number): void;
+}
+
+export interface StageSessionComponents {
+  pool: ReplicaPool;
+  clock?: () => number;
+  log: Logger;
+  events?: StageEvents;
+}
+
+export interface StepOpts {
+  signal?: AbortSignal;
+  /** Absolute deadline of the whole request, ms since the epoch. */
+  deadlineMs: number;
+}
+
+export class StageSession {
+  readonly expertId: string;
+  readonly #init: StageSessionInit;
+  readonly #c: StageSessionComponents;
+  readonly #clock: () => number;
+  #replica: Replica | undefined;
+  #session: ExpertSession | undefined;
+  #history: Float32Array;
+  #length = 0;
+  #replays = 0;
+  /** The session was dropped after a failure and not yet re-established. */
+  #moving = false;
+
+  constructor(init: StageSessionInit, c: StageSessionComponents) {
+    this.expertId = init.expertId;
+    this.#init = init;
+    this.#c = c;
+    this.#clock = c.clock ?? Date.now;
+    this.#history = new Float32Array(Math.min(init.maxLength, 64) * init.dModel);
+  }
+
+  /** Peer id of the host now serving this stage (undefined before the first step). */
+  get host(): string | undefined {
+    return this.#replica?.peerId;
+  }
+
+  /** Times the session moved to another replica (replaying its history) and went on. */
+  get replays(): number {
+    return this.#replays;
+  }
+
+  /** Positions recorded so far. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Runs hidden [1,T,D] at `position` (= positions so far) and resolves the stage's output [1,T,D]. */
+  async step(hidden: F32, position: number, opts: StepOpts): Promise<F32> {
+    if (position !== this.#length) {
+      throw new SwarmpathError('INTERNAL', `stage ${this.expertId}: step at ${position} but ${this.#length} positions recorded`);
+    }
+    const T = hidden.dims[1];
+    const maxAttempts = this.#init.maxAttempts ?? 4;
+    const exclude = new Set<string>();
+    let lastErr: SwarmpathError | undefined;
+    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const replay = this.#session === undefined && this.#length > 0;
+      try {
+        const session = await this.#ensureSession(exclude, opts);
+        const input = replay ? this.#withHistory(hidden) : hidden;
+        const out = await this.#call(session, input, replay ? 0 : position, opts);
+        this.#record(hidden);
+        if (this.#moving) {
+          this.#moving = false;
+          this.#replays++;
+        }
+        return replay ? lastRows(out, T) : out;
+      } catch (err) {
+        const e = asSwarmpathError(err);
+        if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled', { cause: e });
+        if (e.code === 'INVALID_ARGUMENT' || e.code === 'NO_LIVE_REPLICA') throw e;
+        lastErr = e;
+        this.#dropReplica(e, exclude);
+        if (this.#clock() >= opts.deadlineMs) break;
+      }
+    }
+    throw new SwarmpathError(lastErr?.code === 'DEADLINE_EXCEEDED' ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE',
+      `stage ${this.expertId} failed ${maxAttempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr });
+  }
+
+  /** Ends the host session. Idempotent. */
+  close(): void {
+    this.#session?.close();
+    this.#session = undefined;
+  }
+
+  async #ensureSession(exclude: ReadonlySet<string>, opts: StepOpts): Promise<ExpertSession> {
+    if (this.#session && !this.#session.closed) return this.#session;
+    this.#session = undefined;
+    const replica = await this.#c.pool.acquire(this.expertId, {
+      exclude, cost: Math.max(1, this.#init.maxLength - this.#length), signal: opts.signal, deadlineMs: opts.deadlineMs,
+    });
+    this.#replica = replica;
+    const deadlineMs = Math.min(opts.deadlineMs, this.#clock() + (this.#init.openTimeoutMs ?? 5000));
+    this.#session = await replica.client.openSession(this.expertId, this.#init.maxLength, {
+      deadlineMs, signal: opts.signal, wireDtype: this.#init.wireDtype,
+    });
+    return this.#session;
+  }
+
+  async #call(session: ExpertSession, input: F32, position: number, opts: StepOpts): Promise<F32> {
+    const T = input.dims[1];
+    const budget = (this.#init.stepTimeoutMs ?? 10_000) + T * (this.#init.perPositionMs ?? 2);
+    const t0 = this.#clock();
+    const out = await session.step(input, position, {
+      deadlineMs: Math.min(opts.deadlineMs, t0 + budget), signal: opts.signal, wireDtype: this.#init.wireDtype,
+    });
+    const seconds = (this.#clock() - t0) / 1000;
+    const replica = this.#replica as Replica;
+    this.#c.pool.succeeded(this.expertId, replica.peerId, T, seconds);
+    this.#c.events?.onCall?.(this.expertId, T > 1 ? 'prefill' : 'decode', seconds);
+    return out;
+  }
+
+  #dropReplica(e: SwarmpathError, exclude: Set<string>): void {
+    const replica = this.#replica;
+    this.#session?.close();
+    this.#session = undefined;
+    if (!replica) return;
+    exclude.add(replica.peerId);
+    this.#moving = true;
+    if (e.code !== 'RESOURCE_EXHAUSTED') this.#c.pool.failed(this.expertId, replica.peerId, e);
+    this.#c.log.warn('stage call failed; moving the session to another replica', {
+      expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#length,
+    });
+    this.#c.events?.onFailover?.(this.expertId, e.code);
+    this.#replica = undefined;
+  }
+
+  #record(hidden: F32): void {
+    const D = this.#init.dModel;
+    const need = (this.#length + hidden.dims[1]) * D;
+    if (need > this.#history.length) {
+      const grown = new Float32Array(Math.max(need, this.#history.length * 2));
+      grown.set(this.#history.subarray(0, this.#length * D));
+      this.#history = grown;
+    }
+    this.#history.set(hidden.data.subarray(0, hidden.dims[1] * D), this.#length * D);
+    this.#length += hidden.dims[1];
+  }
+
+  /** The recorded inputs followed by `hidden`: [1, length + T, D]. */
+  #withHistory(hidden: F32): F32 {
+    const D = this.#init.dModel;
+    const T = hidden.dims[1];
+    const data = new Float32Array((this.#length + T) * D);
+    data.set(this.#history.subarray(0, this.#length * D));
+    data.set(hidden.data.subarray(0, T * D), this.#length * D);
+    return { data, dims: [1, this.#length + T, D] };
+  }
+}
+
+/** The last T rows of a [1, N, D] tensor, as [1, T, D] (a view, no copy). */
+export function lastRows(t: F32, T: number): F32 {
+  const N = t.dims[1];
+  const D = t.dims[2];
+  return { data: t.data.subarray((N - T) * D, N * D), dims: [1, T, D] };
+}

@@ -1,0 +1,139 @@
+/**
+ * Keeps a host visible in the DHT: puts its signed HostRecord (`expiresAt = now + ttl`) at
+ * `/swarmpath-host/<peerId>`, provides the CID of every expert it serves and its swarm-wide CID,
+ * and repeats both every TTL/2 and at once on update(). goOffline() puts an OFFLINE record (the host
+ * calls it on SIGTERM) so routers drop it without waiting for the TTL. Publications are serialized,
+ * bounded in time, and never throw into the host: failures are logged and retried soon.
+ */
+import type { PrivateKey } from '@libp2p/interface';
+import type { HostRecord, HostState } from '../transport-types.ts';
+import type { Logger } from '../log.ts';
+import type { SwarmDht } from './node.ts';
+import { signHostRecord } from './host-record.ts';
+import { expertCid, hostRecordKey, swarmHostsCid } from './keys.ts';
+
+/** The fields a host announces; the announcer fills peerId, seq and expiresAt. */
+export type AnnouncedFields = Omit<HostRecord, 'peerId' | 'seq' | 'expiresAt' | 'state'> & { state?: HostState };
+
+/** Bound of the OFFLINE put at shutdown, ms. */
+const OFFLINE_TIMEOUT_MS = 3_000;
+
+export interface AnnouncerInit {
+  /** Record lifetime, seconds. A host that stops refreshing disappears after at most this. */
+  ttlS: number;
+  record: AnnouncedFields;
+  /** Refresh period, seconds; default ttlS / 2. */
+  refreshS?: number;
+  /** Bound of one publication (put + provides), ms; default min(10 s, refresh period). */
+  publishTimeoutMs?: number;
+  /** Delay before retrying a failed publication, ms; default min(1 s, refresh period). */
+  retryMs?: number;
+}
+
+export interface AnnouncerComponents {
+  node: SwarmDht & { readonly peerId: string; readonly privateKey: PrivateKey };
+  log: Logger;
+  /** ms since the epoch; default Date.now. */
+  clock?: () => number;
+}
+
+export interface Announcer {
+  /** Publishes once (awaited, bounded) and keeps refreshing until stop() or goOffline(). */
+  start(): Promise<void>;
+  /** Stops refreshing (the record then expires by itself). Idempotent. */
+  stop(): Promise<void>;
+  /** Merges `fields` into the announced record and republishes at once (awaited, bounded). */
+  update(fields: Partial<AnnouncedFields>): Promise<void>;
+  /** Stops refreshing and puts an OFFLINE record (awaited, bounded). */
+  goOffline(): Promise<void>;
+  /** The last record published (or being published), if any. */
+  current(): HostRecord | undefined;
+}
+
+export function createAnnouncer(init: AnnouncerInit, components: AnnouncerComponents): Announcer {
+  const { node, log } = components;
+  const clock = components.clock ?? Date.now;
+  const ttlMs = init.ttlS * 1000;
+  const refreshMs = (init.refreshS ?? init.ttlS / 2) * 1000;
+  const timeoutMs = init.publishTimeoutMs ?? Math.min(10_000, refreshMs);
+  const retryMs = init.retryMs ?? Math.min(1_000, refreshMs);
+  let fields: AnnouncedFields = { ...init.record, experts: [...init.record.experts] };
+  let seq = 0;
+  let last: HostRecord | undefined;
+  let running = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> | undefined;
+  let again = false;
+  /** Aborted by stop()/goOffline() so that a slow refresh never delays shutdown. */
+  let halt = new AbortController();
+
+  const schedule = (ms: number) => {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (!running) return;
+    timer = setTimeout(() => { void publish(); }, ms);
+    timer.unref();
+  };
+
+  const nextRecord = (state: HostState): HostRecord => {
+    const now = clock();
+    // Microseconds of the clock: a restarted host (seq back to 0) still outranks its old records.
+    seq = Math.max(seq + 1, now * 1000);
+    return { ...fields, experts: [...fields.experts], state, peerId: node.peerId, seq, expiresAt: now + ttlMs };
+  };
+
+  /** One put + provides; true when the record reached at least one other peer. */
+  const publishOnce = async (record: HostRecord, provide: boolean, stoppable: boolean): Promise<boolean> => {
+    const signal = stoppable ? AbortSignal.any([AbortSignal.timeout(timeoutMs), halt.signal]) : AbortSignal.timeout(Math.min(timeoutMs, OFFLINE_TIMEOUT_MS));
+    const value = await signHostRecord(record, node.privateKey);
+    last = record;
+    const cids = provide ? [swarmHostsCid(node.peerId), ...record.experts.map((e) => expertCid(record.model, e))] : [];
+    const [stored, ...provided] = await Promise.all([
+      node.put(hostRecordKey(node.peerId), value, { signal }).catch((err) => { log.debug('record put failed', { err }); return 0; }),
+      ...cids.map((cid) => node.provide(cid, { signal }).catch((err) => { log.debug('provide failed', { cid: cid.toString(), err }); return 0; })),
+    ]);
+    const ok = stored > 0 && provided.every((n) => n > 0);
+    (ok ? log.debug : log.warn)('host record published', { seq: record.seq, state: record.state, peersStored: stored, provided, ok });
+    return ok;
+  };
+
+  const publish = (): Promise<void> => {
+    if (inFlight) { again = true; return inFlight; }
+    inFlight = (async () => {
+      do {
+        again = false;
+        let ok = false;
+        try { ok = await publishOnce(nextRecord(fields.state ?? 'ONLINE'), true, true); } catch (err) { log.warn('publication failed', { err }); }
+        schedule(ok ? refreshMs : retryMs);
+      } while (again && running);
+    })().finally(() => { inFlight = undefined; });
+    return inFlight;
+  };
+
+  return {
+    async start() {
+      if (running) return;
+      running = true;
+      halt = new AbortController();
+      await publish();
+    },
+    async stop() {
+      running = false;
+      schedule(0);
+      halt.abort();
+    },
+    async update(partial) {
+      fields = { ...fields, ...partial, experts: [...(partial.experts ?? fields.experts)] };
+      if (running) await publish();
+    },
+    async goOffline() {
+      running = false;
+      schedule(0);
+      halt.abort();
+      if (inFlight) await inFlight.catch(() => {});
+      fields = { ...fields, state: 'OFFLINE' };
+      try { await publishOnce(nextRecord('OFFLINE'), false, false); } catch (err) { log.warn('offline record not published', { err }); }
+    },
+    current: () => last,
+  };
+}

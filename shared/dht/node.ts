@@ -1,0 +1,233 @@
+/**
+ * A swarmpath libp2p node: TCP + noise + yamux, identify, ping, bootstrap and kad-dht on the private
+ * protocol `/swarmpath/kad/1.0.0`, keeping private and loopback addresses (a local or LAN swarm has
+ * no public ones), with the validator and selector of host records registered. Exposes the few DHT
+ * operations discovery needs (provide, findProviders, put, get) as promise/iterator calls that all
+ * honour an AbortSignal; `libp2p` is there for anything else.
+ */
+import { createLibp2p, type Libp2p } from 'libp2p';
+import { tcp } from '@libp2p/tcp';
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { identify } from '@libp2p/identify';
+import { ping } from '@libp2p/ping';
+import { bootstrap as bootstrapDiscovery } from '@libp2p/bootstrap';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { kadDHT, passthroughMapper, type KadDHT, type QueryEvent } from '@libp2p/kad-dht';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { ComponentLogger, Logger as Libp2pLogger, PrivateKey } from '@libp2p/interface';
+import type { CID } from 'multiformats/cid';
+import type { Logger } from '../log.ts';
+import { BadConfigError } from '../errors.ts';
+import { DHT_PROTOCOL, HOST_RECORD_NAMESPACE } from './keys.ts';
+import { hostRecordSelector, hostRecordValidator } from './host-record.ts';
+import { loadOrCreateKey } from './key-file.ts';
+
+export interface SwarmNodeInit {
+  /** Multiaddrs to listen on; default `/ip4/127.0.0.1/tcp/0`. */
+  listen?: string[];
+  /** Multiaddrs (with /p2p/<id>) of peers to join through. */
+  bootstrap?: string[];
+  /** Persist the private key here (created on first run, mode 0600); default: a fresh key per run. */
+  keyFile?: string;
+  /** Use this key (takes precedence over keyFile). */
+  privateKey?: PrivateKey;
+  log: Logger;
+  /** A DHT client only queries; hosts and DHT nodes are servers (default false). */
+  clientMode?: boolean;
+  /** Time source of the record validator (tests); default Date.now. */
+  clock?: () => number;
+}
+
+export type SwarmLibp2p = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>;
+
+/** Options of every DHT operation. */
+export interface DhtOpts { signal?: AbortSignal }
+
+/** The DHT operations of a node, as announcer and discovery need them (fakes implement this). */
+export interface SwarmDht {
+  /** Announces this node as a provider of `cid`; resolves the number of peers that stored it (an abort ends the count). */
+  provide(cid: CID, opts?: DhtOpts): Promise<number>;
+  /** Peer ids of providers of `cid`, each once, as they are found; ends when the query ends or aborts. */
+  findProviders(cid: CID, opts?: DhtOpts): AsyncIterable<string>;
+  /** Stores `value` at `key` locally and on the closest peers; resolves how many peers accepted it (an abort ends the count). */
+  put(key: Uint8Array, value: Uint8Array, opts?: DhtOpts): Promise<number>;
+  /** The best valid value at `key` found before the query ends or aborts (undefined when none). */
+  get(key: Uint8Array, opts?: DhtOpts): Promise<Uint8Array | undefined>;
+}
+
+export interface SwarmNode extends SwarmDht {
+  /** This node's peer id, base58 (`12D3Koo…`). */
+  readonly peerId: string;
+  /** This node's key: hosts sign their records with it. */
+  readonly privateKey: PrivateKey;
+  readonly libp2p: SwarmLibp2p;
+  /** Listening multiaddrs, each ending in /p2p/<peerId> (empty before start). */
+  multiaddrs(): string[];
+  /** Starts listening and dials the bootstrap peers (without failing when none answers). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const silentLibp2pLog: Libp2pLogger = Object.assign(() => {}, {
+  error: () => {}, trace: () => {}, enabled: false, newScope: () => silentLibp2pLog,
+});
+const silentComponentLogger: ComponentLogger = { forComponent: () => silentLibp2pLog };
+
+/** How often a node with no connection redials its bootstrap peers, ms. */
+const REDIAL_MS = 5_000;
+const DIAL_TIMEOUT_MS = 5_000;
+
+/** Builds a node (not started). Bad multiaddrs fail here with BadConfigError. */
+export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
+  const log = init.log;
+  const listen = init.listen && init.listen.length > 0 ? init.listen : ['/ip4/127.0.0.1/tcp/0'];
+  const boot = init.bootstrap ?? [];
+  for (const [flag, list] of [['listen', listen], ['bootstrap', boot]] as const) {
+    for (const ma of list) {
+      try { multiaddr(ma); } catch { throw new BadConfigError(`--${flag} ${JSON.stringify(ma)} is not a multiaddr`); }
+    }
+  }
+  for (const ma of boot) {
+    if (!ma.includes('/p2p/')) throw new BadConfigError(`--bootstrap ${ma} must end in /p2p/<peerId>`);
+  }
+  const privateKey = init.privateKey ?? (init.keyFile ? await loadOrCreateKey(init.keyFile) : await generateKeyPair('Ed25519'));
+  const libp2p = await createLibp2p({
+    privateKey,
+    // libp2p's debug loggers cost ~5% CPU to create per connection even when off; skip them unless
+    // DEBUG asks for libp2p logs.
+    ...(process.env.DEBUG ? {} : { logger: silentComponentLogger }),
+    start: false,
+    addresses: { listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: boot.length > 0 ? [bootstrapDiscovery({ list: boot, timeout: 10 })] : [],
+    connectionManager: {
+      // Every node of a one-machine swarm dials from 127.0.0.1: the default (5/s) resets them.
+      inboundConnectionThreshold: 10_000,
+      maxIncomingPendingConnections: 256,
+      dialTimeout: DIAL_TIMEOUT_MS,
+    },
+    // Under CPU starvation (many nodes on 2 cores) the 10 s heartbeat pings time out and, by default,
+    // abort healthy connections, whose redials starve the event loop further. Dead peers are found
+    // by TCP closing, kad-dht's own contact pings and record expiry instead.
+    connectionMonitor: { abortConnectionOnPingFailure: false },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        clientMode: init.clientMode ?? false,
+        // Keep private and loopback addresses: a local or LAN swarm has no public ones.
+        peerInfoMapper: passthroughMapper,
+        validators: { [HOST_RECORD_NAMESPACE]: hostRecordValidator(init.clock) },
+        selectors: { [HOST_RECORD_NAMESPACE]: hostRecordSelector },
+        // Hosts re-provide every TTL/2; stale provider entries of dead hosts go after 10 min.
+        providers: { provideValidity: 600, cleanupInterval: 60 },
+        // Queries wait for the first self-query; start it at once instead of after 1 s.
+        initialQuerySelfInterval: 0,
+      }),
+    },
+  }) as unknown as SwarmLibp2p;
+  return wrap(libp2p, privateKey, boot, log);
+}
+
+function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: Logger): SwarmNode {
+  const dht = libp2p.services.dht;
+  let redial: NodeJS.Timeout | undefined;
+
+  const dialBootstrap = async (): Promise<void> => {
+    const self = libp2p.peerId.toString();
+    await Promise.all(boot.filter((ma) => !ma.endsWith(`/p2p/${self}`)).map(async (ma) => {
+      try {
+        await libp2p.dial(multiaddr(ma), { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) });
+      } catch (err) {
+        log.warn('bootstrap peer did not answer', { multiaddr: ma, err });
+      }
+    }));
+  };
+
+  return {
+    peerId: libp2p.peerId.toString(),
+    privateKey,
+    libp2p,
+    multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
+    async start() {
+      await libp2p.start();
+      log.info('libp2p node started', { peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) });
+      if (boot.length === 0) return;
+      await dialBootstrap();
+      redial = setInterval(() => {
+        if (libp2p.getConnections().length === 0) void dialBootstrap();
+      }, REDIAL_MS);
+      redial.unref();
+    },
+    async stop() {
+      if (redial) clearInterval(redial);
+      redial = undefined;
+      await libp2p.stop();
+    },
+    provide: (cid, opts = {}) => countResponses(dht.provide(cid, { signal: opts.signal }), 'ADD_PROVIDER', opts.signal),
+    findProviders: (cid, opts = {}) => findProviders(dht, cid, opts),
+    put: (key, value, opts = {}) => countResponses(dht.put(key, value, { signal: opts.signal }), 'PUT_VALUE', opts.signal),
+    get: (key, opts = {}) => getBest(dht, key, opts),
+  };
+}
+
+/** Peers that acknowledged a provide or put; an abort ends the count instead of throwing. */
+async function countResponses(events: AsyncIterable<QueryEvent>, message: 'ADD_PROVIDER' | 'PUT_VALUE', signal?: AbortSignal): Promise<number> {
+  let acked = 0;
+  try {
+    for await (const ev of events) {
+      if (ev.name === 'PEER_RESPONSE' && ev.messageName === message) acked++;
+    }
+  } catch (err) {
+    if (!signal?.aborted) throw err;
+  }
+  return acked;
+}
+
+/**
+ * Provider ids from every PEER_RESPONSE (each remote peer sends all the providers it holds; kad-dht's
+ * own PROVIDER events stop at k) and from the final PROVIDER events, deduplicated.
+ */
+async function* findProviders(dht: KadDHT, cid: CID, opts: DhtOpts): AsyncGenerator<string> {
+  const seen = new Set<string>();
+  try {
+    for await (const ev of dht.findProviders(cid, { signal: opts.signal })) {
+      const list = ev.name === 'PEER_RESPONSE' || ev.name === 'PROVIDER' ? ev.providers : [];
+      for (const p of list) {
+        const id = p.id.toString();
+        if (seen.has(id)) continue;
+        seen.add(id);
+        yield id;
+      }
+    }
+  } catch (err) {
+    if (!opts.signal?.aborted) throw err;
+  }
+}
+
+/**
+ * Collects every valid value kad-dht sees for `key` (remote values are validated before they are
+ * yielded) and picks the best with the namespace's selector, so that an abort returns what was found
+ * so far instead of nothing.
+ */
+async function getBest(dht: KadDHT, key: Uint8Array, opts: DhtOpts): Promise<Uint8Array | undefined> {
+  const values: Uint8Array[] = [];
+  try {
+    for await (const ev of dht.get(key, { signal: opts.signal })) {
+      if (ev.name === 'VALUE') values.push(ev.value);
+      else if (ev.name === 'PEER_RESPONSE' && ev.record != null) values.push(ev.record.value);
+    }
+  } catch (err) {
+    // Aborts, and kad-dht's failed "correction" puts to peers holding older values, keep what we have.
+    if (values.length === 0 && !opts.signal?.aborted && (err as Error).name !== 'QueryError') throw err;
+  }
+  if (values.length === 0) return undefined;
+  const ns = new TextDecoder().decode(key).split('/')[1] ?? '';
+  const select = dht.selectors[ns];
+  const i = select ? await select(key, values) : 0;
+  return values[i];
+}

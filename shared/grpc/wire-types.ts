@@ -1,0 +1,74 @@
+/**
+ * TypeScript shapes of the proto messages as proto-loader decodes them (see proto.ts: camelCase,
+ * numbers for 64-bit integers, enum names as strings, Buffers for bytes). Types only.
+ */
+
+export type WireDType = 'DTYPE_UNSPECIFIED' | 'FLOAT32' | 'FLOAT16' | 'INT64';
+
+export interface TensorMsg {
+  dtype: WireDType | number;
+  shape: number[];
+  data: Buffer | Uint8Array;
+}
+
+export interface InfoResponseMsg {
+  peerId: string;
+  version: string;
+  model: string;
+  experts: { expertId: string; sha256: string; layers: number; activeSessions: number }[];
+  queueDepth: number;
+  throughput: number;
+  kvCapacityBytes: number;
+  kvFreeBytes: number;
+  state: string;
+  device: string;
+  maxContext: number;
+}
+
+export interface ForwardRequestMsg {
+  expertId: string;
+  hidden: TensorMsg | null;
+  replyDtype: WireDType | number;
+}
+
+export interface ForwardResponseMsg {
+  hidden: TensorMsg | null;
+}
+
+export interface SessionOpenMsg {
+  expertId: string;
+  maxLength: number;
+  replyDtype: WireDType | number;
+  clientSessionId: string;
+}
+
+export interface SessionStepMsg {
+  stepId: number;
+  position: number;
+  hidden: TensorMsg | null;
+}
+
+export interface SessionRequestMsg {
+  kind?: 'open' | 'step' | 'close';
+  open?: SessionOpenMsg | null;
+  step?: SessionStepMsg | null;
+  close?: Record<string, never> | null;
+}
+
+export interface SessionResponseMsg {
+  kind?: 'opened' | 'step';
+  opened?: { sessionId: string; kvReservedBytes: number } | null;
+  step?: { stepId: number; hidden: TensorMsg | null; length: number } | null;
+}
+
+export interface FetchShardRequestMsg {
+  expertId: string;
+  offset: number;
+}
+
+export interface ShardChunkMsg {
+  data: Buffer;
+  offset: number;
+  totalBytes: number;
+  sha256: string;
+}

@@ -1,0 +1,173 @@
+/**
+ * onnxruntime-node sessions and the three typed model wrappers (stem, expert, head). Files are
+ * verified (size + sha256) before they are opened. `device: 'cuda'` tries the CUDA execution
+ * provider and falls back to CPU with one warn line; the wrapper's `device` says what is used.
+ * Tensors stay typed arrays: inputs wrap the caller's buffers, outputs are onnxruntime's buffers.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { ExpertEntry } from '../manifest.ts';
+import type { Device, ExpertModel, F32, ModelPackage } from '../runtime-types.ts';
+import { silentLogger } from '../log.ts';
+import type { Logger } from '../log.ts';
+import { BadPackageError } from '../errors.ts';
+import type { FileRef } from '../manifest.ts';
+import { verifyFile } from './package.ts';
+
+export interface SessionOptions {
+  device?: Device;
+  log?: Logger;
+  /** onnxruntime intra-op threads (default 1: fastest for small matmuls on few cores, see README of shared/model). */
+  threads?: number;
+  /** Skip the sha256 check (the caller verified the file already). */
+  skipVerify?: boolean;
+}
+
+export interface OpenSession {
+  session: ort.InferenceSession;
+  /** The device actually used. */
+  device: Device;
+}
+
+let cudaUnavailable: string | undefined;
+let warned = false;
+
+/** Creates an InferenceSession on `device`, falling back from CUDA to CPU with one warn line per process. */
+export async function createSession(source: string | Uint8Array, opts: SessionOptions = {}): Promise<OpenSession> {
+  const log = opts.log ?? silentLogger;
+  const base: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: opts.threads ?? 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  };
+  if (opts.device === 'cuda' && cudaUnavailable === undefined) cudaUnavailable = missingCudaLibrary();
+  if (opts.device === 'cuda' && cudaUnavailable === undefined) {
+    try {
+      // Severity 4 (fatal only): onnxruntime's own error line about the missing provider library is
+      // replaced by our single warn line below.
+      const session = await create(source, { ...base, logSeverityLevel: 4, executionProviders: ['cuda'] });
+      return { session, device: 'cuda' };
+    } catch (err) {
+      cudaUnavailable = (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 200);
+    }
+  }
+  if (opts.device === 'cuda' && !warned) {
+    warned = true;
+    log.warn(`CUDA execution provider unavailable (${cudaUnavailable}); running on CPU`);
+  }
+  return { session: await create(source, { ...base, executionProviders: ['cpu'] }), device: 'cpu' };
+}
+
+/**
+ * onnxruntime-node ships the CUDA provider as a separate download (ONNXRUNTIME_NODE_INSTALL=cuda12);
+ * when its library is absent, say so instead of letting onnxruntime print its own error.
+ */
+function missingCudaLibrary(): string | undefined {
+  try {
+    const main = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const bin = join(dirname(dirname(main)), 'bin', 'napi-v6', process.platform, process.arch);
+    if (!existsSync(join(bin, 'libonnxruntime_providers_cuda.so')) && !existsSync(join(bin, 'onnxruntime_providers_cuda.dll'))) {
+      return `onnxruntime-node has no CUDA provider library in ${bin}; install it with ONNXRUNTIME_NODE_INSTALL=cuda12`;
+    }
+  } catch {
+    // Layout unknown: let onnxruntime try.
+  }
+  return undefined;
+}
+
+function create(source: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {
+  return typeof source === 'string' ? ort.InferenceSession.create(source, o) : ort.InferenceSession.create(source, o);
+}
+
+async function openFile(pkg: ModelPackage, ref: FileRef, opts: SessionOptions): Promise<OpenSession> {
+  const path = opts.skipVerify ? pkg.filePath(ref.file) : await verifyFile(pkg, ref);
+  try {
+    return await createSession(path, opts);
+  } catch (err) {
+    throw new BadPackageError(`package ${pkg.manifest.name}: onnxruntime cannot load ${ref.file}: ${(err as Error).message}`, err);
+  }
+}
+
+function f32(t: ort.Tensor | undefined, name: string): F32 {
+  if (!t || t.type !== 'float32') throw new BadPackageError(`model output ${name} missing or not float32`);
+  return { data: t.data as Float32Array, dims: t.dims };
+}
+
+/** Wraps an expert-shaped session (hidden, past_kv, mask → hidden_out, new_kv). Also used for the dense blocks. */
+export function expertModel(entry: ExpertEntry, s: OpenSession): ExpertModel {
+  return {
+    entry,
+    device: s.device,
+    async run(hidden, pastKv, mask) {
+      const out = await s.session.run({
+        hidden: new ort.Tensor('float32', hidden.data, hidden.dims),
+        past_kv: new ort.Tensor('float32', pastKv.data, pastKv.dims),
+        mask: new ort.Tensor('float32', mask.data, mask.dims),
+      });
+      return { hiddenOut: f32(out.hidden_out, 'hidden_out'), newKv: f32(out.new_kv, 'new_kv') };
+    },
+    release: () => s.session.release(),
+  };
+}
+
+/** Opens expert `id` of the package (verifying its file). */
+export async function openExpert(pkg: ModelPackage, id: string, opts: SessionOptions = {}): Promise<ExpertModel> {
+  const entry = pkg.expert(id);
+  return expertModel(entry, await openFile(pkg, entry, opts));
+}
+
+/** The stem: token and absolute position ids → hidden states. */
+export interface StemModel {
+  readonly device: Device;
+  /** `tokens`, `positions`: B*T ids, row-major [B,T]. Resolves `hidden` [B,T,D]. */
+  run(tokens: BigInt64Array, positions: BigInt64Array, B: number, T: number): Promise<F32>;
+  release(): Promise<void>;
+}
+
+/** The head: hidden states → logits. */
+export interface HeadModel {
+  readonly device: Device;
+  /** `hidden` [B,T,D] → `logits` [B,T,V]. */
+  run(hidden: F32): Promise<F32>;
+  release(): Promise<void>;
+}
+
+/** Opens a stem file (the package's own by default, or e.g. the dense baseline's). */
+export async function openStem(pkg: ModelPackage, opts: SessionOptions = {}, ref: FileRef = pkg.manifest.stem): Promise<StemModel> {
+  const s = await openFile(pkg, ref, opts);
+  return {
+    device: s.device,
+    async run(tokens, positions, B, T) {
+      const out = await s.session.run({
+        tokens: new ort.Tensor('int64', tokens, [B, T]),
+        positions: new ort.Tensor('int64', positions, [B, T]),
+      });
+      return f32(out.hidden, 'hidden');
+    },
+    release: () => s.session.release(),
+  };
+}
+
+/** Opens a head file (the package's own by default). */
+export async function openHead(pkg: ModelPackage, opts: SessionOptions = {}, ref: FileRef = pkg.manifest.head): Promise<HeadModel> {
+  const s = await openFile(pkg, ref, opts);
+  return {
+    device: s.device,
+    async run(hidden) {
+      const out = await s.session.run({ hidden: new ort.Tensor('float32', hidden.data, hidden.dims) });
+      return f32(out.logits, 'logits');
+    },
+    release: () => s.session.release(),
+  };
+}
+
+/** Opens the dense baseline's blocks (`eval.dense.blocks`) as an expert-shaped model. */
+export async function openDenseBlocks(pkg: ModelPackage, opts: SessionOptions = {}): Promise<ExpertModel> {
+  const dense = pkg.manifest.eval?.dense;
+  if (!dense) throw new BadPackageError(`package ${pkg.manifest.name} has no eval.dense`);
+  const entry: ExpertEntry = { id: 'dense', ...dense.blocks, layers: dense.layers, probe: { seed: 0, tokens: 1, fingerprint: [] } };
+  return expertModel(entry, await openFile(pkg, dense.blocks, opts));
+}

@@ -1,0 +1,57 @@
+/**
+ * Expert probes (docs/model-format.md, "Probes"): a reproducible input, the fingerprint of an output,
+ * and the tolerance check. The Python pipeline implements the same definition.
+ */
+import type { ExpertProbe, ModelDims } from '../manifest.ts';
+import type { ExpertModel } from '../runtime-types.ts';
+import { mulberry32 } from './rng.ts';
+
+/** Number of projections in a fingerprint. */
+export const FINGERPRINT_SIZE = 8;
+
+/** The probe input `hidden` [1, T, D] for `seed`: element i is `2 * next() - 1` of one stream. */
+export function probeInput(seed: number, tokens: number, dModel: number): Float32Array {
+  const u = mulberry32(seed);
+  const out = new Float32Array(tokens * dModel);
+  for (let i = 0; i < out.length; i++) out[i] = 2 * u() - 1;
+  return out;
+}
+
+/** fingerprint[k] = sum_i out[i] * r_k[i], r_k from the stream seeded `seed + 1 + k`, in float64. */
+export function fingerprint(seed: number, hiddenOut: Float32Array): number[] {
+  const fp: number[] = [];
+  for (let k = 0; k < FINGERPRINT_SIZE; k++) {
+    const u = mulberry32((seed + 1 + k) >>> 0);
+    let s = 0;
+    for (let i = 0; i < hiddenOut.length; i++) s += hiddenOut[i] * (2 * u() - 1);
+    fp.push(s);
+  }
+  return fp;
+}
+
+/** True when every |got_k - want_k| <= 1e-3 * max(1, |want_k|). */
+export function fingerprintMatches(got: readonly number[], want: readonly number[]): boolean {
+  if (got.length !== want.length) return false;
+  for (let k = 0; k < want.length; k++) {
+    if (!(Math.abs(got[k] - want[k]) <= 1e-3 * Math.max(1, Math.abs(want[k])))) return false;
+  }
+  return true;
+}
+
+/** Runs the probe input through a local expert and returns the output's fingerprint. */
+export async function computeFingerprint(expert: ExpertModel, seed: number, tokens: number,
+  dims: Pick<ModelDims, 'd_model' | 'n_heads' | 'head_dim'>): Promise<number[]> {
+  const L = expert.entry.layers;
+  const { hiddenOut } = await expert.run(
+    { data: probeInput(seed, tokens, dims.d_model), dims: [1, tokens, dims.d_model] },
+    { data: new Float32Array(0), dims: [1, 0, L, 2, dims.n_heads, dims.head_dim] },
+    { data: new Float32Array(tokens).fill(1), dims: [1, tokens] },
+  );
+  return fingerprint(seed, hiddenOut.data);
+}
+
+/** Checks a local expert against its manifest probe. */
+export async function checkProbe(expert: ExpertModel, probe: ExpertProbe,
+  dims: Pick<ModelDims, 'd_model' | 'n_heads' | 'head_dim'>): Promise<boolean> {
+  return fingerprintMatches(await computeFingerprint(expert, probe.seed, probe.tokens, dims), probe.fingerprint);
+}

@@ -1,0 +1,111 @@
+/**
+ * A whole swarm on this machine for integration tests: runs `swarmpath swarm` as a child process (a
+ * DHT node, hosts and the router, each its own OS process), waits for its ready event and for
+ * /readyz, and stops it with SIGTERM (SIGKILL after a grace). Child logs are kept in memory (and
+ * printed when SWARMPATH_TEST_LOGS=1). A swarm left running when the test process exits is killed.
+ */
+import { spawnSwarmpath, type SwarmpathChild } from '../../router/supervisor/swarmpath-child.ts';
+
+export interface LocalSwarmOptions {
+  /** Model package folder (e.g. from synthFixture()). */
+  model: string;
+  replicas?: number;
+  spare?: number;
+  apiKeys?: string[];
+  /** Extra flags for every host / the router (`--flag=value` form). */
+  hostArgs?: string[];
+  routerArgs?: string[];
+  /** Longest wait for the swarm to be ready, ms (default 120000). */
+  readyTimeoutMs?: number;
+}
+
+export interface SwarmHost {
+  pid: number;
+  peerId: string;
+  grpc: string;
+  experts: string[];
+}
+
+export interface LocalSwarm {
+  /** Base URL of the router. */
+  readonly http: string;
+  readonly bootstrap: string[];
+  readonly hosts: SwarmHost[];
+  /** Pid of the `swarmpath swarm` process. */
+  readonly pid: number;
+  readonly routerPid: number;
+  /** Log lines of every process so far. */
+  readonly logs: string[];
+  /** Headers with the first API key (when keys are configured). */
+  readonly authHeaders: Record<string, string>;
+  /** Kills the host process serving as `peerId` (SIGKILL by default); returns it. */
+  killHost(peerId: string, signal?: NodeJS.Signals): SwarmHost;
+  /** SIGTERM to the swarm; resolves its exit code once every process is gone. */
+  stop(): Promise<number | null>;
+}
+
+const running = new Set<SwarmpathChild>();
+process.on('exit', () => { for (const c of running) try { c.process.kill('SIGKILL'); } catch { /* gone */ } });
+
+export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm> {
+  const logs: string[] = [];
+  const echo = process.env.SWARMPATH_TEST_LOGS === '1';
+  const args = ['swarm', '--model', o.model, '--replicas', String(o.replicas ?? 2), '--spare', String(o.spare ?? 0),
+    '--http-listen', '127.0.0.1:0', '--stop-grace-s', '5',
+    ...(o.apiKeys ?? []).flatMap((k) => ['--api-key', k]),
+    ...(o.hostArgs ?? []).map((a) => `--host-arg=${a}`),
+    ...(o.routerArgs ?? []).map((a) => `--router-arg=${a}`)];
+  const child = spawnSwarmpath({
+    name: 'swarm', args, readyTimeoutMs: o.readyTimeoutMs ?? 120_000,
+    onLog: (line) => { logs.push(line); if (echo) process.stderr.write(`${line}\n`); },
+  });
+  running.add(child);
+  void child.exited.then(() => running.delete(child));
+  let ev;
+  try {
+    ev = await child.ready;
+  } catch (err) {
+    await child.stop(2000);
+    throw new Error(`${(err as Error).message}\n--- last logs ---\n${logs.slice(-40).join('\n')}`);
+  }
+  const hosts = (ev.hosts as SwarmHost[]).map((h) => ({ ...h }));
+  const http = ev.http as string;
+  const authHeaders: Record<string, string> = o.apiKeys?.length ? { authorization: `Bearer ${o.apiKeys[0]}` } : {};
+  await waitReady(http, authHeaders, o.readyTimeoutMs ?? 120_000);
+  return {
+    http,
+    bootstrap: ev.bootstrap as string[],
+    hosts,
+    pid: child.pid,
+    routerPid: (ev.router as { pid: number }).pid,
+    logs,
+    authHeaders,
+    killHost(peerId, signal = 'SIGKILL') {
+      const h = hosts.find((x) => x.peerId === peerId);
+      if (!h) throw new Error(`no host ${peerId} in this swarm`);
+      process.kill(h.pid, signal);
+      return h;
+    },
+    async stop() {
+      await child.stop(20_000);
+      return (await child.exited).code;
+    },
+  };
+}
+
+/** Polls /readyz until 200 (every expert has a live replica), bounded. */
+async function waitReady(http: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`${http}/readyz`, { headers, signal: AbortSignal.timeout(10_000) });
+      last = `${r.status} ${await r.text()}`;
+      if (r.status === 200) return;
+    } catch (err) {
+      last = String(err);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`swarm at ${http} not ready after ${timeoutMs} ms: ${last}`);
+}

@@ -1,0 +1,96 @@
+/**
+ * Real processes: `swarmpath dht` as the bootstrap peer, four fake hosts (real libp2p node + real
+ * announcer, made-up gRPC addresses), and `swarmpath ls --json` finding them; a SIGTERMed host
+ * (OFFLINE record) and a SIGKILLed host (record TTL 3 s) leave the listing.
+ */
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, FAKE_HOST, killAll, runToEnd, startChild, type Child } from './processes.ts';
+
+const children: Child[] = [];
+let dir = '';
+after(async () => {
+  killAll(children);
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+interface Listing { model: string; experts: Record<string, { peerId: string; grpc: string; state: string; load: number; throughput: number }[]> }
+
+async function ls(bootstrap: string): Promise<{ listing: Listing; ms: number }> {
+  const r = await runToEnd(CLI, ['ls', '--bootstrap', bootstrap, '--json', '--timeout', '5'], 30_000);
+  assert.equal(r.code, 0, `ls failed: ${r.stderr.slice(-2000)}`);
+  return { listing: JSON.parse(r.stdout) as Listing, ms: r.ms };
+}
+
+const grpcsOf = (l: Listing) => [...new Set(Object.values(l.experts).flat().map((r) => r.grpc))].sort();
+
+test('dht + four hosts: ls finds them; SIGTERM and SIGKILL make hosts leave', async (t) => {
+  dir = await mkdtemp(join(tmpdir(), 'swarmpath-dht-'));
+  const keyFile = join(dir, 'dht.key');
+  const dht = startChild(CLI, ['dht', '--key-file', keyFile]);
+  children.push(dht);
+  const ready = await dht.ready;
+  assert.equal(ready.role, 'dht');
+  assert.match(String(ready.peerId), /^12D3Koo/);
+  const multiaddrs = ready.multiaddrs as string[];
+  assert.ok(multiaddrs.length > 0 && multiaddrs.every((m) => m.startsWith('/ip4/127.0.0.1/tcp/') && m.endsWith(`/p2p/${ready.peerId}`)));
+  assert.equal((await stat(keyFile)).mode & 0o777, 0o600);
+  const boot = multiaddrs[0];
+
+  // Host 1 is the one SIGKILLed: a 3 s TTL. The others keep a long TTL so that a slow refresh on a
+  // busy machine never makes a live host lapse.
+  const hosts = [0, 1, 2, 3].map((i) => startChild(FAKE_HOST, [
+    '--bootstrap', boot, '--model', 'tiny', '--expert', `L0.${i}`, '--expert', 'L1.0',
+    '--grpc', `127.0.0.1:${7100 + i}`, '--record-ttl', i === 1 ? '3' : '60',
+  ]));
+  children.push(...hosts);
+  const hostIds = (await Promise.all(hosts.map((h) => h.ready))).map((e) => String(e.peerId));
+
+  const first = await ls(boot);
+  t.diagnostic(`ls --json with 4 hosts took ${Math.round(first.ms)} ms (process start included)`);
+  assert.equal(first.listing.model, 'tiny');
+  assert.deepEqual(grpcsOf(first.listing), ['127.0.0.1:7100', '127.0.0.1:7101', '127.0.0.1:7102', '127.0.0.1:7103']);
+  assert.deepEqual(first.listing.experts['L1.0'].map((r) => r.peerId).sort(), [...hostIds].sort());
+  assert.deepEqual(first.listing.experts['L0.2'].map((r) => r.grpc), ['127.0.0.1:7102']);
+  for (const r of first.listing.experts['L1.0']) {
+    assert.equal(r.state, 'ONLINE');
+    assert.equal(typeof r.load, 'number');
+    assert.equal(typeof r.throughput, 'number');
+  }
+
+  // SIGTERM: the host puts an OFFLINE record before it exits.
+  const termAt = performance.now();
+  hosts[0].proc.kill('SIGTERM');
+  assert.equal(await hosts[0].exited, 0);
+  const afterTerm = await ls(boot);
+  t.diagnostic(`SIGTERMed host gone from ls ${Math.round(performance.now() - termAt)} ms after SIGTERM`);
+  assert.deepEqual(grpcsOf(afterTerm.listing), ['127.0.0.1:7101', '127.0.0.1:7102', '127.0.0.1:7103']);
+  assert.ok(performance.now() - termAt < 5_000, "a SIGTERMed host must leave the listing within 5 s");
+
+  // SIGKILL: no OFFLINE record; its last record expires at most 3 s after the kill.
+  const killAt = Date.now();
+  hosts[1].proc.kill('SIGKILL');
+  await hosts[1].exited;
+  await new Promise((r) => setTimeout(r, Math.max(0, killAt + 3_000 - Date.now())));
+  const afterKill = await ls(boot);
+  assert.deepEqual(grpcsOf(afterKill.listing), ['127.0.0.1:7102', '127.0.0.1:7103']);
+  t.diagnostic(`SIGKILLed host gone from ls ${Date.now() - killAt} ms after SIGKILL (TTL 3 s)`);
+
+  // SIGTERM stops the DHT node with exit 0; the same key file gives the same peer id again.
+  dht.proc.kill('SIGTERM');
+  assert.equal(await dht.exited, 0);
+  const again = startChild(CLI, ['dht', '--key-file', keyFile]);
+  children.push(again);
+  assert.equal((await again.ready).peerId, ready.peerId);
+  again.proc.kill('SIGINT');
+  assert.equal(await again.exited, 0);
+});
+
+test('ls without any bootstrap peer fails with a clear message', async () => {
+  const r = await runToEnd(CLI, ['ls', '--json'], 30_000);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--bootstrap/);
+});

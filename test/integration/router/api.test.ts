@@ -1,0 +1,220 @@
+/**
+ * The router's HTTP API against a real local swarm (`swarmpath swarm`: DHT node, 8 host processes,
+ * router), on a small synthetic model: OpenAI shapes, streaming, seeds, the monolithic reference,
+ * every bad input, keys, the info endpoints, the generate command, and a host SIGKILLed in the middle
+ * of a seeded streaming generation. One swarm for the whole file.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { loadPackage } from '../../../shared/model/package.ts';
+import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
+import { choosePath } from '../../../shared/model/path-choice.ts';
+import { encode } from '../../../shared/model/tokenizer.ts';
+import { CLI_MAIN } from '../../../router/supervisor/swarmpath-child.ts';
+import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { startLocalSwarm, type LocalSwarm } from '../../helpers/local-swarm.ts';
+
+const KEY = 'sk-test-1';
+let swarm: LocalSwarm;
+let modelDir: string;
+
+async function post(path: string, body: unknown, headers: Record<string, string> = swarm.authHeaders) {
+  const r = await fetch(`${swarm.http}${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body), signal: AbortSignal.timeout(60_000),
+  });
+  const text = await r.text();
+  return { status: r.status, headers: r.headers, text, json: () => JSON.parse(text) };
+}
+
+async function get(path: string, headers: Record<string, string> = swarm.authHeaders) {
+  const r = await fetch(`${swarm.http}${path}`, { headers, signal: AbortSignal.timeout(30_000) });
+  const text = await r.text();
+  return { status: r.status, headers: r.headers, text, json: () => JSON.parse(text) };
+}
+
+/** Streams a request; calls `onChunk` with each parsed chunk; resolves every chunk and whether [DONE] came. */
+async function stream(path: string, body: unknown, onChunk?: (c: any, i: number) => void) {
+  const r = await fetch(`${swarm.http}${path}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', ...swarm.authHeaders },
+    body: JSON.stringify({ ...(body as object), stream: true }), signal: AbortSignal.timeout(120_000),
+  });
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
+  const chunks: any[] = [];
+  let done = false;
+  let buf = '';
+  const dec = new TextDecoder();
+  for await (const part of r.body as unknown as AsyncIterable<Uint8Array>) {
+    buf += dec.decode(part, { stream: true });
+    let i: number;
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const ev = buf.slice(0, i);
+      buf = buf.slice(i + 2);
+      assert.ok(ev.startsWith('data: '), ev);
+      const data = ev.slice(6);
+      if (data === '[DONE]') { done = true; continue; }
+      const c = JSON.parse(data);
+      assert.equal(c.error, undefined, data);
+      chunks.push(c);
+      onChunk?.(c, chunks.length - 1);
+    }
+  }
+  return { chunks, done };
+}
+
+before(async () => {
+  modelDir = await synthFixture({});
+  swarm = await startLocalSwarm({ model: modelDir, replicas: 2, spare: 0, apiKeys: [KEY] });
+});
+
+after(async () => {
+  if (!swarm) return;
+  const code = await swarm.stop();
+  assert.equal(code, 0, 'the swarm exits 0 on SIGTERM');
+});
+
+describe('router API on a local swarm', () => {
+  it('completes a prompt: OpenAI shape, usage, swarmpath field, and the monolithic text for the seed', async () => {
+    const prompt = 'The quick brown fox';
+    const r = await post('/v1/completions', { model: 'synth', prompt, max_tokens: 48, temperature: 0.9, top_p: 0.95, seed: 1234 });
+    assert.equal(r.status, 200, r.text);
+    const b = r.json();
+    assert.equal(b.object, 'text_completion');
+    assert.equal(b.model, 'synth');
+    assert.equal(b.choices[0].finish_reason, 'length');
+    assert.deepEqual(b.usage, { prompt_tokens: encode(prompt).length, completion_tokens: 48, total_tokens: encode(prompt).length + 48 });
+    const pkg = await loadPackage(modelDir);
+    const path = choosePath(pkg.manifest.router, encode(prompt)).path;
+    assert.deepEqual(b.swarmpath.path, path);
+    assert.equal(b.swarmpath.hosts.length, path.length);
+    for (const [i, peer] of b.swarmpath.hosts.entries()) {
+      assert.ok(swarm.hosts.some((h) => h.peerId === peer && h.experts.includes(path[i])), `host ${peer} serves ${path[i]}`);
+    }
+    const mono = await createMonolithicRunner({ pkg, path });
+    try {
+      const want = await mono.generate(prompt, { maxTokens: 48, temperature: 0.9, topP: 0.95, seed: 1234 });
+      assert.equal(b.choices[0].text, want.text);
+    } finally {
+      await mono.release();
+    }
+  });
+
+  it('gives the same text for the same seed, and streams exactly that text', async () => {
+    const body = { prompt: 'Seeds make it repeatable', max_tokens: 40, temperature: 1, seed: 77 };
+    const a = (await post('/v1/completions', body)).json();
+    const b = (await post('/v1/completions', body)).json();
+    assert.equal(a.choices[0].text, b.choices[0].text);
+    const other = (await post('/v1/completions', { ...body, seed: 78 })).json();
+    assert.notEqual(other.choices[0].text, a.choices[0].text);
+    const s = await stream('/v1/completions', body);
+    assert.ok(s.done);
+    assert.ok(s.chunks.length >= 2);
+    assert.equal(s.chunks.map((c) => c.choices[0].text).join(''), a.choices[0].text);
+    const last = s.chunks.at(-1);
+    assert.equal(last.choices[0].finish_reason, 'length');
+    assert.deepEqual(last.usage, a.usage);
+  });
+
+  it('chats, plain and streaming, with the same text', async () => {
+    const body = { model: 'synth', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello?' }], max_tokens: 24, seed: 5 };
+    const r = await post('/v1/chat/completions', body);
+    assert.equal(r.status, 200, r.text);
+    const b = r.json();
+    assert.equal(b.object, 'chat.completion');
+    assert.equal(b.choices[0].message.role, 'assistant');
+    const s = await stream('/v1/chat/completions', body);
+    assert.deepEqual(s.chunks[0].choices[0].delta, { role: 'assistant', content: '' });
+    assert.equal(s.chunks.map((c) => c.choices[0].delta.content ?? '').join(''), b.choices[0].message.content);
+    assert.equal(s.chunks.at(-1).choices[0].finish_reason, b.choices[0].finish_reason);
+  });
+
+  it('answers bad input with 4xx and an OpenAI error body, never 500', async () => {
+    const cases: [string, unknown, number][] = [
+      ['/v1/completions', '{"prompt": ', 400],
+      ['/v1/completions', { prompt: ['a', 'b'] }, 400],
+      ['/v1/completions', { prompt: 'hi', max_tokens: -1 }, 400],
+      ['/v1/completions', { prompt: 'hi', max_tokens: 10_000_000 }, 400],
+      ['/v1/completions', { prompt: 'hi', max_tokens: 511 }, 400],
+      ['/v1/completions', { prompt: 'hi', seed: 'x' }, 400],
+      ['/v1/completions', { prompt: 'hi', model: 'nope' }, 404],
+      ['/v1/completions', { prompt: 'x'.repeat(1_100_000) }, 413],
+      ['/v1/chat/completions', { model: 'synth' }, 400],
+      ['/v1/route', {}, 400],
+      ['/v1/unknown', {}, 404],
+    ];
+    for (const [path, body, status] of cases) {
+      const r = await post(path, body);
+      assert.equal(r.status, status, `${path} ${JSON.stringify(body).slice(0, 50)}: ${r.text.slice(0, 200)}`);
+      const e = r.json().error;
+      assert.ok(e && typeof e.message === 'string' && typeof e.type === 'string' && typeof e.code === 'string', r.text);
+    }
+  });
+
+  it('wants the API key', async () => {
+    assert.equal((await post('/v1/completions', { prompt: 'hi' }, {})).status, 401);
+    assert.equal((await post('/v1/completions', { prompt: 'hi' }, { authorization: 'Bearer wrong' })).status, 401);
+    assert.equal((await get('/v1/models', {})).status, 401);
+    assert.equal((await get('/healthz', {})).status, 200);
+  });
+
+  it('serves models, route, swarm, readyz and metrics', async () => {
+    const m = (await get('/v1/models')).json();
+    assert.equal(m.data[0].id, 'synth');
+    const pkg = await loadPackage(modelDir);
+    const prompt = 'route me somewhere';
+    const route = (await post('/v1/route', { prompt })).json();
+    const want = choosePath(pkg.manifest.router, encode(prompt));
+    assert.deepEqual(route.path, want.path);
+    assert.equal(route.cluster, want.cluster);
+    assert.equal(route.distances.length, pkg.manifest.router.centroids.length);
+    const sw = (await get('/v1/swarm')).json();
+    assert.equal(sw.model, 'synth');
+    for (const level of pkg.manifest.levels) {
+      for (const e of level.experts) {
+        const reps = sw.experts[e.id];
+        assert.equal(reps.length, 2, `${e.id}: ${JSON.stringify(reps)}`);
+        for (const r of reps) assert.ok(swarm.hosts.some((h) => h.peerId === r.peerId && h.grpc === r.grpc));
+      }
+    }
+    assert.equal((await get('/readyz')).status, 200);
+    const metrics = await get('/metrics');
+    assert.match(metrics.text, /swarmpath_requests_total\{[^}]*endpoint="\/v1\/completions"/);
+    assert.match(metrics.text, /swarmpath_tokens_generated_total/);
+  });
+
+  it('`swarmpath generate` prints the API text', async () => {
+    const want = (await post('/v1/completions', { prompt: 'From the command line', max_tokens: 20, seed: 9, temperature: 0.8 })).json();
+    const out = await new Promise<string>((resolve, reject) => {
+      const c = spawn(process.execPath, [CLI_MAIN, 'generate', 'From the command line', '--url', swarm.http, '--max-tokens', '20',
+        '--seed', '9', '--temperature', '0.8', '--stream', '--api-key', KEY], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let s = '';
+      c.stdout.on('data', (d) => { s += d; });
+      c.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`generate exited ${code}`))));
+    });
+    assert.equal(out, want.choices[0].text + '\n');
+  });
+
+  it('keeps the text exact when a host is SIGKILLed in the middle of a seeded stream', async () => {
+    const body = { prompt: 'A long story about failover', max_tokens: 400, temperature: 0.8, seed: 4242 };
+    const undisturbed = (await post('/v1/completions', body)).json();
+    let killed: string | undefined;
+    const s = await stream('/v1/completions', body, (c, i) => {
+      if (i !== 0) return;
+      // Kill the host of the last stage while the generation runs.
+      killed = c.swarmpath.hosts.at(-1);
+      swarm.killHost(killed as string, 'SIGKILL');
+    });
+    assert.ok(killed);
+    assert.ok(s.done);
+    const last = s.chunks.at(-1);
+    assert.equal(s.chunks.map((c) => c.choices[0].text).join(''), undisturbed.choices[0].text);
+    assert.equal(last.usage.completion_tokens, 400);
+    assert.ok(last.swarmpath.replays >= 1, `replays: ${JSON.stringify(last.swarmpath)}`);
+    assert.ok(!last.swarmpath.hosts.includes(killed), 'the dead host no longer serves the session');
+    // The next request avoids the dead host too.
+    const again = (await post('/v1/completions', body)).json();
+    assert.equal(again.choices[0].text, undisturbed.choices[0].text);
+  });
+});

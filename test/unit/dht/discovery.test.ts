@@ -1,0 +1,115 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createDiscovery } from '../../../shared/dht/discovery.ts';
+import { signHostRecord } from '../../../shared/dht/host-record.ts';
+import { expertCid, hostRecordKey, swarmHostsCid } from '../../../shared/dht/keys.ts';
+import { silentLogger } from '../../../shared/log.ts';
+import type { HostRecord } from '../../../shared/transport-types.ts';
+import { createMemoryDht, type MemoryDht, type MemoryPeer } from './memory-dht.ts';
+
+const T0 = 1_800_000_000_000;
+
+function rec(peerId: string, over: Partial<HostRecord> = {}): HostRecord {
+  return {
+    peerId, model: 'tiny', experts: ['L0.0'], grpc: `127.0.0.1:${peerId.length}`, state: 'ONLINE', version: 'v',
+    device: 'cpu', kvCapacityBytes: 1, kvFreeBytes: 1, queueDepth: 0, throughput: 1, auto: false,
+    seq: 1, expiresAt: T0 + 10_000, ...over,
+  };
+}
+
+/** A host that put `r` and provided its expert and swarm CIDs. */
+async function announce(dht: MemoryDht, r: Partial<HostRecord> = {}): Promise<MemoryPeer> {
+  const p = await dht.peer();
+  const full = rec(p.peerId, r);
+  await p.put(hostRecordKey(p.peerId), await signHostRecord(full, p.privateKey));
+  for (const e of full.experts) await p.provide(expertCid(full.model, e));
+  await p.provide(swarmHostsCid(p.peerId));
+  return p;
+}
+
+test('keeps ONLINE unexpired records listing the expert; drops the rest', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  const a = await announce(dht);
+  await announce(dht, { state: 'DRAINING' });
+  const c = await announce(dht, { expiresAt: T0 + 500 });
+  // Provides L0.0 but its record no longer lists it (it moved to L0.1).
+  const d = await announce(dht, { experts: ['L0.1'] });
+  dht.addProvider(expertCid('tiny', 'L0.0'), d.peerId);
+  // A provider that never put a record.
+  dht.addProvider(expertCid('tiny', 'L0.0'), (await dht.peer()).peerId);
+  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  assert.deepEqual((await disc.replicas('tiny', 'L0.0')).map((r) => r.peerId).sort(), [a.peerId, c.peerId].sort());
+  now = T0 + 1000;
+  assert.deepEqual((await disc.replicas('tiny', 'L0.0', { fresh: true })).map((r) => r.peerId), [a.peerId]);
+  assert.deepEqual((await disc.allHosts({ fresh: true })).map((r) => r.peerId).sort(), [a.peerId, d.peerId].sort());
+});
+
+test('drops forged records even when a peer hands them over unvalidated', async () => {
+  const dht = createMemoryDht(() => T0);
+  const victim = await dht.peer();
+  const forger = await dht.peer();
+  dht.raw(hostRecordKey(victim.peerId), await signHostRecord(rec(victim.peerId, { grpc: 'evil:1' }), forger.privateKey));
+  dht.addProvider(expertCid('tiny', 'L0.0'), victim.peerId);
+  dht.unvalidatedGets = true;
+  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  assert.deepEqual(await disc.replicas('tiny', 'L0.0'), []);
+});
+
+test('a provider whose record never arrives costs at most recordTimeoutMs', async () => {
+  const dht = createMemoryDht(() => T0);
+  const good = await announce(dht);
+  const stuck = await announce(dht);
+  dht.hang.add(stuck.peerId);
+  const disc = createDiscovery({ recordTimeoutMs: 150 }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  const t = performance.now();
+  const got = await disc.replicas('tiny', 'L0.0');
+  const ms = performance.now() - t;
+  assert.deepEqual(got.map((r) => r.peerId), [good.peerId]);
+  assert.ok(ms >= 140 && ms < 2000, `took ${ms} ms`);
+});
+
+test('results are cached for cacheMs; fresh bypasses; concurrent lookups share one search', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  await announce(dht);
+  const disc = createDiscovery({ cacheMs: 2000 }, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  await Promise.all([disc.replicas('tiny', 'L0.0'), disc.replicas('tiny', 'L0.0')]);
+  assert.equal(dht.calls.findProviders, 1);
+  const late = await announce(dht);
+  now += 1000;
+  assert.equal((await disc.replicas('tiny', 'L0.0')).length, 1, 'served from cache');
+  assert.equal(dht.calls.findProviders, 1);
+  assert.equal((await disc.replicas('tiny', 'L0.0', { fresh: true })).length, 2);
+  assert.equal(dht.calls.findProviders, 2);
+  now += 2500;
+  assert.ok((await disc.replicas('tiny', 'L0.0')).some((r) => r.peerId === late.peerId));
+  assert.equal(dht.calls.findProviders, 3);
+  disc.clear();
+  await disc.replicas('tiny', 'L0.0');
+  assert.equal(dht.calls.findProviders, 4);
+});
+
+test('a cached result is re-filtered by expiry at every call', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  await announce(dht, { expiresAt: T0 + 100 });
+  const disc = createDiscovery({ cacheMs: 60_000 }, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  assert.equal((await disc.replicas('tiny', 'L0.0')).length, 1);
+  now += 200;
+  assert.deepEqual(await disc.replicas('tiny', 'L0.0'), []);
+});
+
+test("one caller's abort rejects only that caller", async () => {
+  const dht = createMemoryDht(() => T0);
+  await announce(dht);
+  const stuck = await announce(dht);
+  dht.hang.add(stuck.peerId);
+  const disc = createDiscovery({ recordTimeoutMs: 200 }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  const ac = new AbortController();
+  const first = disc.replicas('tiny', 'L0.0', { signal: ac.signal });
+  const second = disc.replicas('tiny', 'L0.0');
+  ac.abort(new Error('gave up'));
+  await assert.rejects(first, /gave up/);
+  assert.equal((await second).length, 1);
+});

@@ -1,0 +1,35 @@
+/** Helpers of the rebalancing unit tests: host records and a seeded PRNG. */
+import type { HostRecord } from '../../../shared/transport-types.ts';
+
+/** A host record serving `experts`, ONLINE unless told otherwise. */
+export function rec(peerId: string, experts: readonly string[], over: Partial<HostRecord> = {}): HostRecord {
+  return {
+    peerId, model: 'm', experts: [...experts], grpc: `127.0.0.1:${1000 + peerId.length}`, state: 'ONLINE',
+    version: 'test', device: 'cpu', kvCapacityBytes: 1, kvFreeBytes: 1, queueDepth: 0, throughput: 0,
+    auto: true, seq: 1, expiresAt: Number.MAX_SAFE_INTEGER, ...over,
+  };
+}
+
+/** `counts[i]` fixed (non-auto) hosts on expert `experts[i]`, named `<prefix><expert>-<n>`. */
+export function hostsWith(experts: string[], counts: number[], over: Partial<HostRecord> = {}, prefix = 'h'): HostRecord[] {
+  const out: HostRecord[] = [];
+  experts.forEach((e, i) => {
+    for (let n = 0; n < counts[i]; n++) out.push(rec(`${prefix}${e}-${n}`, [e], over));
+  });
+  return out;
+}
+
+/** mulberry32: a small seeded uniform [0, 1) generator. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const EXPERTS4 = ['L0.0', 'L0.1', 'L1.0', 'L1.1'];
+export const noDemand = new Map<string, number>();

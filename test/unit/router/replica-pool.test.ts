@@ -1,0 +1,107 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { silentLogger } from '../../../shared/log.ts';
+import { NoLiveReplicaError, SwarmpathError } from '../../../shared/errors.ts';
+import type { Discovery, HostRecord } from '../../../shared/transport-types.ts';
+import { createReplicaPool } from '../../../router/replica-pool.ts';
+import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
+import { FakeHost } from './fakes.ts';
+
+/** A discovery whose answers the test sets; counts queries; can be slowed down. */
+class ScriptedDiscovery implements Discovery {
+  answer: HostRecord[] = [];
+  queries = 0;
+  delayMs = 0;
+  async replicas(_model: string, expertId: string): Promise<HostRecord[]> {
+    this.queries++;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    return this.answer.filter((r) => r.experts.includes(expertId)).map((r) => ({ ...r }));
+  }
+  async allHosts(): Promise<HostRecord[]> { return this.answer; }
+}
+
+function setup(ttl = 1000) {
+  const d = new ScriptedDiscovery();
+  const hosts = [new FakeHost('h1', ['E']), new FakeHost('h2', ['E'])];
+  d.answer = hosts.map((h) => h.record());
+  const balancer = new ReplicaBalancer({ strikesToBan: 1, banBaseMs: 60_000 });
+  let offset = 0;
+  const pool = createReplicaPool({ model: 'toy', cacheTtlMs: ttl, noReplicaWaitMs: 100, pollMs: 10 }, {
+    discovery: d, balancer, log: silentLogger, clock: () => Date.now() + offset,
+    connect: (a) => (hosts.find((h) => h.grpc === a) as FakeHost).client(),
+  });
+  return { d, hosts, balancer, pool, advance: (ms: number) => { offset += ms; } };
+}
+
+describe('replica pool', () => {
+  it('caches discovery and refreshes a stale cache in the background', async () => {
+    const { d, pool, advance } = setup(1000);
+    assert.equal((await pool.acquire('E')).peerId, 'h1');
+    assert.equal((await pool.acquire('E')).peerId, 'h2');
+    assert.equal(d.queries, 1);
+    advance(1500);
+    d.delayMs = 50;
+    const t0 = Date.now();
+    await pool.acquire('E');
+    assert.ok(Date.now() - t0 < 40, 'a stale cache answers at once');
+    await new Promise((r) => setTimeout(r, 80));
+    assert.equal(d.queries, 2);
+  });
+
+  it('keeps unexpired replicas when a query comes back empty', async () => {
+    const { d, pool, advance } = setup(10);
+    await pool.acquire('E');
+    d.answer = [];
+    advance(20);
+    await pool.acquire('E');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.ok(['h1', 'h2'].includes((await pool.acquire('E')).peerId));
+  });
+
+  it('waits a bounded time, then throws NoLiveReplicaError', async () => {
+    const { d, pool } = setup();
+    d.answer = [];
+    const t0 = Date.now();
+    await assert.rejects(pool.acquire('E'), (e: unknown) => e instanceof NoLiveReplicaError && e.http === 503);
+    assert.ok(Date.now() - t0 < 2000);
+    assert.ok(d.queries >= 2, 'it polled discovery while waiting');
+  });
+
+  it('finds a replica that appears while it waits', async () => {
+    const { d, pool, hosts } = setup();
+    d.answer = [];
+    setTimeout(() => { d.answer = [hosts[1].record()]; }, 30);
+    assert.equal((await pool.acquire('E')).peerId, 'h2');
+  });
+
+  it('a failure strikes (bans here) and a re-announcement reinstates', async () => {
+    const { d, pool, balancer, hosts, advance } = setup(10);
+    await pool.acquire('E');
+    const outcome = pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'gone'));
+    assert.equal(outcome.type, 'banned');
+    for (let i = 0; i < 3; i++) assert.equal((await pool.acquire('E')).peerId, 'h2');
+    // h1 publishes a newer record
+    d.answer = hosts.map((h) => ({ ...h.record(), seq: h.peerId === 'h1' ? 2 : 1 }));
+    advance(20);
+    await pool.acquire('E');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal(balancer.isBanned('E', 'h1', Date.now()), false);
+    const view = await pool.view(['E']);
+    assert.deepEqual(view.E.map((v) => v.peerId).sort(), ['h1', 'h2']);
+  });
+
+  it('a deadline exceeded does not strike', () => {
+    const { pool } = setup();
+    return pool.acquire('E').then(() => {
+      assert.deepEqual(pool.failed('E', 'h1', new SwarmpathError('DEADLINE_EXCEEDED', 'slow')), { type: 'ignored' });
+    });
+  });
+
+  it('acquire is cancelled by its signal', async () => {
+    const { d, pool } = setup();
+    d.answer = [];
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 20);
+    await assert.rejects(pool.acquire('E', { signal: ac.signal }), (e: unknown) => e instanceof SwarmpathError && e.code === 'CANCELLED');
+  });
+});

@@ -63,6 +63,11 @@ export interface HostOverheadResult {
   /** core_step_ms - bare_step_ms: the host's own logic, without gRPC. */
   core_overhead_ms: number;
   batching: BatchingRow[];
+  /**
+   * In process (no network), K=16 sessions decoding at a long cache length: tokens/s with the default
+   * padded-cache bound, with no bound (one batch of 16), and serially (batches of 1).
+   */
+  long_context: { position: number; sessions: number; tokens_per_s_default: number; tokens_per_s_unbounded: number; tokens_per_s_serial: number };
 }
 
 const BIN = fileURLToPath(new URL('../bin/swarmpath.js', import.meta.url));
@@ -163,11 +168,31 @@ export async function measureHostOverhead(opts: HostOverheadOptions = {}): Promi
       log.info(`host overhead: ${K} sessions: ${b.tps.toFixed(0)} tok/s batched, ${u.tps.toFixed(0)} unbatched, ${w.tps.toFixed(0)} with 1 ms wait`);
     }
     for (const c of Object.values(clients)) c.close();
+
+    // Long caches, in process: the padded-cache bound against unbounded and serial batching.
+    const longP = Math.min(480, dims.max_context - 1);
+    const longRun = async (maxBatch: number, maxBatchKvBytes?: number) => {
+      const k = createHostCore({
+        modelName: pkg.manifest.name, dims, experts: [{ model, shardPath: '' }], kvCapacityBytes: 1 << 30,
+        sessionIdleMs: 600_000, maxBatch, batchWaitMs: 0, maxBatchKvBytes, version: 'bench', device: model.device,
+      });
+      const ss = Array.from({ length: 16 }, () => k.openSession(expertId, longP + 1));
+      for (const x of ss) await k.step(x, 0, { data: rnd(longP * D, 4), dims: [1, longP, D] });
+      const rounds = opts.quick ? 5 : 20;
+      for (let r = 0; r < 2; r++) await Promise.all(ss.map((x) => k.step(x, longP, hidden)));
+      const t0 = performance.now();
+      for (let r = 0; r < rounds; r++) await Promise.all(ss.map((x) => k.step(x, longP, hidden)));
+      return round((16 * rounds) / ((performance.now() - t0) / 1000), 1);
+    };
+    const long_context = {
+      position: longP, sessions: 16,
+      tokens_per_s_default: await longRun(64), tokens_per_s_unbounded: await longRun(64, 2 ** 50), tokens_per_s_serial: await longRun(1),
+    };
     await model.release();
     return {
       model: pkg.manifest.name, expert: expertId, d_model: D, layers: entry.layers, position: P, iters,
       bare_step_ms: round(bare), core_step_ms: round(coreStep), host_step_ms: round(hostStep), info_rtt_ms: round(info),
-      host_overhead_ms: round(hostStep - bare), core_overhead_ms: round(coreStep - bare), batching,
+      host_overhead_ms: round(hostStep - bare), core_overhead_ms: round(coreStep - bare), batching, long_context,
     };
   } finally {
     await Promise.all(children.map((c) => c.stop()));

@@ -23,6 +23,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight work, seconds', default: 10, min: 0 },
   'max-batch': { kind: 'int', help: 'most rows merged into one onnxruntime call', default: 32, min: 1 },
   'batch-wait-ms': { kind: 'number', help: 'longest wait for company before running a batch, ms', default: 0, min: 0, max: 100 },
+  'batch-kv-mb': { kind: 'number', help: "largest padded KV cache of one batched call, MiB (default: the expert's weight bytes, at least 1)", min: 0 },
   'max-message-mb': { kind: 'number', help: 'largest gRPC message sent or accepted, MiB', default: 64, min: 0.01 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads per expert', default: 1, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
@@ -50,6 +51,8 @@ export interface HostConfig {
   drainGraceMs: number;
   maxBatch: number;
   batchWaitMs: number;
+  /** Bound of one batched call's padded KV cache, bytes; undefined: per expert, max(1 MiB, its file size). */
+  batchKvBytes?: number;
   maxMessageBytes: number;
   threads: number;
   keyFile?: string;
@@ -91,6 +94,7 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     drainGraceMs: (f['drain-grace-s'] as number) * 1000,
     maxBatch: f['max-batch'] as number,
     batchWaitMs: f['batch-wait-ms'] as number,
+    batchKvBytes: f['batch-kv-mb'] === undefined ? undefined : Math.floor((f['batch-kv-mb'] as number) * 1024 * 1024),
     maxMessageBytes: Math.floor((f['max-message-mb'] as number) * 1024 * 1024),
     threads: f.threads as number,
     keyFile: f['key-file'] as string | undefined,

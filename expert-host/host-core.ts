@@ -3,7 +3,7 @@
  * the host state (ONLINE → DRAINING → OFFLINE) and what Info reports. grpc-server.ts binds it to the
  * wire; host.ts owns its lifecycle. Every method validates its input and throws SwarmpathErrors.
  */
-import { InvalidArgumentError, SwarmpathError, UnknownExpertError } from '../shared/errors.ts';
+import { InvalidArgumentError, SwarmpathError } from '../shared/errors.ts';
 import type { ExpertEntry, ModelDims } from '../shared/manifest.ts';
 import type { ExpertModel, F32 } from '../shared/runtime-types.ts';
 import type { HostInfo, HostState } from '../shared/transport-types.ts';
@@ -28,6 +28,12 @@ export interface HostCoreInit {
   sessionIdleMs: number;
   maxBatch: number;
   batchWaitMs: number;
+  /**
+   * Bound of one batched call's padded KV cache, bytes. Default per expert: max(1 MiB, the expert's
+   * file size), i.e. batch while the copied caches are no bigger than the weights a batch saves
+   * reading once per row (decode steps are memory-bound on CPU).
+   */
+  maxBatchKvBytes?: number;
   version: string;
   device: string;
   onBatch?: (b: BatchInfo) => void;
@@ -48,7 +54,7 @@ export interface HostCore {
   setState(s: HostState): void;
   setPeerId(peerId: string): void;
   info(): HostInfo;
-  /** The served expert `id` (throws UnknownExpertError). */
+  /** The served expert `id` (throws UNKNOWN_EXPERT). */
   expert(id: string): Served;
   /** Stateless call: hidden [B,T,D] → [B,T,D] data. */
   forward(expertId: string, hidden: F32): Promise<Float32Array>;
@@ -92,7 +98,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
     if (served.has(entry.id)) throw new SwarmpathError('FAILED_PRECONDITION', `expert ${entry.id} is already served`);
     const kv: KvShape = { layers: entry.layers, nHeads: dims.n_heads, headDim: dims.head_dim };
     const batcher = createStepBatcher({
-      model: m.model, D: dims.d_model, kv, maxRows: init.maxBatch, maxWaitMs: init.batchWaitMs,
+      model: m.model, D: dims.d_model, kv, maxRows: init.maxBatch, maxWaitMs: init.batchWaitMs, maxBatchKvBytes: init.maxBatchKvBytes ?? Math.max(1 << 20, entry.bytes),
       activeSessions: () => store.activeFor(entry.id),
       onBatch: (b) => { meter.add(b.rows * b.T); init.onBatch?.(b); },
     });

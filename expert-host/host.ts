@@ -105,7 +105,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     const device = models[0]?.model.device ?? config.device;
     const core = createHostCore({
       modelName: manifest.name, dims: manifest.dims, experts: models, kvCapacityBytes: config.kvCacheBytes,
-      sessionIdleMs: config.sessionIdleMs, maxBatch: config.maxBatch, batchWaitMs: config.batchWaitMs,
+      sessionIdleMs: config.sessionIdleMs, maxBatch: config.maxBatch, batchWaitMs: config.batchWaitMs, maxBatchKvBytes: config.batchKvBytes,
       version: HOST_VERSION, device, onBatch: c.onBatch,
     });
     if (node) core.setPeerId(node.peerId);

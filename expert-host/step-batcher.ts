@@ -10,6 +10,9 @@ import type { ExpertModel } from '../shared/runtime-types.ts';
 import { assembleBatch, selectBatch, splitBatch, type BatchItem, type ItemResult, type KvShape } from './batch-assembly.ts';
 import { decideFlush } from './batch-policy.ts';
 
+/** Default bound of a batched call's padded cache (see selectBatch); --batch-kv-mb overrides it. */
+export const DEFAULT_MAX_BATCH_KV_BYTES = 4 * 1024 * 1024;
+
 export interface BatchInfo {
   expertId: string;
   /** Calls merged. */
@@ -29,6 +32,8 @@ export interface StepBatcherInit {
   maxRows: number;
   /** Longest wait for company, ms (0: never wait beyond the current event-loop turn). */
   maxWaitMs: number;
+  /** Largest padded cache of one batched call, bytes (rows x longest prefix x bytes a position); default 4 MiB. */
+  maxBatchKvBytes?: number;
   /** Open sessions of this expert (to know whether company may come). */
   activeSessions: () => number;
   onBatch?: (b: BatchInfo) => void;
@@ -59,6 +64,8 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
   const clock = init.clock ?? (() => performance.now());
   const queue: Queued[] = [];
   const sizes = new Map<number, number>();
+  const positionBytes = init.kv.layers * 2 * init.kv.nHeads * init.kv.headDim * 4;
+  const maxPadded = Math.max(1, Math.floor((init.maxBatchKvBytes ?? DEFAULT_MAX_BATCH_KV_BYTES) / positionBytes));
   let running = 0;
   let runningCalls = 0;
   let scheduled = false;
@@ -87,7 +94,7 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
   }
 
   async function runBatch(): Promise<void> {
-    const picked = selectBatch(queue.map((q) => q.item), init.maxRows);
+    const picked = selectBatch(queue.map((q) => q.item), init.maxRows, maxPadded);
     const batch = picked.map((i) => queue[i]);
     for (let k = picked.length - 1; k >= 0; k--) queue.splice(picked[k], 1);
     running++;

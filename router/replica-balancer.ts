@@ -9,7 +9,7 @@
  * A new replica enters at the heap minimum and wins ties, so it is tried at once.
  *
  * Failures: a deadline exceeded is not the replica's fault alone and strikes nothing (the caller
- * retries elsewhere); any other failure is a strike, and `strikesToBan` strikes in a row ban the
+ * retries elsewhere), but its elapsed time counts as a measurement (`recordTimeout`); any other failure is a strike, and `strikesToBan` strikes in a row ban the
  * replica for `banBaseMs * 2^k` (k = bans so far, capped at `banMaxMs`). A success clears strikes
  * and the ban level. A banned replica comes back when its ban expires (a single failure then bans it
  * again, for twice as long) or at once when it re-announces (`reinstate`).
@@ -196,15 +196,22 @@ export class ReplicaBalancer {
     if (!s || !e) return;
     const first = e.ema.samples === 0;
     e.ema.update(work, seconds);
-    if (first && e.ema.samples > 0) {
-      // Re-price the work charged at the prior now that the real speed is known.
-      e.vt += e.priorCost / (e.ema.throughput() as number) - e.priorCharge;
-      e.priorCost = 0;
-      e.priorCharge = 0;
-      if (e.inHeap) s.heap.filter(() => true);
-    }
+    if (first && e.ema.samples > 0) this.#reprice(s, e);
     e.strikes = 0;
     e.bans = 0;
+  }
+
+  /**
+   * Records a call that ran past its deadline after `seconds`: no strike, but the time counts as a
+   * (lower-bound) measurement, so a replica that keeps timing out gets little traffic.
+   */
+  recordTimeout(stage: string, replica: string, work: number, seconds: number): void {
+    const s = this.#stages.get(stage);
+    const e = s?.entries.get(replica);
+    if (!s || !e) return;
+    const first = e.ema.samples === 0;
+    e.ema.update(work, seconds);
+    if (first && e.ema.samples > 0) this.#reprice(s, e);
   }
 
   /** Records a failed call; see the file comment for the rules. */
@@ -266,6 +273,14 @@ export class ReplicaBalancer {
     e.seq = this.#seq++;
     e.inHeap = true;
     s.heap.push(e);
+  }
+
+  /** Re-prices the work charged at the prior, now that the replica's real speed is known. */
+  #reprice(s: Stage, e: Entry): void {
+    e.vt += e.priorCost / (e.ema.throughput() as number) - e.priorCharge;
+    e.priorCost = 0;
+    e.priorCharge = 0;
+    if (e.inHeap) s.heap.filter(() => true);
   }
 
   #releaseExpiredBans(s: Stage, now: number): void {

@@ -65,8 +65,11 @@ export interface ReplicaPool {
   acquire(expertId: string, opts?: AcquireOpts): Promise<Replica>;
   /** A call of `work` units on the replica took `seconds` (whole call). */
   succeeded(expertId: string, peerId: string, work: number, seconds: number): void;
-  /** A call failed; the expert's discovery cache is refreshed on next use. */
-  failed(expertId: string, peerId: string, err: SwarmpathError): FailureOutcome;
+  /**
+   * A call failed after `seconds` doing `work`; the expert's discovery cache is refreshed on next
+   * use. A deadline exceeded strikes nothing but counts its time as a (slow) measurement.
+   */
+  failed(expertId: string, peerId: string, err: SwarmpathError, work?: number, seconds?: number): FailureOutcome;
   /** Live (not banned) replicas of each expert. */
   view(expertIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<Record<string, ReplicaView[]>>;
   /** Starts discovery of these experts in the background (a router warms its cache at start). */
@@ -204,11 +207,14 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       c.balancer.recordSuccess(expertId, peerId, work, seconds);
     },
 
-    failed(expertId, peerId, err) {
-      const kind = err.code === 'DEADLINE_EXCEEDED' ? 'deadline' : 'error';
+    failed(expertId, peerId, err, work, seconds) {
       const e = cache.get(expertId);
       if (e) e.fetchedAt = -Infinity;
-      return c.balancer.recordFailure(expertId, peerId, kind, clock());
+      if (err.code === 'DEADLINE_EXCEEDED') {
+        if (work !== undefined && seconds !== undefined) c.balancer.recordTimeout(expertId, peerId, work, seconds);
+        return c.balancer.recordFailure(expertId, peerId, 'deadline', clock());
+      }
+      return c.balancer.recordFailure(expertId, peerId, 'error', clock());
     },
 
     async view(expertIds, opts = {}) {

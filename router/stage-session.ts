@@ -64,6 +64,8 @@ export class StageSession {
   #replays = 0;
   /** The session was dropped after a failure and not yet re-established. */
   #moving = false;
+  /** Replicas that failed this session: tried again only when nothing else is left. */
+  readonly #failed = new Set<string>();
 
   constructor(init: StageSessionInit, c: StageSessionComponents) {
     this.expertId = init.expertId;
@@ -95,12 +97,12 @@ export class StageSession {
     }
     const T = hidden.dims[1];
     const maxAttempts = this.#init.maxAttempts ?? 4;
-    const exclude = new Set<string>();
     let lastErr: SwarmpathError | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
       const replay = this.#session === undefined && this.#length > 0;
+      const t0 = this.#clock();
       try {
-        const session = await this.#ensureSession(exclude, opts);
+        const session = await this.#ensureSession(this.#failed, opts);
         const input = replay ? this.#withHistory(hidden) : hidden;
         const out = await this.#call(session, input, replay ? 0 : position, opts);
         this.#record(hidden);
@@ -114,7 +116,7 @@ export class StageSession {
         if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled', { cause: e });
         if (e.code === 'INVALID_ARGUMENT' || e.code === 'NO_LIVE_REPLICA') throw e;
         lastErr = e;
-        this.#dropReplica(e, exclude);
+        this.#dropReplica(e, (replay ? this.#length : 0) + T, (this.#clock() - t0) / 1000);
         if (this.#clock() >= opts.deadlineMs) break;
       }
     }
@@ -156,14 +158,15 @@ export class StageSession {
     return out;
   }
 
-  #dropReplica(e: SwarmpathError, exclude: Set<string>): void {
+  /** Forgets the failed replica's session; `work` positions were attempted for `seconds`. */
+  #dropReplica(e: SwarmpathError, work: number, seconds: number): void {
     const replica = this.#replica;
     this.#session?.close();
     this.#session = undefined;
     if (!replica) return;
-    exclude.add(replica.peerId);
+    this.#failed.add(replica.peerId);
     this.#moving = true;
-    if (e.code !== 'RESOURCE_EXHAUSTED') this.#c.pool.failed(this.expertId, replica.peerId, e);
+    if (e.code !== 'RESOURCE_EXHAUSTED') this.#c.pool.failed(this.expertId, replica.peerId, e, work, seconds);
     this.#c.log.warn('stage call failed; moving the session to another replica', {
       expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#length,
     });

@@ -7,6 +7,7 @@
  * spares migrate, the router fails over). SIGINT/SIGTERM stop every child (SIGTERM, then SIGKILL
  * after a grace) and resolve 0. A child that fails to start stops the whole swarm (exit 1).
  */
+import { createServer } from 'node:net';
 import { parseFlags, helpText, parseHostPort, type FlagSpec } from '../../shared/cli-args.ts';
 import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
@@ -21,7 +22,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   spare: { kind: 'int', help: 'extra `host --auto` processes (the swarm decides what they serve)', default: 1, min: 0, max: 16 },
   'http-listen': { kind: 'string', help: "HOST:PORT of the router's HTTP API", env: 'SWARMPATH_HTTP_LISTEN', default: '127.0.0.1:8080' },
   'api-key': { kind: 'list', help: 'API key the router accepts (repeatable)', env: 'SWARMPATH_API_KEYS' },
-  'start-concurrency': { kind: 'int', help: 'hosts starting at once (staggers start-up on small machines)', default: 4, min: 1 },
+  'start-concurrency': { kind: 'int', help: 'hosts starting at once (staggers start-up on small machines)', default: 8, min: 1 },
   'ready-timeout-s': { kind: 'number', help: 'longest wait for a child to be ready, seconds', default: 180, min: 1 },
   'stop-grace-s': { kind: 'number', help: 'on stop, wait this long before SIGKILL, seconds', default: 10, min: 0 },
   'host-arg': { kind: 'list', help: 'extra flag passed to every host, e.g. --host-arg=--kv-cache-mb=64 (repeatable)' },
@@ -36,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${USAGE}`);
-  parseHostPort('http-listen', f['http-listen'] as string);
+  const http = parseHostPort('http-listen', f['http-listen'] as string);
+  await checkPortFree(http.host, http.port);
   const log = createLogger('swarm');
   const modelDir = f.model as string;
   const pkg = await loadPackage(modelDir);
@@ -115,6 +117,16 @@ export async function run(argv: string[]): Promise<number> {
     await stopAll();
     return 1;
   }
+}
+
+/** Fails fast (before starting 17 processes) when the router's address is taken. */
+async function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', (err: NodeJS.ErrnoException) => reject(new BadConfigError(`--http-listen ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : err.message}`)));
+    srv.listen(port, host, () => srv.close(() => resolve()));
+  });
 }
 
 /** Starts children at most `limit` at a time (the next when one is ready); resolves them all ready. */

@@ -16,8 +16,9 @@
  *   go, but never strips an expert below its target for a merely busier one.
  *
  * Why this does not oscillate under steady demand: every move replaces two scores by two scores
- * that are both above the smaller of the old pair (s_a' > s_b / 0.75 and s_b' > s_b), so the sorted vector of scores strictly improves
- * in lexicographic (leximin) order; with finitely many assignments of hosts to experts, moves stop.
+ * that are both above the smaller of the old pair (s_a' > s_b / 0.75 and s_b' > s_b), so the
+ * sorted vector of scores strictly improves in lexicographic (leximin) order; with finitely many
+ * assignments of hosts to experts, moves stop.
  * The margin is the hysteresis: right after a move, moving back would need s_a' < 0.75 s_b, the
  * opposite of what allowed it, and measurement noise below the margin triggers nothing.
  *

@@ -15,8 +15,12 @@ export function formatChaosReport(r: ChaosReport): string {
       (k.restartedAtMs !== undefined ? `, restarted at ${(k.restartedAtMs / 1000).toFixed(1)} s` : ''));
     lines.push(`  before ${w(k.before)}`);
     lines.push(`  during ${w(k.during)}`);
-    lines.push(`  after  ${w(k.after)}`);
+    lines.push(`  after  ${w(k.after)}${k.after_from === 'served-again' ? '  (from served again: not back to target)' : ''}`);
   }
-  if (r.determinism) lines.push(`determinism: ${r.determinism.identical}/${r.determinism.compared} seeded texts identical to their undisturbed replay`);
+  if (r.determinism) {
+    const d = r.determinism;
+    lines.push(`determinism: ${d.identical}/${d.compared} seeded texts identical to their undisturbed replay ` +
+      `(${d.interruptedIdentical}/${d.interrupted} of the generations moved to another replica mid-way)`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -21,6 +21,8 @@ export interface ChaosSample {
   text?: string;
   /** Hosts that served it (the response's `swarmpath.hosts`). */
   hosts?: string[];
+  /** Stage sessions the router moved to another replica by replaying them (`swarmpath.replays`). */
+  replays?: number;
   error?: string;
 }
 
@@ -58,7 +60,7 @@ export function requestParams(init: Pick<FixedRateInit, 'prompts' | 'maxTokens' 
 
 /** Sends one completion; never throws (a failure is a sample with ok false). */
 export async function completion(baseUrl: string, p: CompletionParams, o: { timeoutMs?: number; headers?: Record<string, string>; signal?: AbortSignal } = {}):
-  Promise<Pick<ChaosSample, 'status' | 'ok' | 'retryAfterS' | 'text' | 'hosts' | 'error'>> {
+  Promise<Pick<ChaosSample, 'status' | 'ok' | 'retryAfterS' | 'text' | 'hosts' | 'replays' | 'error'>> {
   const signals = [AbortSignal.timeout(o.timeoutMs ?? 60_000), ...(o.signal ? [o.signal] : [])];
   try {
     const res = await fetch(`${baseUrl}/v1/completions`, {
@@ -70,10 +72,10 @@ export async function completion(baseUrl: string, p: CompletionParams, o: { time
     const retryAfterS = ra !== null && Number.isFinite(Number(ra)) ? Number(ra) : undefined;
     const body = await res.text();
     if (!res.ok) return { status: res.status, ok: false, retryAfterS, error: body.slice(0, 300) };
-    const json = JSON.parse(body) as { choices?: { text?: unknown }[]; swarmpath?: { hosts?: string[] } };
+    const json = JSON.parse(body) as { choices?: { text?: unknown }[]; swarmpath?: { hosts?: string[]; replays?: number } };
     const text = json.choices?.[0]?.text;
     if (typeof text !== 'string') return { status: res.status, ok: false, error: 'no choices[0].text' };
-    return { status: res.status, ok: true, text, hosts: json.swarmpath?.hosts };
+    return { status: res.status, ok: true, text, hosts: json.swarmpath?.hosts, replays: json.swarmpath?.replays };
   } catch (err) {
     return { status: 0, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
   }

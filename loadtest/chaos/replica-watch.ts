@@ -1,8 +1,11 @@
 /**
  * Ground truth of what the swarm serves, sampled during a chaos run: every `periodMs` each known
- * host is asked for Info over gRPC (short deadline); a host that does not answer ONLINE serves
- * nothing. Each sample counts the live replicas of every expert. Times are ms from the run's t0.
+ * host is asked for Info over gRPC. A host whose port refuses (a killed process) or that answers
+ * other than ONLINE serves nothing; a host that is merely slow to answer (a loaded machine) keeps
+ * what it last reported. Each sample counts the live replicas of every expert. Times are ms from
+ * the run's t0.
  */
+import { SwarmpathError } from '../../shared/errors.ts';
 import { createExpertClient, type GrpcExpertClient } from '../../shared/grpc/client.ts';
 
 export interface ReplicaSample {
@@ -20,8 +23,10 @@ export interface ReplicaWatch {
 
 export function watchReplicas(init: { experts: readonly string[]; addresses: readonly string[]; t0: number; periodMs?: number; timeoutMs?: number }): ReplicaWatch {
   const period = init.periodMs ?? 250;
-  const timeout = init.timeoutMs ?? 800;
+  const timeout = init.timeoutMs ?? 2000;
   const clients = new Map<string, GrpcExpertClient>();
+  /** Experts each address served at its last answer. */
+  const lastKnown = new Map<string, readonly string[]>();
   const out: ReplicaSample[] = [];
   let running = true;
   const add = (a: string) => { if (!clients.has(a)) clients.set(a, createExpertClient(a)); };
@@ -31,15 +36,21 @@ export function watchReplicas(init: { experts: readonly string[]; addresses: rea
     const tMs = performance.now() - init.t0;
     const counts: Record<string, number> = Object.fromEntries(init.experts.map((e) => [e, 0]));
     await Promise.all([...clients].map(async ([addr, c]) => {
+      let served: readonly string[] = [];
       try {
         const info = await c.info({ deadlineMs: Date.now() + timeout });
-        if (info.state !== 'ONLINE') return;
-        for (const e of info.experts) if (e.expertId in counts) counts[e.expertId]++;
-      } catch {
-        // Dead or restarting: a fresh channel next round (grpc-js backs off reconnecting).
-        c.close();
-        clients.set(addr, createExpertClient(addr));
+        served = info.state === 'ONLINE' ? info.experts.map((e) => e.expertId) : [];
+      } catch (err) {
+        if (err instanceof SwarmpathError && err.code === 'DEADLINE_EXCEEDED') {
+          served = lastKnown.get(addr) ?? [];
+        } else {
+          // Dead or restarting: a fresh channel next round (grpc-js backs off reconnecting).
+          c.close();
+          clients.set(addr, createExpertClient(addr));
+        }
       }
+      lastKnown.set(addr, served);
+      for (const e of served) if (e in counts) counts[e]++;
     }));
     out.push({ tMs, counts });
   };

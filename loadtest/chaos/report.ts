@@ -27,13 +27,17 @@ export interface KillRecord {
 }
 
 export interface KillReport extends KillRecord {
-  /** Until every killed expert had a live replica again, s (0 when one survived); null: never. */
+  /** Until every killed expert had a live replica again, s (0 when none was ever unserved); null: never. */
   served_again_s: number | null;
   /** Until every expert had `target` live replicas again, s; null: never within the run. */
   recovery_s: number | null;
+  /** Requests that ended before the kill, started in the window before it. */
   before: WindowStats;
+  /** Requests in flight at the kill or started before the swarm recovered (or served again). */
   during: WindowStats;
+  /** Requests started in the window after recovery, or after served again when never recovered. */
   after: WindowStats;
+  after_from: 'recovered' | 'served-again' | 'never';
 }
 
 export interface ChaosReport {
@@ -46,7 +50,17 @@ export interface ChaosReport {
   /** Worst time to recovery over the kills, s (null when some kill never recovered). */
   recovery_s: number | null;
   kills: KillReport[];
-  determinism?: { compared: number; identical: number; mismatches: { index: number; seed: number }[] };
+  determinism?: Determinism;
+}
+
+/** Seeded texts of the chaos run against their undisturbed replay. */
+export interface Determinism {
+  compared: number;
+  identical: number;
+  /** Of those compared, generations the router moved to another replica mid-way (replays > 0). */
+  interrupted: number;
+  interruptedIdentical: number;
+  mismatches: { index: number; seed: number }[];
 }
 
 const r1 = (x: number) => (Number.isFinite(x) ? Math.round(x * 10) / 10 : NaN);
@@ -82,23 +96,27 @@ export interface ReportInput {
   target: number;
   /** Length of the before/after windows, ms. */
   windowMs: number;
-  determinism?: ChaosReport['determinism'];
+  determinism?: Determinism;
 }
 
 export function chaosReport(input: ReportInput): ChaosReport {
   const { samples, replicas, target, windowMs } = input;
   const kills = input.kills.map((k): KillReport => {
     const killed = [...new Set(k.victims.flatMap((v) => v.experts))];
-    const served = firstWhere(replicas, k.atMs, (c) => killed.every((e) => (c[e] ?? 0) >= 1));
+    const allServed = (c: Record<string, number>) => killed.every((e) => (c[e] ?? 0) >= 1);
+    const gap = firstWhere(replicas, k.atMs, (c) => !allServed(c));
+    const served = gap === undefined ? k.atMs : firstWhere(replicas, gap, allServed);
     const recovered = firstWhere(replicas, k.atMs, (c) => Object.values(c).every((n) => n >= target));
-    const recEnd = recovered ?? Infinity;
+    const afterStart = recovered ?? served;
+    const duringEnd = Math.max(afterStart ?? Infinity, k.atMs + 1000);
     return {
       ...k,
       served_again_s: served === undefined ? null : r1((served - k.atMs) / 1000),
       recovery_s: recovered === undefined ? null : r1((recovered - k.atMs) / 1000),
       before: windowStats(samples.filter((s) => s.startMs >= k.atMs - windowMs && s.startMs < k.atMs && s.endMs < k.atMs)),
-      during: windowStats(samples.filter((s) => s.endMs >= k.atMs && s.startMs < Math.max(recEnd, k.atMs + 1000))),
-      after: windowStats(Number.isFinite(recEnd) ? samples.filter((s) => s.startMs >= recEnd && s.startMs < recEnd + windowMs) : []),
+      during: windowStats(samples.filter((s) => s.endMs >= k.atMs && s.startMs < duringEnd)),
+      after: windowStats(afterStart === undefined ? [] : samples.filter((s) => s.startMs >= duringEnd && s.startMs < duringEnd + windowMs)),
+      after_from: recovered !== undefined ? 'recovered' : served !== undefined ? 'served-again' : 'never',
     };
   });
   const all = windowStats(samples);

@@ -107,9 +107,13 @@ async function runOn(swarm: ChaosSwarm, init: ChaosRunInit): Promise<ChaosRun> {
   const byIndex = new Map(samples.map((s) => [s.index, s]));
   const compared = [...replayed.entries()].filter(([, t]) => t !== undefined);
   const mismatches = compared.filter(([i, t]) => byIndex.get(i)!.text !== t).map(([i]) => ({ index: i, seed: byIndex.get(i)!.seed }));
+  const interrupted = compared.filter(([i]) => (byIndex.get(i)!.replays ?? 0) > 0);
+  const interruptedIdentical = interrupted.filter(([i, t]) => byIndex.get(i)!.text === t).length;
   const report = chaosReport({
     samples, kills, replicas: watch.samples(), target: targetOf(swarm), windowMs: init.windowMs ?? 5000,
-    ...(init.replay ?? true ? { determinism: { compared: compared.length, identical: compared.length - mismatches.length, mismatches } } : {}),
+    ...(init.replay ?? true ? {
+      determinism: { compared: compared.length, identical: compared.length - mismatches.length, interrupted: interrupted.length, interruptedIdentical, mismatches },
+    } : {}),
   });
   return { report, samples, replayed, swarm };
 }

@@ -27,8 +27,12 @@ from featurizer import featurize, nearest  # noqa: E402
 from model import Expert, Head, PathModel, Stem  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
-OUT = os.path.join(REPO, "models", "swarmpath-tiny")
-FIXTURES = os.path.join(REPO, "test", "fixtures", "model")
+# Outputs; SWARMPATH_OUT / SWARMPATH_FIXTURES redirect them (e.g. a smoke run that must not replace the
+# committed package). The corpus manifest goes beside the package when SWARMPATH_OUT is set.
+OUT = os.environ.get("SWARMPATH_OUT") or os.path.join(REPO, "models", "swarmpath-tiny")
+FIXTURES = os.environ.get("SWARMPATH_FIXTURES") or os.path.join(REPO, "test", "fixtures", "model")
+CORPUS_MANIFEST = (OUT.rstrip("/") + ".corpus-manifest.json") if os.environ.get("SWARMPATH_OUT") else \
+    os.path.join(HERE, "corpus-manifest.json")
 
 PROFILE = os.environ.get("SWARMPATH_PROFILE", "fast" if os.environ.get("SWARMPATH_FAST") == "1" else "cpu")
 FAST = PROFILE == "fast"
@@ -465,8 +469,18 @@ def sd(module):
     return {k: v.detach().cpu().clone() for k, v in module.state_dict().items()}
 
 
-def pack_path_model(stem, experts, head):
-    return {"stem": sd(stem), "experts": [sd(e) for e in experts], "head": sd(head)}
+def phase_meta(seconds):
+    """Where and how long a phase ran (kept in its checkpoint, reported in the manifest's training)."""
+    dev = torch.cuda.get_device_name(0) if DEVICE.startswith("cuda") else "cpu"
+    return {"device": dev, "torch": torch.__version__, "seconds": round(seconds, 1),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+PHASES = {}
+
+
+def pack_path_model(stem, experts, head, seconds=0.0):
+    return {"stem": sd(stem), "experts": [sd(e) for e in experts], "head": sd(head), "meta": phase_meta(seconds)}
 
 
 def unpack_path_model(d):
@@ -478,8 +492,8 @@ def unpack_path_model(d):
     return stem.to(DEVICE), [e.to(DEVICE) for e in experts], head.to(DEVICE)
 
 
-def pack_dipaco(mods, paths):
-    return {"mods": {k: sd(m) for k, m in mods.items()}, "paths": paths}
+def pack_dipaco(mods, paths, seconds=0.0):
+    return {"mods": {k: sd(m) for k, m in mods.items()}, "paths": paths, "meta": phase_meta(seconds)}
 
 
 def unpack_dipaco(d):
@@ -537,7 +551,7 @@ def main():
         "npm_sources": corpus.JS_ROOTS,
         "files": files,
     }
-    cm_path = os.path.join(HERE, "corpus-manifest.json")
+    cm_path = CORPUS_MANIFEST
     with open(cm_path, "w") as f:
         json.dump(corpus_manifest, f, indent=1)
 
@@ -565,7 +579,9 @@ def main():
 
     # Phase 1: shared base model on all data.
     base = load(ckpt("base", BASE_KEYS))
+    t0 = time.time()
     if base is not None:
+        PHASES["base"] = base.get("meta")
         base = unpack_path_model(base)
     else:
         stem, experts, head = new_modules()
@@ -574,12 +590,15 @@ def main():
         train_steps(model, opt, Batcher(texts, CONFIG["seed"]), CONFIG["base_steps"], CONFIG["base_lr"],
                     CONFIG["warmup"], "base")
         base = (stem, experts, head)
-        save(pack_path_model(*base), ckpt("base", BASE_KEYS))
-    t_base = time.time()
+        packed = pack_path_model(*base, seconds=time.time() - t0)
+        PHASES["base"] = packed["meta"]
+        save(packed, ckpt("base", BASE_KEYS))
 
     # Phase 2: dense baseline = the base model trained further on all data for as many steps as one path.
     dense = load(ckpt("dense", DENSE_KEYS))
+    t0 = time.time()
     if dense is not None:
+        PHASES["dense"] = dense.get("meta")
         dense = unpack_path_model(dense)
     else:
         stem, experts, head = copy.deepcopy(base)
@@ -588,16 +607,21 @@ def main():
         n = CONFIG["rounds"] * CONFIG["inner_steps"]
         train_steps(model, opt, Batcher(texts, CONFIG["seed"] + 7), n, CONFIG["inner_lr"], CONFIG["inner_warmup"], "dense")
         dense = (stem, experts, head)
-        save(pack_path_model(*dense), ckpt("dense", DENSE_KEYS))
+        packed = pack_path_model(*dense, seconds=time.time() - t0)
+        PHASES["dense"] = packed["meta"]
+        save(packed, ckpt("dense", DENSE_KEYS))
 
     # Phase 3: DiPaCo.
     dip = load(ckpt("dipaco", DIPACO_KEYS))
+    t0 = time.time()
     if dip is not None:
+        PHASES["dipaco"] = dip.get("meta")
         mods, paths = unpack_dipaco(dip)
     else:
         mods, paths = dipaco(copy.deepcopy(base), texts, labels)
-        save(pack_dipaco(mods, paths), ckpt("dipaco", DIPACO_KEYS))
-    t_train = time.time()
+        packed = pack_dipaco(mods, paths, seconds=time.time() - t0)
+        PHASES["dipaco"] = packed["meta"]
+        save(packed, ckpt("dipaco", DIPACO_KEYS))
 
     # Evaluation on held-out windows.
     docs = [w["text"].encode("utf-8") for w in windows]
@@ -664,9 +688,8 @@ def main():
         "recipe": "DiPaCo (shared base, hierarchical k-means routing on hashed-ngrams/1, DiLoCo sync of shared modules)",
         "config": CONFIG,
         "config_hash": config_hash(),
-        "fast_run": FAST,
         "corpus": {
-            "manifest": "models/build/corpus-manifest.json",
+            "manifest": os.path.relpath(cm_path, REPO),
             "manifest_sha256": hashlib.sha256(open(cm_path, "rb").read()).hexdigest(),
             "train_chunks": len(texts),
             "train_bytes": sum(len(t.encode()) for t in texts),
@@ -686,9 +709,8 @@ def main():
         "relabel": rel_stats,
         "inner_steps_per_path_and_round": inner_steps_per_path(labels),
         "quality": quality,
-        "seconds": {"base": round(t_base - t_start), "train_total": round(t_train - t_start)},
-        "torch": torch.__version__,
-        "device": DEVICE if not DEVICE.startswith("cuda") else torch.cuda.get_device_name(0),
+        "phases": PHASES,
+        "exported_with": {"torch": torch.__version__, "opset": 17, "device": "cpu"},
     }
     if os.environ.get("SWARMPATH_STOP_BEFORE_EXPORT") == "1":
         log("stopping before export (SWARMPATH_STOP_BEFORE_EXPORT=1)")

@@ -22,11 +22,21 @@ export interface CompletionDeps extends ValidationContext {
   requestTimeoutMs: number;
   /** Called with the tokens of each finished generation. */
   onUsage?(promptTokens: number, completionTokens: number): void;
+  /** Called once per request with the seconds from its start to its first text. */
+  onFirstText?(endpoint: string, seconds: number): void;
 }
 
 /** Handles one request whose body is parsed; throws SwarmpathErrors for the caller to answer. */
 export async function handleCompletion(kind: 'completion' | 'chat', body: Record<string, unknown>,
   res: ServerResponse, signal: AbortSignal, deps: CompletionDeps): Promise<void> {
+  const t0 = deps.clock();
+  const endpoint = kind === 'chat' ? '/v1/chat/completions' : '/v1/completions';
+  let firstSeen = false;
+  const first = () => {
+    if (firstSeen) return;
+    firstSeen = true;
+    deps.onFirstText?.(endpoint, (deps.clock() - t0) / 1000);
+  };
   const p = kind === 'chat' ? parseChat(body, deps) : parseCompletion(body, deps);
   const seed = p.seed ?? deps.randomSeed();
   const route = deps.route(p.promptTokens);
@@ -43,7 +53,7 @@ export async function handleCompletion(kind: 'completion' | 'chat', body: Record
   });
 
   if (!p.stream) {
-    const r = await deps.generator.generate(request);
+    const r = await deps.generator.generate(request, first);
     deps.onUsage?.(r.promptTokens, r.completionTokens);
     sendJson(res, 200, kind === 'chat' ? chatBody(id, created, p, r, ext(r.hosts, r.replays)) : completionBody(id, created, p, r, ext(r.hosts, r.replays)));
     return;
@@ -58,6 +68,7 @@ export async function handleCompletion(kind: 'completion' | 'chat', body: Record
   };
   try {
     const r = await deps.generator.generate(request, async (text, info) => {
+      first();
       await sendRole(info.hosts);
       const choice = kind === 'chat'
         ? { index: 0, delta: { content: text }, logprobs: null, finish_reason: null }

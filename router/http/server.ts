@@ -10,7 +10,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomInt } from 'node:crypto';
-import { SwarmpathError, asSwarmpathError } from '../../shared/errors.ts';
+import { BadConfigError, SwarmpathError, asSwarmpathError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { RouterMetrics } from '../../shared/telemetry/router-metrics.ts';
 import { createAdmission } from '../admission.ts';
@@ -80,6 +80,7 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
       c.metrics.promptTokens.inc({ model: model.name }, prompt);
       c.metrics.tokensGenerated.inc({ model: model.name }, completion);
     },
+    onFirstText: (endpoint: string, seconds: number) => c.metrics.timeToFirstToken.observe({ endpoint }, seconds),
   };
   const generation = (kind: 'completion' | 'chat'): Handler => async (req, res, signal) => {
     const body = await readJsonObject(req, limit, signal);
@@ -135,16 +136,19 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
     });
   };
 
-  const server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 0 }, handle);
+  // requestTimeout bounds receiving a request (headers and body), not the (streamed) response.
+  const server = http.createServer({ keepAliveTimeout: 5000, requestTimeout: 60_000 }, handle);
   return {
     server,
     handle,
     get inflight() { return inflight; },
     listen(host, port) {
       return new Promise((resolve, reject) => {
-        server.once('error', reject);
+        server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' || err.code === 'EACCES'
+          ? new BadConfigError(`--http-listen ${host}:${port}: ${err.code === 'EADDRINUSE' ? 'the address is in use' : 'permission denied'}`)
+          : err));
         server.listen(port, host, () => {
-          server.off('error', reject);
+          server.removeAllListeners('error');
           const a = server.address() as AddressInfo;
           const h = a.family === 'IPv6' ? `[${a.address}]` : a.address;
           resolve(`http://${h}:${a.port}`);

@@ -64,6 +64,10 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
   let timer: NodeJS.Timeout | undefined;
   let inFlight: Promise<void> | undefined;
   let again = false;
+  /** Whether the next publication re-provides every CID (refreshes) or only new ones (updates). */
+  let fullDue = false;
+  /** CIDs provided successfully since the last full refresh. */
+  const provided = new Set<string>();
   /** Aborted by stop()/goOffline() so that a slow refresh never delays shutdown. */
   let halt = new AbortController();
 
@@ -71,7 +75,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (!running) return;
-    timer = setTimeout(() => { void publish(); }, ms);
+    timer = setTimeout(() => { void publish(true); }, ms);
     timer.unref();
   };
 
@@ -82,28 +86,37 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
     return { ...fields, experts: [...fields.experts], state, peerId: node.peerId, seq, expiresAt: now + ttlMs };
   };
 
-  /** One put + provides; true when the record reached at least one other peer. */
-  const publishOnce = async (record: HostRecord, provide: boolean, stoppable: boolean): Promise<boolean> => {
+  /**
+   * One put + provides (every CID when `full`, else only those not provided since the last full
+   * refresh, so that frequent load updates cost one put); true when everything reached a peer.
+   */
+  const publishOnce = async (record: HostRecord, full: boolean, provide: boolean, stoppable: boolean): Promise<boolean> => {
     const signal = stoppable ? AbortSignal.any([AbortSignal.timeout(timeoutMs), halt.signal]) : AbortSignal.timeout(Math.min(timeoutMs, OFFLINE_TIMEOUT_MS));
     const value = await signHostRecord(record, node.privateKey);
     last = record;
-    const cids = provide ? [swarmHostsCid(node.peerId), ...record.experts.map((e) => expertCid(record.model, e))] : [];
-    const [stored, ...provided] = await Promise.all([
+    if (full) provided.clear();
+    const all = provide ? [swarmHostsCid(node.peerId), ...record.experts.map((e) => expertCid(record.model, e))] : [];
+    const cids = all.filter((cid) => !provided.has(cid.toString()));
+    const [stored, ...acks] = await Promise.all([
       node.put(hostRecordKey(node.peerId), value, { signal }).catch((err) => { log.debug('record put failed', { err }); return 0; }),
       ...cids.map((cid) => node.provide(cid, { signal }).catch((err) => { log.debug('provide failed', { cid: cid.toString(), err }); return 0; })),
     ]);
-    const ok = stored > 0 && provided.every((n) => n > 0);
-    (ok ? log.debug : log.warn)('host record published', { seq: record.seq, state: record.state, peersStored: stored, provided, ok });
+    cids.forEach((cid, i) => { if (acks[i] > 0) provided.add(cid.toString()); });
+    const ok = stored > 0 && acks.every((n) => n > 0);
+    (ok ? log.debug : log.warn)('host record published', { seq: record.seq, state: record.state, peersStored: stored, provided: acks, ok });
     return ok;
   };
 
-  const publish = (): Promise<void> => {
+  const publish = (full: boolean): Promise<void> => {
+    if (full) fullDue = true;
     if (inFlight) { again = true; return inFlight; }
     inFlight = (async () => {
       do {
         again = false;
+        const fullNow = fullDue;
+        fullDue = false;
         let ok = false;
-        try { ok = await publishOnce(nextRecord(fields.state ?? 'ONLINE'), true, true); } catch (err) { log.warn('publication failed', { err }); }
+        try { ok = await publishOnce(nextRecord(fields.state ?? 'ONLINE'), fullNow, true, true); } catch (err) { log.warn('publication failed', { err }); }
         schedule(ok ? refreshMs : retryMs);
       } while (again && running);
     })().finally(() => { inFlight = undefined; });
@@ -115,7 +128,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
       if (running) return;
       running = true;
       halt = new AbortController();
-      await publish();
+      await publish(true);
     },
     async stop() {
       running = false;
@@ -124,7 +137,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
     },
     async update(partial) {
       fields = { ...fields, ...partial, experts: [...(partial.experts ?? fields.experts)] };
-      if (running) await publish();
+      if (running) await publish(false);
     },
     async goOffline() {
       running = false;
@@ -132,7 +145,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
       halt.abort();
       if (inFlight) await inFlight.catch(() => {});
       fields = { ...fields, state: 'OFFLINE' };
-      try { await publishOnce(nextRecord('OFFLINE'), false, false); } catch (err) { log.warn('offline record not published', { err }); }
+      try { await publishOnce(nextRecord('OFFLINE'), false, false, false); } catch (err) { log.warn('offline record not published', { err }); }
     },
     current: () => last,
   };

@@ -4,9 +4,10 @@
  * attributes; decode steps are aggregated, not one span or event per token: every `batchSteps`
  * steps one `decode.batch` event (steps, total and max ms), and on end the totals as attributes.
  * Retries, failovers and replays are events. While tracing is off, `startStageSpan` returns a shared
- * no-op whose methods do nothing.
+ * no-op whose methods do nothing; for a trace that is not sampled, a no-op that still carries the
+ * traceparent (flags 00), so that hosts honour the decision.
  */
-import { context, trace, SpanKind, ROOT_CONTEXT } from '@opentelemetry/api';
+import { context, trace, isSpanContextValid, SpanKind, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Attributes, Context, Span } from '@opentelemetry/api';
 import { currentTraceparent, recordError, tracer } from './trace.ts';
 
@@ -44,7 +45,10 @@ export function startStageSpan(name: string, attrs: Attributes, opts: StageSpanO
   const span = tracer().startSpan(name, { kind: opts.kind ?? SpanKind.CLIENT, attributes: attrs }, parent);
   if (!span.isRecording()) {
     span.end();
-    return NOOP;
+    if (!isSpanContextValid(span.spanContext())) return NOOP; // tracing off
+    // Not sampled: record nothing, but pass the decision on (a traceparent with flags 00).
+    const ctx = trace.setSpan(parent, span);
+    return { ...NOOP, context: ctx, traceparent: currentTraceparent(ctx) };
   }
   return recordingStageSpan(span, trace.setSpan(parent, span), opts.batchSteps ?? 64);
 }

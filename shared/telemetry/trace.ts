@@ -8,7 +8,7 @@
  * `POST /v1/completions` (router, SERVER), `route` (router), `stage L0.3` (router, CLIENT, one per
  * stage session), `Session L0.3` (host, SERVER, one per session stream), `Forward L0.3` (host).
  */
-import { context, propagation, trace, SpanKind, SpanStatusCode, ROOT_CONTEXT } from '@opentelemetry/api';
+import { context, propagation, trace, isSpanContextValid, SpanKind, SpanStatusCode, ROOT_CONTEXT } from '@opentelemetry/api';
 import type { Attributes, Context, Span, TextMapGetter, Tracer } from '@opentelemetry/api';
 
 export { SpanKind };
@@ -37,6 +37,9 @@ export interface SpanOpts {
 export async function withSpan<T>(name: string, attrs: Attributes, fn: (span: Span) => Promise<T> | T, opts: SpanOpts = {}): Promise<T> {
   const parent = opts.parent ?? context.active();
   const span = tracer().startSpan(name, { kind: opts.kind ?? SpanKind.INTERNAL, attributes: attrs }, parent);
+  // Tracing off: nothing to propagate, no context switch. (A valid but unsampled span still becomes
+  // the active one, so that its children and callees inherit the "not sampled" decision.)
+  if (!span.isRecording() && !isSpanContextValid(span.spanContext())) return fn(span);
   try {
     return await context.with(trace.setSpan(parent, span), () => fn(span));
   } catch (err) {

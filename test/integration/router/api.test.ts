@@ -159,6 +159,16 @@ describe('router API on a local swarm', () => {
     assert.equal((await get('/healthz', {})).status, 200);
   });
 
+  it('the swarm ready event lists every host process', async () => {
+    const pkg = await loadPackage(modelDir);
+    assert.equal(swarm.hosts.length, 2 * pkg.manifest.levels.reduce((n, l) => n + l.experts.length, 0));
+    assert.ok(swarm.bootstrap.length > 0 && swarm.bootstrap.every((ma) => ma.includes('/p2p/')));
+    assert.equal(new Set(swarm.hosts.map((h) => h.pid)).size, swarm.hosts.length, 'each host is its own process');
+    for (const h of swarm.hosts) {
+      assert.ok(h.pid > 0 && /^12D3Koo/.test(h.peerId) && /^127\.0\.0\.1:\d+$/.test(h.grpc) && h.experts.length === 1, JSON.stringify(h));
+    }
+  });
+
   it('serves models, route, swarm, readyz and metrics', async () => {
     const m = (await get('/v1/models')).json();
     assert.equal(m.data[0].id, 'synth');
@@ -194,6 +204,14 @@ describe('router API on a local swarm', () => {
       c.on('exit', (code) => (code === 0 ? resolve(s) : reject(new Error(`generate exited ${code}`))));
     });
     assert.equal(out, want.choices[0].text + '\n');
+    const denied = await new Promise<{ code: number | null; err: string }>((resolve) => {
+      const c = spawn(process.execPath, [CLI_MAIN, 'generate', 'hi', '--url', swarm.http], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      c.stderr.on('data', (d) => { err += d; });
+      c.on('exit', (code) => resolve({ code, err }));
+    });
+    assert.equal(denied.code, 1);
+    assert.match(denied.err, /HTTP 401/);
   });
 
   it('keeps the text exact when a host is SIGKILLed in the middle of a seeded stream', async () => {
@@ -216,5 +234,9 @@ describe('router API on a local swarm', () => {
     // The next request avoids the dead host too.
     const again = (await post('/v1/completions', body)).json();
     assert.equal(again.choices[0].text, undisturbed.choices[0].text);
+    // The supervisor logged the death and keeps the swarm up.
+    for (let i = 0; i < 100 && !swarm.logs.some((l) => l.includes('exited unexpectedly')); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(swarm.logs.some((l) => l.includes('exited unexpectedly')));
+    assert.equal((await get('/healthz')).status, 200);
   });
 });

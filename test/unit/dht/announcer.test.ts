@@ -139,3 +139,18 @@ test('seq stays monotonic across announcers of the same key (a restarted host)',
   assert.equal(decodeHostRecord((await peer.get(hostRecordKey(peer.peerId)))!).record.state, 'ONLINE');
   await b.stop();
 });
+
+test('updates re-provide only new CIDs; a refresh re-provides them all', async () => {
+  const dht = createMemoryDht();
+  const peer = await dht.peer();
+  const ann = createAnnouncer({ ttlS: 0.4, record: fields }, { node: peer, log: silentLogger });
+  await ann.start();
+  assert.deepEqual([dht.calls.put, dht.calls.provide], [1, 3], 'start: one put, swarm CID + 2 experts');
+  await ann.update({ queueDepth: 3 });
+  assert.deepEqual([dht.calls.put, dht.calls.provide], [2, 3], 'a load update is a put only');
+  await ann.update({ experts: ['L0.1', 'L1.2', 'L2.0'] });
+  assert.deepEqual([dht.calls.put, dht.calls.provide], [3, 4], 'a new expert is provided at once');
+  await until(() => dht.calls.put >= 4, 'a refresh');
+  await until(() => dht.calls.provide >= 8, 'the refresh to re-provide all 4 CIDs');
+  await ann.stop();
+});

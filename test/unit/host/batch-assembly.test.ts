@@ -72,3 +72,12 @@ test('selectBatch: the oldest T, FIFO, within the row budget', () => {
   assert.deepEqual(selectBatch([{ T: 2, rows: 40 }, { T: 2, rows: 1 }], 8), [0], 'an oversized oldest call runs alone');
   assert.deepEqual(selectBatch([], 8), []);
 });
+
+test('selectBatch: the padded cache (rows x longest prefix) stays within its bound', () => {
+  const q = [{ T: 1, rows: 1, pastLen: 100 }, { T: 1, rows: 1, pastLen: 10 }, { T: 1, rows: 1, pastLen: 300 }, { T: 1, rows: 1, pastLen: 50 }];
+  assert.deepEqual(selectBatch(q, 16, 400), [0, 1, 3], 'the 300-long prefix would pad three rows to 900 positions');
+  assert.deepEqual(selectBatch(q, 16, 199), [0], 'two rows of 100 already exceed 199');
+  assert.deepEqual(selectBatch(q, 16), [0, 1, 2, 3]);
+  assert.deepEqual(selectBatch([{ T: 1, rows: 1, pastLen: 5000 }, { T: 1, rows: 1, pastLen: 0 }], 16, 10), [0], 'an oversized oldest call still runs alone');
+  assert.deepEqual(selectBatch([{ T: 4, rows: 3, pastLen: 0 }, { T: 4, rows: 2, pastLen: 0 }], 16, 1), [0, 1], 'stateless calls have no cache to copy');
+});

@@ -74,3 +74,12 @@ test('a failing model rejects every call of the batch; the batcher keeps working
   assert.equal(b.queueDepth(), 0);
   await b.idle();
 });
+
+test('maxBatchKvBytes splits long caches into smaller batches', async () => {
+  const model = fakeExpertModel('L0.0', kv);
+  const positionBytes = fpp * 4;
+  const b = createStepBatcher({ model, D, kv, maxRows: 16, maxWaitMs: 0, activeSessions: () => 0, maxBatchKvBytes: 2 * 10 * positionBytes });
+  const long = (k: number): BatchItem => ({ hidden: rnd(D, k), rows: 1, T: 1, past: rnd(10 * fpp, k), pastLen: 10 });
+  await Promise.all([0, 1, 2, 3, 4].map((k) => b.submit(long(k), 'session')));
+  assert.deepEqual(model.runs, [2, 2, 1]);
+});

@@ -191,6 +191,7 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
     assert.match(String(m.headers['content-type']), /^text\/plain/);
     assert.match(m.text, /swarmpath_requests_total\{[^}]*endpoint="\/v1\/completions"[^}]*\} 1/);
     assert.match(m.text, /swarmpath_tokens_generated_total\{[^}]*\} 3/);
+    assert.match(m.text, /swarmpath_time_to_first_token_seconds_count\{[^}]*endpoint="\/v1\/completions"[^}]*\} 1/);
   });
 
   it('close() drains an in-flight request before closing', async () => {

@@ -127,6 +127,18 @@ describe('ReplicaBalancer', () => {
     assert.equal(pickOk(b, 's', 0), 'a');
   });
 
+  it('counts a timeout as a slow measurement, so the slow replica gets less traffic', () => {
+    const b = new ReplicaBalancer({ strikesToBan: 1 });
+    b.setReplicas('s', ['a', 'b'], 0);
+    b.recordSuccess('s', 'b', 1, 0.01);
+    b.recordTimeout('s', 'a', 1, 10);
+    assert.equal(b.stats('s').find((x) => x.replica === 'a')?.strikes, 0);
+    assert.ok((b.throughput('s', 'a') as number) < 0.2);
+    const counts: Record<string, number> = { a: 0, b: 0 };
+    for (let i = 0; i < 200; i++) counts[pickOk(b, 's', 0)]++;
+    assert.ok(counts.a <= 2, JSON.stringify(counts));
+  });
+
   it('a success clears strikes and the ban level', () => {
     const b = new ReplicaBalancer({ strikesToBan: 2, banBaseMs: 1000 });
     b.setReplicas('s', ['a'], 0);

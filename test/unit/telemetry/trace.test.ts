@@ -96,3 +96,27 @@ test('a stage span ended with an error carries ERROR status', () => {
   assert.equal(span.status.code, SpanStatusCode.ERROR);
   assert.equal(span.status.message, 'UNAVAILABLE');
 });
+
+test('an unsampled trace stays unsampled across the stage span and its traceparent', async () => {
+  const { ParentBasedSampler, TraceIdRatioBasedSampler } = await import('@opentelemetry/sdk-trace');
+  // A second provider with a sampler that keeps nothing, used through its own tracer.
+  const p2 = new TracerProvider({ sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(0) }), spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+  trace.disable();
+  trace.setGlobalTracerProvider(p2);
+  try {
+    let tp: string | undefined;
+    await withSpan('root', {}, () => {
+      const s = startStageSpan('stage L0.0', {});
+      tp = s.traceparent;
+      s.decode(1);
+      s.end();
+    });
+    assert.match(tp ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-00$/, 'the not-sampled decision travels on');
+    await withSpan('host side', {}, (span) => assert.equal(span.isRecording(), false), { parent: contextFromTraceparent(tp) });
+    assert.equal(exporter.getFinishedSpans().length, 0);
+  } finally {
+    await p2.shutdown();
+    trace.disable();
+    trace.setGlobalTracerProvider(provider);
+  }
+});

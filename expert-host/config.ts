@@ -32,6 +32,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'target-replicas': { kind: 'int', help: 'replicas every expert should have (rebalancing)', default: 2, min: 1 },
   'rebalance-interval-s': { kind: 'number', help: 'mean seconds between rebalancing checks (jittered ±50%)', default: 4, min: 0.1 },
   'rebalance-delay-s': { kind: 'number', help: 'seconds before the first rebalancing check (default: 20 with --expert, so a swarm starting up settles first; one interval with --auto)', min: 0 },
+  'metrics-listen': { kind: 'string', help: 'HOST:PORT serving Prometheus text at GET /metrics (off unless given)' },
   help: { kind: 'boolean', help: 'print this help', default: false },
 });
 
@@ -63,6 +64,8 @@ export interface HostConfig {
   rebalanceIntervalMs: number;
   /** Delay of the first rebalancing check, ms; undefined: the default of host-rebalancing.ts. */
   rebalanceDelayMs?: number;
+  /** --metrics-listen: where to serve Prometheus text; undefined: not served. */
+  metricsListen?: { host: string; port: number };
   help: boolean;
 }
 
@@ -78,6 +81,7 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     for (const e of experts) if (!/^L\d+\.\d+$/.test(e)) throw new BadConfigError(`--expert must look like L0.3; got ${JSON.stringify(e)}`);
   }
   const { host, port } = parseHostPort('grpc-listen', f['grpc-listen'] as string);
+  const metricsListen = f['metrics-listen'] ? parseHostPort('metrics-listen', f['metrics-listen'] as string) : undefined;
   return Object.freeze({
     model: (f.model as string | undefined) ?? '',
     experts: Object.freeze([...new Set(experts)]),
@@ -99,6 +103,7 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     threads: f.threads as number,
     keyFile: f['key-file'] as string | undefined,
     dht: f['no-dht'] !== true,
+    metricsListen,
     rebalance: (f.rebalance === undefined ? f.auto === true : f.rebalance === true) && f['no-dht'] !== true,
     targetReplicas: f['target-replicas'] as number,
     rebalanceIntervalMs: (f['rebalance-interval-s'] as number) * 1000,

@@ -51,6 +51,8 @@ export interface HostComponents {
   createDiscovery?(node: HostNode): Discovery;
   connect?(address: string): GrpcExpertClient;
   onBatch?(b: BatchInfo): void;
+  /** Each gRPC call answered (metrics). */
+  onRpc?(method: string, code: number): void;
   /** Machine-readable events (stdout), e.g. rebalancing moves. */
   emit?(event: string, fields: Record<string, unknown>): void;
 }
@@ -116,7 +118,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     evictTimer.unref();
     cleanups.push(async () => clearInterval(evictTimer));
 
-    const server = createGrpcServer({ core, log, maxMessageBytes: config.maxMessageBytes });
+    const server = createGrpcServer({ core, log, maxMessageBytes: config.maxMessageBytes, onRpc: c.onRpc });
     const grpcAddress = await server.listen(config.grpcHost, config.grpcPort);
     cleanups.push(() => server.stop(500));
 

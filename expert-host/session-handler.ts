@@ -13,6 +13,9 @@ import type { Logger } from '../shared/log.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
 import type { HostCore } from './host-core.ts';
 import type { KvSession } from './kv-session.ts';
+import { startStageSpan } from '../shared/telemetry/stage-span.ts';
+import type { StageSpan } from '../shared/telemetry/stage-span.ts';
+import { extractTraceContext, SpanKind } from '../shared/telemetry/trace.ts';
 
 export type SessionCall = grpc.ServerDuplexStream<SessionRequestMsg, SessionResponseMsg>;
 
@@ -40,6 +43,8 @@ export function handleSession(call: SessionCall, core: HostCore, registry: Sessi
   let done = false;
   let chain: Promise<void> = Promise.resolve();
   let unsubscribeEnd = () => {};
+  /** The session's span (tracing; a no-op while tracing is off). */
+  let span: StageSpan | undefined;
 
   const finish = (err?: SwarmpathError) => {
     if (done) return;
@@ -47,6 +52,7 @@ export function handleSession(call: SessionCall, core: HostCore, registry: Sessi
     unregister();
     unsubscribeEnd();
     if (session) core.closeSession(session.id);
+    span?.end(err && err.code !== 'CANCELLED' ? err : undefined);
     if (err) {
       if (err.code !== 'CANCELLED') log.debug('session stream ended with an error', { code: err.code, message: err.message });
       call.emit('error', toGrpcError(err));
@@ -63,6 +69,10 @@ export function handleSession(call: SessionCall, core: HostCore, registry: Sessi
       const o = msg.open;
       reply = wireDtypeOf(o.replyDtype) ?? 'float32';
       session = core.openSession(o.expertId, o.maxLength);
+      span = startStageSpan(`Session ${o.expertId}`, {
+        'swarmpath.expert': o.expertId, 'swarmpath.session_id': session.id, 'swarmpath.max_length': o.maxLength,
+        'swarmpath.client_session_id': o.clientSessionId ?? '',
+      }, { kind: SpanKind.SERVER, parent: extractTraceContext(call.metadata.getMap()) });
       unsubscribeEnd = core.onSessionEnd(session.id, (reason) => {
         if (reason === 'evicted') finish(new SwarmpathError('UNKNOWN_SESSION', `session ${session!.id} was evicted after being idle; open a new session and replay`));
         else if (reason === 'retired') finish(new SwarmpathError('UNAVAILABLE', `this host no longer serves expert ${session!.expertId}; replay the session on another replica`));
@@ -72,7 +82,10 @@ export function handleSession(call: SessionCall, core: HostCore, registry: Sessi
       if (!session) throw new SwarmpathError('FAILED_PRECONDITION', 'step before open: the first message of a Session stream must be `open`');
       const st = msg.step;
       const hidden = decodeTensor(st.hidden, [1, null, core.dims.d_model], 'step hidden');
+      const t0 = performance.now();
       const r = await core.step(session, st.position, hidden);
+      if (hidden.dims[1] > 1) span?.prefill(hidden.dims[1], performance.now() - t0);
+      else span?.decode(performance.now() - t0);
       if (done) return;
       call.write({ step: { stepId: st.stepId, hidden: encodeTensor({ data: r.hidden, dims: hidden.dims }, reply), length: r.length } });
     } else if (msg.kind === 'close') {

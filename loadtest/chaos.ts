@@ -22,12 +22,12 @@ import { runChaos } from './chaos/run-chaos.ts';
 
 const USAGE = 'node bin/run-node.js loadtest/chaos.ts [flags]';
 const FLAGS: Record<string, FlagSpec> = {
-  model: { kind: 'string', help: 'model package (default: a small random one with levels 2,2 is synthesized, so that 2 cores can run its 9 hosts)' },
-  levels: { kind: 'string', help: 'experts per level of the synthesized model (without --model)', default: '2,2' },
+  model: { kind: 'string', help: 'model package (default: a small random one is synthesized, see --levels)' },
+  levels: { kind: 'string', help: 'experts per level of the synthesized model (without --model); 2 keeps the swarm at 5 hosts for 2 cores, 2,2 makes 9', default: '2' },
   log: { kind: 'string', help: 'append every process log line here' },
   replicas: { kind: 'int', help: 'hosts per expert', default: 2, min: 1 },
   spare: { kind: 'int', help: 'extra --auto hosts', default: 1, min: 0 },
-  rate: { kind: 'number', help: 'requests per second', default: 2, min: 0.1 },
+  rate: { kind: 'number', help: 'requests per second', default: 1, min: 0.1 },
   'duration-s': { kind: 'number', help: 'length of the load, seconds', default: 90, min: 5 },
   'kill-every-s': { kind: 'number', help: 'mean seconds between kills (±50 %)', default: 20, min: 1 },
   'expert-kill-share': { kind: 'number', help: 'share of kills that take every replica of one expert', default: 0.3, min: 0, max: 1 },

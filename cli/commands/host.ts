@@ -7,6 +7,10 @@ import { createExpertClient } from '../../shared/grpc/client.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { HOST_FLAGS, HOST_USAGE, parseHostConfig, type HostConfig } from '../../expert-host/config.ts';
 import { startHost, type HostComponents } from '../../expert-host/host.ts';
+import { setupTelemetry } from '../../shared/telemetry/setup.ts';
+import { hostMetrics } from '../../shared/telemetry/host-metrics.ts';
+import { hostRecorder } from '../../shared/telemetry/host-recorder.ts';
+import { startMetricsServer } from '../../shared/telemetry/metrics-server.ts';
 
 /** The production components of a host. */
 export async function realHostComponents(config: HostConfig): Promise<HostComponents> {
@@ -45,6 +49,14 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   const components = await realHostComponents(config);
+  // Telemetry: tracing from OTEL_* (off unless configured), metrics for --metrics-listen. The
+  // instance id is the peer id, known once the host started; exports wait for it.
+  let setInstance: (id: string) => void = () => {};
+  const telemetry = await setupTelemetry({ serviceName: 'swarmpath-host', instanceId: new Promise<string>((r) => { setInstance = r; }), log: components.log });
+  const recorder = hostRecorder(hostMetrics(telemetry.metrics));
+  const onBatch = components.onBatch;
+  components.onBatch = (b) => { recorder.onBatch(b); onBatch?.(b); };
+  components.onRpc = (m, code) => recorder.onRpc(m, code);
   // Signal handlers first: a SIGTERM during start-up (or right after the ready event) must drain too.
   let signalled: string | undefined;
   let wake = () => {};
@@ -64,12 +76,23 @@ export async function run(argv: string[]): Promise<number> {
   } catch (err) {
     process.off('SIGTERM', onTerm);
     process.off('SIGINT', onInt);
+    setInstance('unknown');
+    await telemetry.shutdown(1000);
     throw err;
   }
-  if (!signalled) emitEvent('ready', { role: 'host', peerId: host.peerId, multiaddrs: host.multiaddrs, grpc: host.grpc, experts: host.experts });
+  setInstance(host.peerId || host.grpc);
+  const sampleTimer = setInterval(() => recorder.sample(host.core.info()), 1000);
+  sampleTimer.unref();
+  const metricsServer = config.metricsListen
+    ? await startMetricsServer({ ...config.metricsListen, registry: telemetry.metrics, log: components.log })
+    : undefined;
+  if (!signalled) emitEvent('ready', { role: 'host', peerId: host.peerId, multiaddrs: host.multiaddrs, grpc: host.grpc, experts: host.experts, ...(metricsServer ? { metrics: metricsServer.url } : {}) });
   await signal;
   components.log.info(`${signalled}: draining`);
   await host.stop().catch((err) => components.log.error('stop failed', { error: err }));
+  clearInterval(sampleTimer);
+  await metricsServer?.stop();
+  await telemetry.shutdown(2000);
   process.off('SIGTERM', onTerm);
   process.off('SIGINT', onInt);
   // Whatever a library leaves open must not keep a drained host alive.

@@ -96,7 +96,7 @@ export async function chooseJoin(view: ViewInput, peerId: string): Promise<strin
 /** A view source over the real DHT and gRPC Info probes; `close()` closes the probe's channels. */
 export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId' | 'discovery'> & { targetReplicas: number; core?: Pick<RebalancingCore, 'info'> }) {
   const clients = createInfoClients();
-  const probe = createLivenessProbe({ timeoutMs: 1000 }, { source: clients });
+  const probe = createLivenessProbe({ timeoutMs: 2000 }, { source: clients });
   const view = createViewSource(
     { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas },
     { discovery: d.discovery, probe, ownLoad: () => (d.core ? ownLoad(d.core.info()) : new Map()) },

@@ -2,9 +2,13 @@
  * Which host records belong to hosts that are alive right now. A SIGKILLed host's record stays in
  * the DHT until it expires (the record TTL, 30 s by default), far longer than a rebalancing check
  * may trust it: each check asks every recorded host for Info over gRPC with a short deadline, and
- * keeps only those that answer ONLINE as the peer the record names (a new process on a reused port
- * is a different peer). Liveness from our own calls, as the design notes ask.
+ * keeps those that answer ONLINE as the peer the record names (a new process on a reused port is a
+ * different peer). A host that is only slow to answer (deadline exceeded: an overloaded machine, a
+ * long pause) is kept: slow is not dead, and a host that stays unresponsive stops refreshing its
+ * record, which then expires. A refused connection (a killed process) drops it at once. Liveness
+ * from our own calls, as the design notes ask.
  */
+import { SwarmpathError } from '../../shared/errors.ts';
 import type { HostInfo, HostRecord } from '../../shared/transport-types.ts';
 
 /** The Info call the probe makes, per gRPC address. */
@@ -18,12 +22,12 @@ export interface LivenessProbe {
 }
 
 export interface LivenessProbeInit {
-  /** Deadline of one Info call, ms (default 1000). */
+  /** Deadline of one Info call, ms (default 2000). */
   timeoutMs?: number;
 }
 
 export function createLivenessProbe(init: LivenessProbeInit, c: { source: InfoSource; clock?: () => number }): LivenessProbe {
-  const timeoutMs = init.timeoutMs ?? 1000;
+  const timeoutMs = init.timeoutMs ?? 2000;
   const clock = c.clock ?? Date.now;
   return {
     async filter(records, selfPeerId, signal) {
@@ -32,8 +36,8 @@ export function createLivenessProbe(init: LivenessProbeInit, c: { source: InfoSo
         try {
           const info = await c.source.info(r.grpc, clock() + timeoutMs, signal);
           return info.state === 'ONLINE' && (info.peerId === '' || info.peerId === r.peerId);
-        } catch {
-          return false;
+        } catch (err) {
+          return err instanceof SwarmpathError && err.code === 'DEADLINE_EXCEEDED';
         }
       }));
       return records.filter((_, i) => verdicts[i]);

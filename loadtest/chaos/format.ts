@@ -1,13 +1,14 @@
 /** The chaos report as a human-readable table. */
 import type { ChaosReport, WindowStats } from './report.ts';
 
-const w = (s: WindowStats) => `${String(s.requests).padStart(4)} req ${String(s.failed).padStart(3)} failed  p50 ${fmt(s.p50_ms)} p99 ${fmt(s.p99_ms)}`;
+const w = (s: WindowStats) => `${String(s.requests).padStart(4)} req ${String(s.failed).padStart(3)} failed  p50 ${fmt(s.p50_ms)} p99 ${fmt(s.p99_ms)}` +
+  (s.failed > 0 ? `  (${s.failed_503_retry_after} of the failures: 503 with Retry-After)` : '');
 const fmt = (x: number) => (Number.isFinite(x) ? `${Math.round(x)} ms`.padStart(8) : '       -');
 const sec = (x: number | null) => (x === null ? 'never' : `${x} s`);
 
 export function formatChaosReport(r: ChaosReport): string {
   const lines = [
-    `requests ${r.requests}, failed ${r.failed}, p50 ${fmt(r.p50_ms).trim()}, p99 ${fmt(r.p99_ms).trim()}, p99 during failover ${fmt(r.p99_during_failover_ms).trim()}, worst recovery ${sec(r.recovery_s)}`,
+    `requests ${r.requests}, failed ${r.failed} (statuses ${JSON.stringify(r.statuses)}), p50 ${fmt(r.p50_ms).trim()}, p99 ${fmt(r.p99_ms).trim()}, p99 during failover ${fmt(r.p99_during_failover_ms).trim()}, worst recovery ${sec(r.recovery_s)}`,
   ];
   for (const k of r.kills) {
     const who = k.victims.map((v) => `${v.pid}[${v.experts.join(',')}]`).join(' ');

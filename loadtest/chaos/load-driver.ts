@@ -11,6 +11,7 @@ export interface ChaosSample {
   index: number;
   prompt: string;
   seed: number;
+  stream: boolean;
   startMs: number;
   endMs: number;
   /** HTTP status, 0 when no answer came (connection error, timeout). */
@@ -32,6 +33,8 @@ export interface CompletionParams {
   seed: number;
   maxTokens: number;
   temperature: number;
+  /** Server-sent events; the text is the concatenation of the chunks (a replay must not repeat any). */
+  stream?: boolean;
 }
 
 export interface FixedRateInit {
@@ -44,6 +47,8 @@ export interface FixedRateInit {
   maxTokens: number;
   temperature?: number;
   seedBase?: number;
+  /** Every `streamEvery`-th request streams (default 3; 0: none). */
+  streamEvery?: number;
   /** Per-request deadline, ms (default 60000). */
   requestTimeoutMs?: number;
   headers?: Record<string, string>;
@@ -54,8 +59,12 @@ export interface FixedRateInit {
 }
 
 /** The parameters of request `i` of a run. */
-export function requestParams(init: Pick<FixedRateInit, 'prompts' | 'maxTokens' | 'temperature' | 'seedBase'>, i: number): CompletionParams {
-  return { prompt: init.prompts[i % init.prompts.length], seed: (init.seedBase ?? 1) + i, maxTokens: init.maxTokens, temperature: init.temperature ?? 0.8 };
+export function requestParams(init: Pick<FixedRateInit, 'prompts' | 'maxTokens' | 'temperature' | 'seedBase' | 'streamEvery'>, i: number): CompletionParams {
+  const every = init.streamEvery ?? 3;
+  return {
+    prompt: init.prompts[i % init.prompts.length], seed: (init.seedBase ?? 1) + i, maxTokens: init.maxTokens,
+    temperature: init.temperature ?? 0.8, stream: every > 0 && i % every === every - 1,
+  };
 }
 
 /** Sends one completion; never throws (a failure is a sample with ok false). */
@@ -65,13 +74,14 @@ export async function completion(baseUrl: string, p: CompletionParams, o: { time
   try {
     const res = await fetch(`${baseUrl}/v1/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json', ...o.headers },
-      body: JSON.stringify({ prompt: p.prompt, max_tokens: p.maxTokens, temperature: p.temperature, seed: p.seed }),
+      body: JSON.stringify({ prompt: p.prompt, max_tokens: p.maxTokens, temperature: p.temperature, seed: p.seed, stream: p.stream ?? false }),
       signal: AbortSignal.any(signals),
     });
     const ra = res.headers.get('retry-after');
     const retryAfterS = ra !== null && Number.isFinite(Number(ra)) ? Number(ra) : undefined;
     const body = await res.text();
     if (!res.ok) return { status: res.status, ok: false, retryAfterS, error: body.slice(0, 300) };
+    if (p.stream) return { status: res.status, ...parseSse(body) };
     const json = JSON.parse(body) as { choices?: { text?: unknown }[]; swarmpath?: { hosts?: string[]; replays?: number } };
     const text = json.choices?.[0]?.text;
     if (typeof text !== 'string') return { status: res.status, ok: false, error: 'no choices[0].text' };
@@ -79,6 +89,25 @@ export async function completion(baseUrl: string, p: CompletionParams, o: { time
   } catch (err) {
     return { status: 0, ok: false, error: err instanceof Error ? `${err.name}: ${err.message}` : String(err) };
   }
+}
+
+/** The text, hosts and replays of a completed SSE body; not ok without [DONE] or with an error event. */
+export function parseSse(body: string): Pick<ChaosSample, 'ok' | 'text' | 'hosts' | 'replays' | 'error'> {
+  let text = '';
+  let done = false;
+  let last: { hosts?: string[]; replays?: number } | undefined;
+  for (const block of body.split('\n\n')) {
+    const line = block.split('\n').find((l) => l.startsWith('data: '));
+    if (!line) continue;
+    const data = line.slice(6);
+    if (data === '[DONE]') { done = true; continue; }
+    const ev = JSON.parse(data) as { error?: { message?: string }; choices?: { text?: string }[]; swarmpath?: { hosts?: string[]; replays?: number } };
+    if (ev.error) return { ok: false, error: `stream error: ${ev.error.message ?? ''}` };
+    text += ev.choices?.[0]?.text ?? '';
+    if (ev.swarmpath) last = ev.swarmpath;
+  }
+  if (!done) return { ok: false, error: 'stream ended without [DONE]' };
+  return { ok: true, text, hosts: last?.hosts, replays: last?.replays };
 }
 
 /** Runs the load to the end; resolves every sample (sorted by index) once all requests ended. */
@@ -97,7 +126,7 @@ export async function runFixedRate(init: FixedRateInit): Promise<{ samples: Chao
     const p = requestParams(init, i);
     const startMs = performance.now() - t0;
     pending.push(completion(init.baseUrl, p, { timeoutMs: init.requestTimeoutMs, headers: init.headers, signal: init.signal }).then((r) => {
-      const s: ChaosSample = { index: i, prompt: p.prompt, seed: p.seed, startMs, endMs: performance.now() - t0, ...r };
+      const s: ChaosSample = { index: i, prompt: p.prompt, seed: p.seed, stream: p.stream ?? false, startMs, endMs: performance.now() - t0, ...r };
       samples.push(s);
       init.onSample?.(s);
     }));

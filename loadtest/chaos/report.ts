@@ -43,6 +43,8 @@ export interface KillReport extends KillRecord {
 export interface ChaosReport {
   requests: number;
   failed: number;
+  /** Requests by HTTP status (0: no answer). */
+  statuses: Record<string, number>;
   p50_ms: number;
   p99_ms: number;
   /** p99 of requests in flight at a kill or started before its recovery. */
@@ -122,8 +124,10 @@ export function chaosReport(input: ReportInput): ChaosReport {
   const all = windowStats(samples);
   const duringAll = samples.filter((s) => kills.some((k) => s.endMs >= k.atMs && s.startMs < k.atMs + Math.max(1000, (k.recovery_s ?? Infinity) * 1000)));
   const recs = kills.map((k) => k.recovery_s);
+  const statuses: Record<string, number> = {};
+  for (const s of samples) statuses[String(s.status)] = (statuses[String(s.status)] ?? 0) + 1;
   return {
-    requests: all.requests, failed: all.failed, p50_ms: all.p50_ms, p99_ms: all.p99_ms,
+    requests: all.requests, failed: all.failed, statuses, p50_ms: all.p50_ms, p99_ms: all.p99_ms,
     p99_during_failover_ms: windowStats(duringAll).p99_ms,
     recovery_s: recs.length === 0 ? 0 : recs.some((r) => r === null) ? null : Math.max(...(recs as number[])),
     kills,

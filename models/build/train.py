@@ -1,11 +1,12 @@
 """Offline build of models/swarmpath-tiny: corpus, router clustering, DiPaCo training, dense baseline,
-evaluation, ONNX export, manifest and test fixtures. One command, fixed seeds, CPU only.
+discriminative relabel, evaluation, ONNX export, manifest and test fixtures. One command, fixed seeds.
 
-    /usr/bin/python3 models/build/train.py            # full recipe (about an hour on 2 cores)
-    SWARMPATH_FAST=1 /usr/bin/python3 models/build/train.py   # shortened run (a few minutes)
+    /usr/bin/python3 models/build/train.py                          # "cpu" profile (about an hour on 2 cores)
+    SWARMPATH_PROFILE=fast /usr/bin/python3 models/build/train.py   # smoke run (a few minutes)
+    SWARMPATH_PROFILE=gpu SWARMPATH_DEVICE=cuda python3 models/build/train.py   # the committed package's recipe
 
-Phases are checkpointed under models/build/work/<config hash>/ so a rerun resumes after the last
-finished phase. See models/build/README.md.
+Phases are checkpointed as models/build/work/<phase>-<hash of the settings it depends on>.pt so a rerun
+resumes after the last finished phase. See models/build/README.md.
 """
 import copy
 import hashlib
@@ -552,6 +553,7 @@ def main():
         "files": files,
     }
     cm_path = CORPUS_MANIFEST
+    os.makedirs(os.path.dirname(cm_path), exist_ok=True)
     with open(cm_path, "w") as f:
         json.dump(corpus_manifest, f, indent=1)
 

@@ -1,7 +1,8 @@
 /**
  * Keeps a host visible in the DHT: puts its signed HostRecord (`expiresAt = now + ttl`) at
  * `/swarmpath-host/<peerId>`, provides the CID of every expert it serves and its swarm-wide CID,
- * and repeats both every TTL/2 and at once on update(). goOffline() puts an OFFLINE record (the host
+ * and repeats both every TTL/2 (at most 300 s). update() re-puts the record at once and provides only
+ * CIDs not yet provided (a load change costs one put). goOffline() puts an OFFLINE record (the host
  * calls it on SIGTERM) so routers drop it without waiting for the TTL. Publications are serialized,
  * bounded in time, and never throw into the host: failures are logged and retried soon.
  */
@@ -15,6 +16,8 @@ import { expertCid, hostRecordKey, swarmHostsCid } from './keys.ts';
 /** The fields a host announces; the announcer fills peerId, seq and expiresAt. */
 export type AnnouncedFields = Omit<HostRecord, 'peerId' | 'seq' | 'expiresAt' | 'state'> & { state?: HostState };
 
+/** Longest refresh period, ms (provider entries live 600 s on DHT nodes). */
+const MAX_REFRESH_MS = 300_000;
 /** Bound of the OFFLINE put at shutdown, ms. */
 const OFFLINE_TIMEOUT_MS = 3_000;
 
@@ -22,7 +25,7 @@ export interface AnnouncerInit {
   /** Record lifetime, seconds. A host that stops refreshing disappears after at most this. */
   ttlS: number;
   record: AnnouncedFields;
-  /** Refresh period, seconds; default ttlS / 2. */
+  /** Refresh period, seconds; default ttlS / 2, at most 300. */
   refreshS?: number;
   /** Bound of one publication (put + provides), ms; default min(10 s, refresh period). */
   publishTimeoutMs?: number;
@@ -54,7 +57,8 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
   const { node, log } = components;
   const clock = components.clock ?? Date.now;
   const ttlMs = init.ttlS * 1000;
-  const refreshMs = (init.refreshS ?? init.ttlS / 2) * 1000;
+  // DHT nodes drop provider entries after 10 min (node.ts): refresh well within that, whatever the TTL.
+  const refreshMs = Math.min(MAX_REFRESH_MS, (init.refreshS ?? init.ttlS / 2) * 1000);
   const timeoutMs = init.publishTimeoutMs ?? Math.min(10_000, refreshMs);
   const retryMs = init.retryMs ?? Math.min(1_000, refreshMs);
   let fields: AnnouncedFields = { ...init.record, experts: [...init.record.experts] };

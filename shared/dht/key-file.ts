@@ -3,7 +3,8 @@
  * created with a fresh ed25519 key on first use, so that a bootstrap peer keeps its peer id (and so
  * its multiaddr) across restarts.
  */
-import { readFile, writeFile, mkdir, chmod } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { chmod, link, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
@@ -24,13 +25,18 @@ export async function loadOrCreateKey(path: string): Promise<PrivateKey> {
   }
   const key = await generateKeyPair('Ed25519');
   await mkdir(dirname(path), { recursive: true });
+  // Written aside, then linked into place: a reader never sees a half-written key, and of two
+  // first runs at once exactly one wins (link fails with EEXIST for the other, which uses the winner's).
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(path, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' });
+    await writeFile(tmp, privateKeyToProtobuf(key), { mode: 0o600, flag: 'wx' });
+    await chmod(tmp, 0o600);
+    await link(tmp, path);
   } catch (err) {
-    // Another process created it first: use theirs, so that both agree on one identity.
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return loadOrCreateKey(path);
     throw new BadConfigError(`--key-file ${path}: ${(err as Error).message}`);
+  } finally {
+    await unlink(tmp).catch(() => {});
   }
-  await chmod(path, 0o600);
   return key;
 }

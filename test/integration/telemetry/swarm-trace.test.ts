@@ -2,17 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
 import { startBenchSwarm } from '../../../bench/bench-swarm.ts';
+import type { BenchSwarm, SwarmHost } from '../../../bench/bench-swarm.ts';
 import { startOtlpReceiver } from './otlp-receiver.ts';
 import { parsePrometheusText, sampleValue } from '../../unit/telemetry/prometheus-text.ts';
 
 test('one completion through a real swarm is one trace (router request and stage spans, host session spans as their children), and shows in the metrics', async () => {
   const model = await synthFixture({ dModel: 32, heads: 2, layers: 1, levels: [1, 1], maxContext: 64 });
   const rx = await startOtlpReceiver();
-  const swarm = await startBenchSwarm({
-    modelDir: model, path: ['L0.0', 'L1.0'], replicas: 1, hostArgs: ['--metrics-listen', '127.0.0.1:0'],
-    env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
-  });
+  let swarm: BenchSwarm | undefined;
   try {
+    swarm = await startBenchSwarm({
+      modelDir: model, path: ['L0.0', 'L1.0'], replicas: 1, hostArgs: ['--metrics-listen', '127.0.0.1:0'],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+    });
     const res = await fetch(`${swarm.http}/v1/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ prompt: 'hello swarm', max_tokens: 5, temperature: 0 }),
@@ -37,7 +39,7 @@ test('one completion through a real swarm is one trace (router request and stage
       assert.equal(session.traceId, req.traceId, `the host's Session ${id} is in the same trace`);
       assert.equal(session.parentSpanId, stage.spanId, `Session ${id} is the child of stage ${id}`);
       assert.equal(session.service, 'swarmpath-host');
-      const host = swarm.hosts.find((h) => h.experts.includes(id))!;
+      const host: SwarmHost = swarm.hosts.find((h: SwarmHost) => h.experts.includes(id))!;
       assert.equal(session.instanceId, host.peerId, 'a host reports its peer id as service.instance.id');
       assert.equal(session.attributes['swarmpath.decode.steps'], 4);
       // The host's --metrics-listen endpoint counted the same steps.
@@ -52,7 +54,7 @@ test('one completion through a real swarm is one trace (router request and stage
     assert.equal(sampleValue(router, 'swarmpath_requests_total', { endpoint: '/v1/completions', code: '200' }), 1);
     assert.equal(sampleValue(router, 'swarmpath_tokens_generated_total'), 5);
   } finally {
-    await swarm.stop();
+    await swarm?.stop();
     await rx.close();
   }
 });

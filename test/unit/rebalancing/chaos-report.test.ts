@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pickVictims, planChaos } from '../../../loadtest/chaos/kill-plan.ts';
 import { chaosReport, windowStats } from '../../../loadtest/chaos/report.ts';
-import type { ChaosSample } from '../../../loadtest/chaos/load-driver.ts';
+import { parseSse, requestParams, type ChaosSample } from '../../../loadtest/chaos/load-driver.ts';
 import type { ReplicaSample } from '../../../loadtest/chaos/replica-watch.ts';
 
 const plan = { seed: 3, durationMs: 120_000, warmupMs: 10_000, cooldownMs: 20_000, killEveryMs: 15_000, expertKillShare: 0.3, restartAfterMs: [5000, 12_000] as [number, number] };
@@ -25,6 +25,13 @@ test('the kill plan is seeded, stays between warm-up and cool-down, and spaces k
   assert.ok(planChaos({ ...plan, restartAfterMs: [Infinity, Infinity] }).every((k) => k.restartAfterMs === Infinity));
 });
 
+test('request i has seed seedBase + i, round-robin prompts, every third streamed', () => {
+  const init = { prompts: ['a', 'b'], maxTokens: 5, seedBase: 100 };
+  assert.deepEqual(requestParams(init, 0), { prompt: 'a', seed: 100, maxTokens: 5, temperature: 0.8, stream: false });
+  assert.deepEqual(requestParams(init, 5), { prompt: 'b', seed: 105, maxTokens: 5, temperature: 0.8, stream: true });
+  assert.equal(requestParams({ ...init, streamEvery: 0 }, 2).stream, false);
+});
+
 test('victims: one host by index, or every host serving the chosen expert', () => {
   const live = [{ pid: 1, experts: ['A'] }, { pid: 2, experts: ['A', 'B'] }, { pid: 3, experts: ['B'] }, { pid: 4, experts: ['C'] }];
   assert.deepEqual(pickVictims({ kind: 'one', pick: 0.6 }, live).victims.map((h) => h.pid), [3]);
@@ -36,8 +43,17 @@ test('victims: one host by index, or every host serving the chosen expert', () =
 });
 
 function sample(index: number, startMs: number, endMs: number, ok = true, status = 200): ChaosSample {
-  return { index, prompt: 'p', seed: index, startMs, endMs, status, ok, ...(ok ? { text: 't' } : {}) };
+  return { index, prompt: 'p', seed: index, stream: false, startMs, endMs, status, ok, ...(ok ? { text: 't' } : {}) };
 }
+
+test('SSE bodies: text is the concatenation of chunks; no [DONE] or an error event is a failure', () => {
+  const ev = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+  const body = ev({ choices: [{ text: 'Hel' }], swarmpath: { hosts: ['a'] } }) + ev({ choices: [{ text: 'lo' }], swarmpath: { hosts: ['a', 'b'] } }) +
+    ev({ choices: [{ text: '' }], swarmpath: { hosts: ['a', 'b'], replays: 1 } }) + 'data: [DONE]\n\n';
+  assert.deepEqual(parseSse(body), { ok: true, text: 'Hello', hosts: ['a', 'b'], replays: 1 });
+  assert.equal(parseSse(ev({ choices: [{ text: 'x' }] })).ok, false);
+  assert.match(parseSse(ev({ choices: [{ text: 'x' }] }) + ev({ error: { message: 'boom' } })).error ?? '', /boom/);
+});
 
 test('window stats: counts, 503 with Retry-After, nearest-rank percentiles of successes', () => {
   const s = [sample(0, 0, 100), sample(1, 0, 300), sample(2, 0, 200), { ...sample(3, 0, 50, false, 503), retryAfterS: 5 }, sample(4, 0, 10, false, 0)];

@@ -37,7 +37,7 @@ export interface DecodeSizes {
   routeCalls: number;
 }
 
-export const QUICK: DecodeSizes = { steps: 24, repeats: 4, posSteps: 8, concurrency: 32, concurrentSteps: 8, concurrentRepeats: 2, echoCalls: 300, routeCalls: 5000 };
+export const QUICK: DecodeSizes = { steps: 16, repeats: 3, posSteps: 8, concurrency: 32, concurrentSteps: 8, concurrentRepeats: 1, echoCalls: 200, routeCalls: 5000 };
 export const FULL: DecodeSizes = { steps: 64, repeats: 12, posSteps: 16, concurrency: 32, concurrentSteps: 24, concurrentRepeats: 3, echoCalls: 1500, routeCalls: 50000 };
 
 export interface DecodeResult {
@@ -58,7 +58,11 @@ export interface DecodeResult {
   host_rss_mb: number;
   router_rss_mb: number;
   /** Medians of one single-session swarm step's parts, ms, and the overhead per hop over the floor. */
-  breakdown: { router_stem_ms: number; stages_ms: number; router_head_sample_ms: number; per_hop_ms: number; per_hop_overhead_ms: number };
+  breakdown: {
+    router_stem_ms: number; stages_ms: number; router_head_sample_ms: number; per_hop_ms: number; per_hop_overhead_ms: number;
+    /** The floor (monolithic) at context 16 and 512: how much of the long-context cost is compute. */
+    monolithic_pos16_ms: number; monolithic_pos512_ms: number;
+  };
   /** CPU used during the concurrent run: ms of CPU per generated token (router process, all hosts) and cores busy. */
   cpu_c: { router_ms_per_token: number; hosts_ms_per_token: number; cores_busy: number };
 }
@@ -100,15 +104,18 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
     const stem: number[] = [], stages: number[] = [], head: number[] = [];
     const long = Math.min(512, pkg.manifest.dims.max_context - sizes.posSteps - 1);
     const promptLong = promptOf(long);
-    const pos512: number[] = [];
+    const pos512: number[] = [], monoPos16: number[] = [], monoPos512: number[] = [];
     for (let r = -1; r < sizes.repeats; r++) {
       const m = await monolithicSteps(mono, prompt16, sizes.steps);
       const e: number[] = [];
       for (let i = 0; i < Math.ceil(sizes.echoCalls / sizes.repeats); i++) e.push(await echo.time());
       const s = await swarmSteps(pipeline, path, prompt16, sizes.steps);
       const l = await swarmSteps(pipeline, path, promptLong, sizes.posSteps);
+      const ml = await monolithicSteps(mono, promptLong, sizes.posSteps);
       if (r < 0) continue; // warm-up round
       pos512.push(...l.times);
+      monoPos512.push(...ml);
+      monoPos16.push(...m.slice(0, sizes.posSteps));
       monoTimes.push(...m);
       echoTimes.push(...e);
       swarmTimes.push(...s.times);
@@ -148,6 +155,7 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       breakdown: {
         router_stem_ms: r3(median(stem)), stages_ms: r3(stagesMs), router_head_sample_ms: r3(median(head)),
         per_hop_ms: r3(stagesMs / hops), per_hop_overhead_ms: r3((swarm_step_ms - monolithic_step_ms) / hops),
+        monolithic_pos16_ms: r3(median(monoPos16)), monolithic_pos512_ms: r3(median(monoPos512)),
       },
       cpu_c: { router_ms_per_token: r3(conc.routerCpuMsPerToken), hosts_ms_per_token: r3(conc.hostsCpuMsPerToken), cores_busy: r3(conc.coresBusy) },
     };

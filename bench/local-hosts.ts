@@ -22,7 +22,8 @@ export interface LocalHost {
 export async function startLocalHost(modelDir: string, experts: readonly string[], extra: readonly string[] = []): Promise<LocalHost> {
   const args = [MAIN, 'host', '--model', modelDir, '--no-dht', '--grpc-listen', '127.0.0.1:0', ...experts.flatMap((e) => ['--expert', e]), ...extra];
   const child = await spawnReady(process.execPath, args, { name: `host ${experts.join(',')}`, env: { ...process.env, SWARMPATH_LOG: process.env.SWARMPATH_LOG ?? 'warn' } });
-  return { child, peerId: String(child.ready.peerId), grpc: String(child.ready.grpc), experts: (child.ready.experts as string[]) ?? [...experts] };
+  // A host without the DHT has no peer id: its gRPC address names it.
+  return { child, peerId: String(child.ready.peerId || child.ready.grpc), grpc: String(child.ready.grpc), experts: (child.ready.experts as string[]) ?? [...experts] };
 }
 
 /** A Discovery that answers from a fixed list of hosts (all ONLINE, never expiring). */

@@ -1,7 +1,9 @@
 /**
  * The expert host's lifecycle. start(): load the package, join the DHT (unless disabled), choose the
- * experts (--auto: pickAutoExpert), locate and verify their shards, open them in onnxruntime, serve
- * gRPC, announce the host record and keep it current. stop(): announce OFFLINE, refuse new work
+ * experts (--auto: the join decision of rebalancing/, pickAutoExpert as a fallback), locate and
+ * verify their shards, open them in onnxruntime, serve gRPC, announce the host record and keep it
+ * current, then (--rebalance, default with --auto) run the rebalancing loop, which may move the host
+ * to other experts (rebalancing/host-rebalancing.ts). stop(): stop rebalancing, announce OFFLINE, refuse new work
  * (UNAVAILABLE), let in-flight work finish within the drain grace, end remaining sessions, close the
  * server, release the models, leave the DHT — in reverse order of start.
  */

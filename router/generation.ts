@@ -85,6 +85,7 @@ export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Ge
         text += piece;
         await onText?.(piece, { hosts: session.hosts(), tokens });
       };
+      let failed = true;
       try {
         let pos = 0;
         let h = await session.forward(await c.runtime.embed(req.prompt, 0), 0, opts);
@@ -105,12 +106,13 @@ export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Ge
           pos++;
           logits = await c.runtime.lastLogits(h);
         }
+        failed = false;
         return {
           text, finishReason, promptTokens: req.prompt.length, completionTokens: tokens,
           path: req.path, hosts: session.hosts(), replays: session.replays(),
         };
       } finally {
-        session.close();
+        session.close(failed);
       }
     },
   };

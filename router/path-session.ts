@@ -39,7 +39,8 @@ export class PathSession {
     return this.#stages.reduce((n, s) => n + s.replays, 0);
   }
 
-  close(): void {
-    for (const s of this.#stages) s.close();
+  /** Ends every stage's host session; `failed` marks their spans as errors. */
+  close(failed = false): void {
+    for (const s of this.#stages) s.close(failed);
   }
 }

@@ -19,7 +19,10 @@ export interface ReplicaPoolInit {
   noReplicaWaitMs?: number;
   /** Discovery polling interval while waiting, ms (default 500). */
   pollMs?: number;
-  /** Deadline of one discovery query, ms (default 5000). */
+  /**
+   * Safety bound of one discovery query, ms (default 15000). Discovery bounds its own searches
+   * (shared/dht/discovery.ts); this only guards against a query that never ends.
+   */
   discoveryTimeoutMs?: number;
 }
 
@@ -88,7 +91,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
   const ttl = init.cacheTtlMs ?? 2000;
   const noReplicaWaitMs = init.noReplicaWaitMs ?? 10_000;
   const pollMs = init.pollMs ?? 500;
-  const discoveryTimeoutMs = init.discoveryTimeoutMs ?? 5000;
+  const discoveryTimeoutMs = init.discoveryTimeoutMs ?? 15_000;
   const clock = c.clock ?? Date.now;
   const cache = new Map<string, CacheEntry>();
   const clients = new Map<string, ExpertClient>();

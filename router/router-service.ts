@@ -48,6 +48,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   const log = c.log;
   const pkg = await c.loadPackage(config.model);
   const runtime = await c.openRuntime(pkg);
+  if (config.bootstrap.length === 0) log.warn('no --bootstrap (or SWARMPATH_BOOTSTRAP) given: this router knows no DHT peer and will find no hosts');
   const node = await c.createNode({ listen: config.listen, bootstrap: config.bootstrap, keyFile: config.keyFile });
   await node.start();
   const metrics = routerMetrics(c.metrics);

@@ -10,6 +10,8 @@ import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import type { ExpertSession, WireDtype } from '../shared/transport-types.ts';
 import type { Replica, ReplicaPool } from './replica-pool.ts';
+import { startStageSpan } from '../shared/telemetry/stage-span.ts';
+import type { StageSpan } from '../shared/telemetry/stage-span.ts';
 
 export interface StageTimeouts {
   /** Opening a session on a host, ms (default 5000). */
@@ -58,6 +60,8 @@ export class StageSession {
   readonly #c: StageSessionComponents;
   readonly #clock: () => number;
   #replica: Replica | undefined;
+  /** This stage session's span (tracing; a no-op while tracing is off). */
+  readonly #span: StageSpan;
   #session: ExpertSession | undefined;
   #history: Float32Array;
   #length = 0;
@@ -66,12 +70,16 @@ export class StageSession {
   #moving = false;
   /** Replicas that failed this session: tried again only when nothing else is left. */
   readonly #failed = new Set<string>();
+  #lastError: SwarmpathError | undefined;
 
   constructor(init: StageSessionInit, c: StageSessionComponents) {
     this.expertId = init.expertId;
     this.#init = init;
     this.#c = c;
     this.#clock = c.clock ?? Date.now;
+    this.#span = startStageSpan(`stage ${init.expertId}`, {
+      'swarmpath.expert': init.expertId, 'swarmpath.max_length': init.maxLength, 'swarmpath.request_id': init.clientSessionId ?? '',
+    });
     this.#history = new Float32Array(Math.min(init.maxLength, 64) * init.dModel);
   }
 
@@ -109,11 +117,13 @@ export class StageSession {
         if (this.#moving) {
           this.#moving = false;
           this.#replays++;
+          this.#span.event('replay', { 'swarmpath.host': this.#replica?.peerId ?? '', 'swarmpath.positions': this.#length });
         }
         return replay ? lastRows(out, T) : out;
       } catch (err) {
         const e = asSwarmpathError(err);
         if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled', { cause: e });
+        this.#lastError = e;
         if (e.code === 'INVALID_ARGUMENT' || e.code === 'NO_LIVE_REPLICA') throw e;
         lastErr = e;
         this.#dropReplica(e, (replay ? this.#length : 0) + T, (this.#clock() - t0) / 1000);
@@ -124,10 +134,11 @@ export class StageSession {
       `stage ${this.expertId} failed ${maxAttempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr });
   }
 
-  /** Ends the host session. Idempotent. */
-  close(): void {
+  /** Ends the host session and the stage span (`failed`: marked with the last error). Idempotent. */
+  close(failed = false): void {
     this.#session?.close();
     this.#session = undefined;
+    this.#span.end(failed ? this.#lastError ?? new SwarmpathError('INTERNAL', 'generation failed') : undefined);
   }
 
   async #ensureSession(exclude: ReadonlySet<string>, opts: StepOpts): Promise<ExpertSession> {
@@ -139,7 +150,7 @@ export class StageSession {
     this.#replica = replica;
     const deadlineMs = Math.min(opts.deadlineMs, this.#clock() + (this.#init.openTimeoutMs ?? 5000));
     this.#session = await replica.client.openSession(this.expertId, this.#init.maxLength, {
-      deadlineMs, signal: opts.signal, wireDtype: this.#init.wireDtype,
+      deadlineMs, signal: opts.signal, wireDtype: this.#init.wireDtype, traceparent: this.#span.traceparent,
     });
     return this.#session;
   }
@@ -150,11 +161,14 @@ export class StageSession {
     const t0 = this.#clock();
     const out = await session.step(input, position, {
       deadlineMs: Math.min(opts.deadlineMs, t0 + budget), signal: opts.signal, wireDtype: this.#init.wireDtype,
+      traceparent: this.#span.traceparent,
     });
     const seconds = (this.#clock() - t0) / 1000;
     const replica = this.#replica as Replica;
     this.#c.pool.succeeded(this.expertId, replica.peerId, T, seconds);
     this.#c.events?.onCall?.(this.expertId, T > 1 ? 'prefill' : 'decode', seconds);
+    if (T > 1) this.#span.prefill(T, seconds * 1000);
+    else this.#span.decode(seconds * 1000);
     return out;
   }
 
@@ -171,6 +185,7 @@ export class StageSession {
       expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#length,
     });
     this.#c.events?.onFailover?.(this.expertId, e.code);
+    this.#span.event('failover', { 'swarmpath.reason': e.code, 'swarmpath.host': replica.peerId, 'swarmpath.positions': this.#length });
     this.#replica = undefined;
   }
 

@@ -77,7 +77,7 @@ elif PROFILE == "gpu":
                   inner_warmup=20)
 elif PROFILE != "cpu":
     raise SystemExit(f"unknown SWARMPATH_PROFILE {PROFILE}")
-CONFIG.update(relabel_docs=200 if FAST else 3000, relabel_bytes=512)
+CONFIG.update(relabel_docs=48 if FAST else 3000, relabel_bytes=512)
 if os.environ.get("SWARMPATH_OVERRIDE"):  # JSON object merged into CONFIG (smoke tests of a profile)
     CONFIG.update(json.loads(os.environ["SWARMPATH_OVERRIDE"]))
 

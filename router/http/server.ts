@@ -13,6 +13,7 @@ import { randomInt } from 'node:crypto';
 import { BadConfigError, SwarmpathError, asSwarmpathError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { RouterMetrics } from '../../shared/telemetry/router-metrics.ts';
+import { traceHttpRequest } from '../../shared/telemetry/http-span.ts';
 import { createAdmission } from '../admission.ts';
 import type { Generator } from '../generation.ts';
 import type { ReplicaPool } from '../replica-pool.ts';
@@ -118,7 +119,7 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
       if (draining && path.startsWith('/v1/')) throw new SwarmpathError('UNAVAILABLE', 'the router is shutting down', { retryAfterS: 1 });
       await handler(req, res, abort.signal);
     };
-    run().catch((err: unknown) => {
+    traceHttpRequest(req, res, endpoint, run).catch((err: unknown) => {
       const e = asSwarmpathError(err);
       if (e.code === 'INTERNAL') c.log.error('request failed', { path, error: e.stack ?? e.message });
       if (!res.headersSent && !res.destroyed) sendError(res, e);

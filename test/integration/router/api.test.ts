@@ -117,6 +117,16 @@ describe('router API on a local swarm', () => {
     assert.deepEqual(last.usage, a.usage);
   });
 
+  it('gives each seed its text when requests run at once (hosts batch their steps)', async () => {
+    const body = (seed: number) => ({ prompt: 'Many at once', max_tokens: 64, temperature: 0.9, seed });
+    const seeds = [11, 12, 13, 14];
+    const alone: string[] = [];
+    for (const seed of seeds) alone.push((await post('/v1/completions', body(seed))).json().choices[0].text);
+    const together = await Promise.all(seeds.map(async (seed) => (await post('/v1/completions', body(seed))).json().choices[0].text));
+    assert.deepEqual(together, alone);
+    assert.equal(new Set(alone).size, seeds.length);
+  });
+
   it('chats, plain and streaming, with the same text', async () => {
     const body = { model: 'synth', messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello?' }], max_tokens: 24, seed: 5 };
     const r = await post('/v1/chat/completions', body);

@@ -53,6 +53,8 @@ test('one completion through a real swarm is one trace (router request and stage
     const router = parsePrometheusText(await (await fetch(`${swarm.http}/metrics`)).text());
     assert.equal(sampleValue(router, 'swarmpath_requests_total', { endpoint: '/v1/completions', code: '200' }), 1);
     assert.equal(sampleValue(router, 'swarmpath_tokens_generated_total'), 5);
+    assert.equal(sampleValue(router, 'swarmpath_time_to_first_token_seconds_count', { endpoint: '/v1/completions' }), 1);
+    assert.equal(sampleValue(router, 'swarmpath_request_duration_seconds_count', { endpoint: '/v1/completions' }), 1);
   } finally {
     await swarm?.stop();
     await rx.close();

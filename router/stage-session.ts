@@ -131,7 +131,7 @@ export class StageSession {
       }
     }
     throw new SwarmpathError(lastErr?.code === 'DEADLINE_EXCEEDED' ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE',
-      `stage ${this.expertId} failed ${maxAttempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr });
+      `stage ${this.expertId} failed ${maxAttempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr, retryAfterS: 2 });
   }
 
   /** Ends the host session and the stage span (`failed`: marked with the last error). Idempotent. */

@@ -64,7 +64,8 @@ function headers() {
  */
 export function scenarioFor(table, name) {
   const shape = table.scenarios[name][SIZE];
-  const scale = (/** @type {number} */ r) => Math.max(0, Math.round(r * RATE_SCALE * 100) / 100);
+  // k6 takes whole numbers of iterations per time unit.
+  const scale = (/** @type {number} */ r) => Math.max(0, Math.round(r * RATE_SCALE));
   if (shape.kind === 'iterations') {
     return { executor: 'per-vu-iterations', vus: 1, iterations: shape.iterations, maxDuration: '5m' };
   }

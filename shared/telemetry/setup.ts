@@ -62,27 +62,13 @@ export async function setupTelemetry(init: TelemetryInit): Promise<Telemetry> {
   if (exporting) await installErrorReporting(log);
   const stops: Array<() => Promise<void>> = [];
 
-  const { createMetricExporter } = await import('./exporters.ts');
-  const metricExporter = await createMetricExporter(config.metrics, log);
-  let metrics: MetricsRegistry;
-  if (metricExporter) {
-    const { PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
-    const reader = new PeriodicExportingMetricReader({
-      exporter: metricExporter, exportIntervalMillis: config.metricIntervalMs,
-      exportTimeoutMillis: Math.min(config.metricIntervalMs, config.metrics.type === 'otlp' ? config.metrics.timeoutMs : 5000),
-    });
-    metrics = createMetricsRegistry({ resource, readers: [reader] });
-    log.info('metrics export on', { target: describe(config.metrics) });
-  } else {
-    metrics = createMetricsRegistry({ resource });
-  }
+  const { metrics, exported } = await startMetrics(config, resource, log);
   stops.push(() => metrics.shutdown());
-
   const tracing = config.traces.type !== 'none' && await startTracing(config, resource, log, stops);
   let done: Promise<void> | undefined;
   return {
     tracing,
-    metricsExport: metricExporter !== undefined,
+    metricsExport: exported,
     metrics,
     config,
     shutdown(timeoutMs = 3000): Promise<void> {
@@ -101,6 +87,20 @@ export async function setupTelemetry(init: TelemetryInit): Promise<Telemetry> {
 }
 
 type ResourceT = import('@opentelemetry/resources').Resource;
+
+/** The metrics registry, with a periodic OTLP reader when OTEL_METRICS_EXPORTER asks for one. */
+async function startMetrics(config: Readonly<TelemetryConfig>, resource: ResourceT, log: Logger): Promise<{ metrics: MetricsRegistry; exported: boolean }> {
+  const { createMetricExporter } = await import('./exporters.ts');
+  const exporter = await createMetricExporter(config.metrics, log);
+  if (!exporter) return { metrics: createMetricsRegistry({ resource }), exported: false };
+  const { PeriodicExportingMetricReader } = await import('@opentelemetry/sdk-metrics');
+  const reader = new PeriodicExportingMetricReader({
+    exporter, exportIntervalMillis: config.metricIntervalMs,
+    exportTimeoutMillis: Math.min(config.metricIntervalMs, config.metrics.type === 'otlp' ? config.metrics.timeoutMs : 5000),
+  });
+  log.info('metrics export on', { target: describe(config.metrics) });
+  return { metrics: createMetricsRegistry({ resource, readers: [reader] }), exported: true };
+}
 
 async function startTracing(config: Readonly<TelemetryConfig>, resource: ResourceT, log: Logger,
   stops: Array<() => Promise<void>>): Promise<boolean> {

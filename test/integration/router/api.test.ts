@@ -249,4 +249,19 @@ describe('router API on a local swarm', () => {
     assert.ok(swarm.logs.some((l) => l.includes('exited unexpectedly')));
     assert.equal((await get('/healthz')).status, 200);
   });
+
+  it('answers 503 with Retry-After once every replica of a needed expert is dead', async () => {
+    const pkg = await loadPackage(modelDir);
+    const prompt = 'A long story about failover';
+    const expert = choosePath(pkg.manifest.router, encode(prompt)).path.at(-1) as string;
+    for (const h of swarm.hosts.filter((x) => x.experts.includes(expert))) {
+      try { process.kill(h.pid, 'SIGKILL'); } catch { /* killed by the test before */ }
+    }
+    const t0 = Date.now();
+    const r = await post('/v1/completions', { prompt, max_tokens: 8, seed: 1 });
+    assert.equal(r.status, 503, r.text);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+    assert.equal(r.json().error.type, 'server_error');
+    assert.ok(Date.now() - t0 < 60_000);
+  });
 });

@@ -143,6 +143,8 @@ export interface FakeHostOpts {
   failWith?: SwarmpathError['code'];
   /** Delay of each step, ms. */
   delayMs?: number;
+  /** Steps wait for this promise first. */
+  gate?: Promise<void>;
 }
 
 /** A fake host serving some experts; `kill()` makes every call fail as a dead host's would. */
@@ -200,6 +202,7 @@ export class FakeHost {
             if (host.opts.hang) {
               await new Promise((_r, reject) => setTimeout(() => reject(new SwarmpathError('DEADLINE_EXCEEDED', 'deadline')), Math.max(0, opts.deadlineMs - Date.now())));
             }
+            if (host.opts.gate) await host.opts.gate;
             if (host.opts.delayMs) await new Promise((r) => setTimeout(r, host.opts.delayMs));
             host.steps++;
             host.positions.push(position);

@@ -94,7 +94,7 @@ describe('generation over fake hosts', () => {
     const hosts = twoReplicas();
     hosts[2].kill(); hosts[3].kill();
     const { runtime, gen } = setup(hosts);
-    await assert.rejects(gen.generate(request(runtime, 'hello')), (e: unknown) => e instanceof SwarmpathError && e.code === 'UNAVAILABLE');
+    await assert.rejects(gen.generate(request(runtime, 'hello')), (e: unknown) => e instanceof SwarmpathError && e.code === 'UNAVAILABLE' && e.http === 503 && (e.retryAfterS ?? 0) > 0);
   });
 
   it('does not retry bad input', async () => {

@@ -142,16 +142,20 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
   });
 
   it('answers 429 when the queue is full', async () => {
-    const slow = [
-      new FakeHost('a0', ['L0.0', 'L0.1'], { delayMs: 20 }), new FakeHost('b0', ['L1.0', 'L1.1'], { delayMs: 20 }),
-    ];
-    const { server } = api({ maxConcurrent: 1, maxQueue: 1 }, slow);
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const gated = [new FakeHost('a0', ['L0.0', 'L0.1'], { gate }), new FakeHost('b0', ['L1.0', 'L1.1'], { gate })];
+    const { server } = api({ maxConcurrent: 1, maxQueue: 1 }, gated);
     const body = { prompt: 'hello', max_tokens: 5 };
-    const all = await Promise.all([0, 1, 2, 3].map(() => inject(server, { path: '/v1/completions', body })));
-    const codes = all.map((r) => r.status).sort();
-    assert.deepEqual(codes, [200, 200, 429, 429]);
-    const limited = all.find((r) => r.status === 429);
-    assert.equal(limited?.json().error.type, 'rate_limit_error');
+    const done: number[] = [];
+    const all = [0, 1, 2, 3].map(() => inject(server, { path: '/v1/completions', body }).then((r) => { done.push(r.status); return r; }));
+    // While the hosts hold every step, one request runs, one waits, and the other two are refused.
+    while (done.length < 2) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(done, [429, 429]);
+    open();
+    const results = await Promise.all(all);
+    assert.deepEqual(results.map((r) => r.status).sort(), [200, 200, 429, 429]);
+    assert.equal(results.find((r) => r.status === 429)?.json().error.type, 'rate_limit_error');
   });
 
   it('cancels the generation when the client hangs up', async () => {

@@ -178,7 +178,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
     async acquire(expertId, opts = {}) {
       const start = clock();
       const waitUntil = Math.min(start + noReplicaWaitMs, opts.deadlineMs ?? Infinity);
-      let exclude = opts.exclude;
+      const exclude = opts.exclude;
       let fresh = false;
       for (;;) {
         if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled');
@@ -191,11 +191,9 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
           fresh = true;
           continue;
         }
-        if (pick.type === 'none' && exclude && exclude.size > 0 && recs.length > 0) {
-          // Every replica failed this request once: try them again (bans still apply).
-          exclude = undefined;
-          continue;
-        }
+        // Every known replica already failed this request (their records may outlive them by up to
+        // a TTL): wait, polling fresh discovery, for a replica this request has not tried — a
+        // re-hosted expert — until the bounded wait ends, then NoLiveReplicaError (503 + Retry-After).
         if (now >= waitUntil) {
           const retryAfterS = Math.max(1, Math.ceil(pollMs / 1000) * 5);
           throw new NoLiveReplicaError(expertId, retryAfterS);

@@ -178,7 +178,9 @@ export class StageSession {
     this.#session?.close();
     this.#session = undefined;
     if (!replica) return;
-    this.#failed.add(replica.peerId);
+    // A deadline exceeded is slowness, not death: the replica may be tried again (the balancer
+    // already counts the slow call against it). Any other failure excludes it for this session.
+    if (e.code !== 'DEADLINE_EXCEEDED') this.#failed.add(replica.peerId);
     this.#moving = true;
     if (e.code !== 'RESOURCE_EXHAUSTED') this.#c.pool.failed(this.expertId, replica.peerId, e, work, seconds);
     this.#c.log.warn('stage call failed; moving the session to another replica', {

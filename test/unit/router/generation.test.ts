@@ -90,11 +90,33 @@ describe('generation over fake hosts', () => {
     assert.ok(Date.now() - t0 < 2000);
   });
 
-  it('fails with UNAVAILABLE when every replica of a stage is dead', async () => {
+  it('waits a bounded time, then 503 with Retry-After, when every replica of a stage is dead (records still listed)', async () => {
     const hosts = twoReplicas();
     hosts[2].kill(); hosts[3].kill();
-    const { runtime, gen } = setup(hosts);
-    await assert.rejects(gen.generate(request(runtime, 'hello')), (e: unknown) => e instanceof SwarmpathError && e.code === 'UNAVAILABLE' && e.http === 503 && (e.retryAfterS ?? 0) > 0);
+    const { runtime, gen } = setup(hosts, { noReplicaWaitMs: 300 });
+    const t0 = Date.now();
+    await assert.rejects(gen.generate(request(runtime, 'hello')),
+      (e: unknown) => e instanceof NoLiveReplicaError && e.http === 503 && (e.retryAfterS ?? 0) > 0);
+    const waited = Date.now() - t0;
+    assert.ok(waited >= 300 && waited < 5000, `waited ${waited} ms`);
+  });
+
+  it('a request whose every replica died completes on a replica re-hosted during the wait, with the same text', async () => {
+    const hosts = twoReplicas();
+    const { runtime, discovery, gen } = setup(hosts, { noReplicaWaitMs: 5000 });
+    const req = request(runtime, 'hello');
+    const want = await referenceText(runtime, 'hello', req.path, 40, 7, req.sampling);
+    let rehosted = false;
+    const r = await gen.generate(req, () => {
+      if (hosts[2].steps + hosts[3].steps > 10 && !rehosted) {
+        rehosted = true;
+        hosts[2].kill(); hosts[3].kill();
+        setTimeout(() => { discovery.hosts.push(new FakeHost('b2', ['L1.0', 'L1.1'])); }, 100);
+      }
+    });
+    assert.ok(rehosted, 'the stage lost every replica mid-generation');
+    assert.equal(r.text, want);
+    assert.ok(r.hosts.includes('b2'), `served by the re-hosted replica: ${r.hosts.join(',')}`);
   });
 
   it('does not retry bad input', async () => {

@@ -2,11 +2,10 @@
  * A DHT of 32 real libp2p nodes on loopback, in one process: three keys, each provided by four
  * nodes; every node searches one key and must find all four of its providers.
  *
- * The target is 2 s per search, and the latency to the last provider of each search is reported
- * (t.diagnostic: median, p90, max, how many met the target). The assertion bound is 10 s, not 2 s:
- * 32 nodes share one event loop, and on this shared 2-core machine under load (run queues of 20-40
- * were seen) single lookups took 2-2.3 s while the same code answers in well under 1 s otherwise.
- * A DHT that cannot find a provider fails either way.
+ * Every search must find all four providers within 2 s (issue 3); the latencies are reported
+ * (t.diagnostic: median, p90, max). Searches run one at a time, so this measures a lookup, not 32
+ * lookups fighting for 2 cores. (On a machine overloaded by other work — run queues of 20-40 — single
+ * lookups were seen to take 2-2.3 s; on a quiet 2-core machine the maximum is ~0.3 s.)
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +15,7 @@ import { startSwarm, stopAll, stats, waitForQuiet } from './swarm-helpers.ts';
 
 const N = 32;
 const TARGET_MS = 2_000;
-const SEARCH_BOUND_MS = 10_000;
+const SEARCH_BOUND_MS = TARGET_MS;
 let nodes: SwarmNode[] = [];
 after(async () => { await stopAll(nodes); });
 

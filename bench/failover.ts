@@ -23,6 +23,8 @@ export interface FailoverResult {
   recovery_s: number;
   /** Requests that needed a replay on another replica. */
   replayed: number;
+  /** When each of them ended, seconds after the kill (shows whether replays stop once the dead host is dropped). */
+  replays_at_s: number[];
   killed: { pid: number; peerId: string; experts: string[] };
   /** Sessions the router moved by replay during the run (its swarmpath_failovers_total), NaN when unread. */
   router_failovers: number;
@@ -85,6 +87,7 @@ export function failoverFigures(samples: readonly RequestSample[], killedAtMs: n
     requests: samples.length,
     failed: samples.filter((s) => !s.ok).length,
     replayed: samples.filter((s) => s.replays > 0).length,
+    replays_at_s: samples.filter((s) => s.replays > 0).map((s) => Math.round((s.endMs - killedAtMs) / 100) / 10),
     p50_ms: r(quantile(okLat, 0.5)),
     p99_ms: r(quantile(okLat, 0.99)),
     p99_during_failover_ms: r(quantile(during, 0.99)),

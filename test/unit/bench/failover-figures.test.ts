@@ -33,6 +33,7 @@ test('a fast request that needed a replay still counts as disturbed', () => {
   const f = failoverFigures(samples, 5050);
   assert.equal(f.failed, 0);
   assert.equal(f.replayed, 2);
+  assert.deepEqual(f.replays_at_s, [0.1, 2.1]);
   assert.equal(f.recovery_s, 2.1);
 });
 

@@ -24,6 +24,8 @@ export interface ReplicaPoolInit {
    * (shared/dht/discovery.ts); this only guards against a query that never ends.
    */
   discoveryTimeoutMs?: number;
+  /** Deadline of the Info probe a replica must pass after a ban before it gets work again, ms (default 1000). */
+  probeTimeoutMs?: number;
 }
 
 export interface ReplicaPoolComponents {
@@ -97,6 +99,29 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
   const clients = new Map<string, ExpertClient>();
   /** Latest seq seen per expert and peer, to notice re-announcements. */
   const seqs = new Map<string, number>();
+  /**
+   * Replicas (`expert peer`) whose ban ran out without a re-announcement: before real work goes to
+   * one again it must answer a cheap Info call, so a dead host whose record outlives it costs a
+   * failed probe, not a request's replay (Petals' and SWARM's lesson: liveness from our own calls).
+   */
+  const probation = new Set<string>();
+  const probeTimeoutMs = init.probeTimeoutMs ?? 1000;
+
+  /** Whether a replica on probation answers Info; a failure re-bans it (for longer). */
+  const probe = async (expertId: string, peerId: string, cl: ExpertClient, signal?: AbortSignal): Promise<boolean> => {
+    const key = `${expertId} ${peerId}`;
+    if (!probation.has(key)) return true;
+    try {
+      await cl.info({ deadlineMs: clock() + probeTimeoutMs, signal });
+      probation.delete(key);
+      return true;
+    } catch (err) {
+      if (signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled');
+      c.balancer.recordFailure(expertId, peerId, 'error', clock());
+      c.log.debug('probe of a banned replica failed; banned again', { expert: expertId, host: peerId, error: err });
+      return false;
+    }
+  };
 
   const client = (address: string): ExpertClient => {
     let cl = clients.get(address);
@@ -127,7 +152,10 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
     for (const r of recs) {
       const key = `${expertId} ${r.peerId}`;
       const seen = seqs.get(key);
-      if (seen !== undefined && r.seq > seen) c.balancer.reinstate(expertId, r.peerId, now);
+      if (seen !== undefined && r.seq > seen) {
+        c.balancer.reinstate(expertId, r.peerId, now);
+        probation.delete(key);
+      }
       seqs.set(key, r.seq);
     }
     c.onLiveReplicas?.(expertId, recs.filter((r) => !c.balancer.isBanned(expertId, r.peerId, now)).length);
@@ -187,8 +215,9 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
         const pick = c.balancer.pick(expertId, now, { cost: opts.cost, exclude });
         if (pick.type === 'ok') {
           const rec = recs.find((r) => r.peerId === pick.replica);
-          if (rec) return { peerId: rec.peerId, grpc: rec.grpc, client: client(rec.grpc) };
-          fresh = true;
+          if (!rec) { fresh = true; continue; }
+          const cl = client(rec.grpc);
+          if (await probe(expertId, rec.peerId, cl, opts.signal)) return { peerId: rec.peerId, grpc: rec.grpc, client: cl };
           continue;
         }
         // Every known replica already failed this request (their records may outlive them by up to
@@ -215,7 +244,9 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
         if (work !== undefined && seconds !== undefined) c.balancer.recordTimeout(expertId, peerId, work, seconds);
         return c.balancer.recordFailure(expertId, peerId, 'deadline', clock());
       }
-      return c.balancer.recordFailure(expertId, peerId, 'error', clock());
+      const outcome = c.balancer.recordFailure(expertId, peerId, 'error', clock());
+      if (outcome.type === 'banned') probation.add(`${expertId} ${peerId}`);
+      return outcome;
     },
 
     async view(expertIds, opts = {}) {

@@ -62,6 +62,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
     runtime, pool, log: log.child('generation'),
     events: {
       onFailover: (expert, reason) => metrics.failovers.inc({ expert, reason }),
+      onRetry: (expert, reason) => metrics.retries.inc({ expert, reason }),
       onCall: (expert, kind, seconds) => metrics.stageDuration.observe({ expert, kind }, seconds),
     },
   });

@@ -35,8 +35,10 @@ export interface StageSessionInit extends StageTimeouts {
 
 /** Hooks for metrics and logs; all optional. */
 export interface StageEvents {
-  /** A session moved to another replica by replay (reason: the error code). */
+  /** A session moved to another replica and went on there (reason: the error code that moved it). */
   onFailover?(expertId: string, reason: string): void;
+  /** A failed stage call is about to be tried again, on another replica where one is left. */
+  onRetry?(expertId: string, reason: string): void;
   /** One successful stage call and its duration. */
   onCall?(expertId: string, kind: 'prefill' | 'decode', seconds: number): void;
 }
@@ -117,6 +119,7 @@ export class StageSession {
         if (this.#moving) {
           this.#moving = false;
           this.#replays++;
+          this.#c.events?.onFailover?.(this.expertId, this.#lastError?.code ?? 'UNKNOWN');
           this.#span.event('replay', { 'swarmpath.host': this.#replica?.peerId ?? '', 'swarmpath.positions': this.#length });
         }
         return replay ? lastRows(out, T) : out;
@@ -186,7 +189,7 @@ export class StageSession {
     this.#c.log.warn('stage call failed; moving the session to another replica', {
       expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#length,
     });
-    this.#c.events?.onFailover?.(this.expertId, e.code);
+    this.#c.events?.onRetry?.(this.expertId, e.code);
     this.#span.event('failover', { 'swarmpath.reason': e.code, 'swarmpath.host': replica.peerId, 'swarmpath.positions': this.#length });
     this.#replica = undefined;
   }

@@ -157,6 +157,8 @@ export class FakeHost {
   steps = 0;
   opened = 0;
   activeSessions = 0;
+  /** Info calls answered or refused. */
+  infos = 0;
   readonly positions: number[] = [];
 
   constructor(peerId: string, experts: string[], opts: FakeHostOpts = {}) {
@@ -181,7 +183,15 @@ export class FakeHost {
     const unavailable = () => new SwarmpathError('UNAVAILABLE', `host ${host.peerId} is gone`);
     return {
       address: host.grpc,
-      async info(): Promise<HostInfo> { throw new Error('not used'); },
+      async info(): Promise<HostInfo> {
+        host.infos++;
+        if (host.dead) throw unavailable();
+        return {
+          peerId: host.peerId, version: 'test', model: 'toy', queueDepth: 0, throughput: 100, kvCapacityBytes: 1e9,
+          kvFreeBytes: 1e9, state: 'ONLINE', device: 'cpu', maxContext: 1024,
+          experts: host.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: host.activeSessions })),
+        };
+      },
       async forward(): Promise<F32> { throw new Error('not used'); },
       async openSession(expertId: string, maxLength: number, _opts: CallOpts): Promise<ExpertSession> {
         if (host.dead) throw unavailable();

@@ -15,10 +15,14 @@ function setup(hosts: FakeHost[], opts: { noReplicaWaitMs?: number; stepTimeoutM
   const pool = createReplicaPool({ model: 'toy', noReplicaWaitMs: opts.noReplicaWaitMs ?? 200, pollMs: 20, cacheTtlMs: 50 },
     { discovery, balancer, connect: discovery.connect, log: silentLogger });
   const failovers: string[] = [];
+  const retries: string[] = [];
   const gen = createGenerator({ stepTimeoutMs: opts.stepTimeoutMs ?? 2000 }, {
-    runtime, pool, log: silentLogger, events: { onFailover: (id, reason) => failovers.push(`${id}:${reason}`) },
+    runtime, pool, log: silentLogger, events: {
+      onFailover: (id, reason) => failovers.push(`${id}:${reason}`),
+      onRetry: (id, reason) => retries.push(`${id}:${reason}`),
+    },
   });
-  return { runtime, discovery, balancer, pool, gen, failovers };
+  return { runtime, discovery, balancer, pool, gen, failovers, retries };
 }
 
 function request(runtime: ReturnType<typeof toyRuntime>, prompt: string, over: Partial<GenerateRequest> = {}): GenerateRequest {
@@ -64,7 +68,7 @@ describe('generation over fake hosts', () => {
   it('moves a session whose host dies mid-generation and keeps the text exact', async () => {
     for (const dieAt of [0, 1, 5, 17]) {
       const hosts = twoReplicas();
-      const { runtime, gen, failovers } = setup(hosts);
+      const { runtime, gen, failovers, retries } = setup(hosts);
       const req = request(runtime, 'hello');
       const want = await referenceText(runtime, 'hello', req.path, 40, 7, req.sampling);
       // the replica of level 1 picked first (b0: the balancer breaks ties by arrival) dies after `dieAt` steps
@@ -74,6 +78,7 @@ describe('generation over fake hosts', () => {
       assert.equal(r.replays, 1, `dieAt ${dieAt}`);
       assert.equal(failovers.length, 1);
       assert.ok(failovers[0].startsWith('L1.') && failovers[0].endsWith(':UNAVAILABLE'));
+      assert.deepEqual(retries, failovers, 'one failed call, retried once, one completed move');
       const dead = hosts.filter((h) => h.dead).map((h) => h.peerId);
       assert.deepEqual(dead, ['b0']);
       assert.equal(r.hosts[1], 'b1');

@@ -90,6 +90,22 @@ describe('replica pool', () => {
     assert.deepEqual(view.E.map((v) => v.peerId).sort(), ['h1', 'h2']);
   });
 
+  it('after a ban runs out, a replica must answer an Info probe before it gets work again', async () => {
+    const { pool, hosts, advance, balancer } = setup();
+    await pool.acquire('E');
+    for (const h of hosts) assert.equal(pool.failed('E', h.peerId, new SwarmpathError('UNAVAILABLE', 'gone')).type, 'banned');
+    hosts[0].kill();
+    advance(61_000); // both bans ran out; no re-announcement
+    const got = await pool.acquire('E');
+    assert.equal(got.peerId, 'h2', 'the dead replica failed its probe and was passed over');
+    assert.equal(hosts[0].infos, 1, 'the dead replica was probed once');
+    assert.equal(hosts[1].infos, 1, 'the live replica was probed once');
+    assert.equal(balancer.isBanned('E', 'h1', Date.now() + 61_000), true, 'a failed probe bans again');
+    // The live replica passed: no more probes for it.
+    await pool.acquire('E', { exclude: new Set(['h1']) });
+    assert.equal(hosts[1].infos, 1);
+  });
+
   it('a deadline exceeded does not strike', () => {
     const { pool } = setup();
     return pool.acquire('E').then(() => {

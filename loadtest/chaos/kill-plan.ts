@@ -5,6 +5,7 @@
  * `expert` kills every live host serving one expert (the last-replica case). Each killed host is
  * restarted, as it was started (same expert, or --auto), after a random delay.
  */
+import { mulberry32 } from '../../shared/model/rng.ts';
 
 export type KillKind = 'one' | 'expert';
 
@@ -70,14 +71,5 @@ export function pickVictims<H extends LiveHost>(kill: Pick<PlannedKill, 'kind' |
   return { victims: live.filter((h) => h.experts.includes(expertId)), expertId };
 }
 
-/** mulberry32, as docs/model-format.md defines it: uniform [0, 1) from a uint32 seed. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared/model/rng.ts), re-exported for the chaos planner's callers. */
+export { mulberry32 };

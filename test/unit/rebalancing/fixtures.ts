@@ -1,5 +1,6 @@
 /** Helpers of the rebalancing unit tests: host records and a seeded PRNG. */
 import type { HostRecord } from '../../../shared/transport-types.ts';
+import { mulberry32 } from '../../../shared/model/rng.ts';
 
 /** A host record serving `experts`, ONLINE unless told otherwise. */
 export function rec(peerId: string, experts: readonly string[], over: Partial<HostRecord> = {}): HostRecord {
@@ -19,17 +20,8 @@ export function hostsWith(experts: string[], counts: number[], over: Partial<Hos
   return out;
 }
 
-/** mulberry32: a small seeded uniform [0, 1) generator. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32 (shared/model/rng.ts): a small seeded uniform [0, 1) generator. */
+export const prng = mulberry32;
 
 export const EXPERTS4 = ['L0.0', 'L0.1', 'L1.0', 'L1.1'];
 export const noDemand = new Map<string, number>();

@@ -8,6 +8,7 @@ import type { Manifest } from '../../../shared/manifest.ts';
 import type { F32 } from '../../../shared/runtime-types.ts';
 import type { CallOpts, Discovery, ExpertClient, ExpertSession, HostInfo, HostRecord } from '../../../shared/transport-types.ts';
 import type { RouterRuntime, SamplingParams } from '../../../router/runtime.ts';
+import { mulberry32 } from '../../../shared/model/rng.ts';
 
 export const D = 4;
 
@@ -34,16 +35,6 @@ export function toyManifest(levels = [2, 2], maxContext = 128): Manifest {
   };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Toy stem/head: logits favour printable lowercase letters, shaped by the hidden state. */
 export function toyRuntime(manifest = toyManifest()): RouterRuntime {

@@ -3,18 +3,10 @@ import assert from 'node:assert/strict';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { ThroughputEma } from '../../../router/throughput-ema.ts';
 import { MinHeap } from '../../../router/min-heap.ts';
+import { mulberry32 } from '../../../shared/model/rng.ts';
 
 /** mulberry32, for reproducible random cases. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 function pickOk(b: ReplicaBalancer, stage: string, now: number, opts = {}): string {
   const r = b.pick(stage, now, opts);

@@ -80,7 +80,9 @@ export async function run(argv: string[]): Promise<number> {
       const boot = bootstrap.flatMap((ma) => ['--bootstrap', ma]);
       const plan: { name: string; args: string[] }[] = [];
       for (let r = 1; r <= (f.replicas as number); r++) {
-        for (const id of experts) plan.push({ name: `host ${id}#${r}`, args: ['host', '--model', modelDir, '--expert', id, ...boot, ...hostArgs] });
+        // --rebalance: a pinned host too moves to an expert that lost every host (SPEC.md section 1);
+        // `--host-arg=--no-rebalance` (later on the line, so it wins) pins them.
+        for (const id of experts) plan.push({ name: `host ${id}#${r}`, args: ['host', '--model', modelDir, '--expert', id, '--rebalance', ...boot, ...hostArgs] });
       }
       for (let s = 1; s <= (f.spare as number); s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
       log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`, { replicas: f.replicas, spare: f.spare });

@@ -11,6 +11,7 @@ import type { RouteDecision } from '../runtime.ts';
 import { parseChat, parseCompletion } from './completion-request.ts';
 import type { CompletionParams, ValidationContext } from './completion-request.ts';
 import { SseWriter, sendJson } from './respond.ts';
+import { withSpanSync } from '../../shared/telemetry/trace.ts';
 
 export interface CompletionDeps extends ValidationContext {
   route(tokens: Uint8Array): RouteDecision;
@@ -39,7 +40,12 @@ export async function handleCompletion(kind: 'completion' | 'chat', body: Record
   };
   const p = kind === 'chat' ? parseChat(body, deps) : parseCompletion(body, deps);
   const seed = p.seed ?? deps.randomSeed();
-  const route = deps.route(p.promptTokens);
+  const route = withSpanSync('route', { 'swarmpath.prompt_tokens': p.promptTokens.length }, (span) => {
+    const r = deps.route(p.promptTokens);
+    span.setAttribute('swarmpath.path', r.path.join(','));
+    span.setAttribute('swarmpath.cluster', r.cluster);
+    return r;
+  });
   const id = `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${randomBytes(12).toString('hex')}`;
   const created = Math.floor(deps.clock() / 1000);
   const head = { id, object: kind === 'chat' ? 'chat.completion.chunk' : 'text_completion', created, model: p.model };

@@ -31,6 +31,22 @@ export interface SpanOpts {
 }
 
 /**
+ * Runs the synchronous `fn` as a span named `name`, a child of the active span (for short steps such
+ * as path choice, which call nothing else). A throw is recorded and rethrown; the span always ends.
+ */
+export function withSpanSync<T>(name: string, attrs: Attributes, fn: (span: Span) => T): T {
+  const span = tracer().startSpan(name, { kind: SpanKind.INTERNAL, attributes: attrs }, context.active());
+  try {
+    return fn(span);
+  } catch (err) {
+    recordError(span, err);
+    throw err;
+  } finally {
+    span.end();
+  }
+}
+
+/**
  * Runs `fn` inside a new active span named `name`. A throw or rejection records the exception, sets
  * status ERROR (message = the error's `code` when it has one) and rethrows; the span always ends.
  */

@@ -6,14 +6,14 @@ import type { BenchSwarm, SwarmHost } from '../../../bench/bench-swarm.ts';
 import { startOtlpReceiver } from './otlp-receiver.ts';
 import { parsePrometheusText, sampleValue } from '../../unit/telemetry/prometheus-text.ts';
 
-test('one completion through a real swarm is one trace (router request and stage spans, host session spans as their children), and shows in the metrics', async () => {
+for (const protocol of ['http/protobuf', 'http/json'] as const) test(`one completion through a real swarm is one trace over OTLP ${protocol} (router request, path choice and stage spans, host session spans as their children), and shows in the metrics`, async () => {
   const model = await synthFixture({ dModel: 32, heads: 2, layers: 1, levels: [1, 1], maxContext: 64 });
   const rx = await startOtlpReceiver();
   let swarm: BenchSwarm | undefined;
   try {
     swarm = await startBenchSwarm({
       modelDir: model, path: ['L0.0', 'L1.0'], replicas: 1, hostArgs: ['--metrics-listen', '127.0.0.1:0'],
-      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' },
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: rx.endpoint, OTEL_EXPORTER_OTLP_PROTOCOL: protocol, OTEL_BSP_SCHEDULE_DELAY: '100' },
     });
     const res = await fetch(`${swarm.http}/v1/completions`, {
       method: 'POST', headers: { 'content-type': 'application/json' },
@@ -24,11 +24,17 @@ test('one completion through a real swarm is one trace (router request and stage
     assert.equal(body.usage.completion_tokens, 5);
     const named = (n: string) => rx.spans.filter((s) => s.name === n);
     await rx.until(() => named('POST /v1/completions').length === 1 && named('Session L0.0').length === 1 && named('Session L1.0').length === 1
-      && named('stage L0.0').length === 1 && named('stage L1.0').length === 1);
+      && named('stage L0.0').length === 1 && named('stage L1.0').length === 1 && named('route').length === 1);
     const [req] = named('POST /v1/completions');
     assert.equal(req.service, 'swarmpath-router');
     assert.equal(req.parentSpanId, '');
     assert.equal(req.attributes['http.response.status_code'], 200);
+    assert.ok(rx.spans.every((sp) => (protocol === 'http/json' ? /json/ : /protobuf/).test(sp.contentType)), `spans arrived as ${protocol}`);
+    const [route] = named('route');
+    assert.ok(route, 'path choice is a span');
+    assert.equal(route.traceId, req.traceId);
+    assert.equal(route.parentSpanId, req.spanId);
+    assert.equal(route.attributes['swarmpath.path'], 'L0.0,L1.0');
     for (const id of ['L0.0', 'L1.0']) {
       const [stage] = named(`stage ${id}`);
       const [session] = named(`Session ${id}`);

@@ -191,12 +191,8 @@ export class ReplicaBalancer {
 
   /** Records a completed call: `work` units in `seconds` (whole call, network and queueing included). */
   recordSuccess(stage: string, replica: string, work: number, seconds: number): void {
-    const s = this.#stages.get(stage);
-    const e = s?.entries.get(replica);
-    if (!s || !e) return;
-    const first = e.ema.samples === 0;
-    e.ema.update(work, seconds);
-    if (first && e.ema.samples > 0) this.#reprice(s, e);
+    const e = this.#measure(stage, replica, work, seconds);
+    if (!e) return;
     e.strikes = 0;
     e.bans = 0;
   }
@@ -206,12 +202,18 @@ export class ReplicaBalancer {
    * (lower-bound) measurement, so a replica that keeps timing out gets little traffic.
    */
   recordTimeout(stage: string, replica: string, work: number, seconds: number): void {
+    this.#measure(stage, replica, work, seconds);
+  }
+
+  /** Feeds one whole-call measurement to the replica's EMA (its first one reprices it); the entry, if known. */
+  #measure(stage: string, replica: string, work: number, seconds: number) {
     const s = this.#stages.get(stage);
     const e = s?.entries.get(replica);
-    if (!s || !e) return;
+    if (!s || !e) return undefined;
     const first = e.ema.samples === 0;
     e.ema.update(work, seconds);
     if (first && e.ema.samples > 0) this.#reprice(s, e);
+    return e;
   }
 
   /** Records a failed call; see the file comment for the rules. */

@@ -3,6 +3,8 @@
  * numbers for 64-bit integers, enum names as strings, Buffers for bytes). Types only.
  */
 
+import type { HostInfo } from '../transport-types.ts';
+
 export type WireDType = 'DTYPE_UNSPECIFIED' | 'FLOAT32' | 'FLOAT16' | 'INT64';
 
 export interface TensorMsg {
@@ -11,19 +13,8 @@ export interface TensorMsg {
   data: Buffer | Uint8Array;
 }
 
-export interface InfoResponseMsg {
-  peerId: string;
-  version: string;
-  model: string;
-  experts: { expertId: string; sha256: string; layers: number; activeSessions: number }[];
-  queueDepth: number;
-  throughput: number;
-  kvCapacityBytes: number;
-  kvFreeBytes: number;
-  state: string;
-  device: string;
-  maxContext: number;
-}
+/** InfoResponse as proto-loader decodes it: HostInfo's fields, with `state` not yet validated. */
+export type InfoResponseMsg = Omit<HostInfo, 'state'> & { state: string };
 
 export interface ForwardRequestMsg {
   expertId: string;

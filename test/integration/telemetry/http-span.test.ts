@@ -1,11 +1,9 @@
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { context, propagation, trace, SpanStatusCode } from '@opentelemetry/api';
-import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { trace, SpanStatusCode } from '@opentelemetry/api';
+import { useInMemoryTracing } from '../../helpers/in-memory-tracing.ts';
 import { traceHttpRequest } from '../../../shared/telemetry/http-span.ts';
 import { withSpan } from '../../../shared/telemetry/trace.ts';
 import { createMetricsRegistry } from '../../../shared/telemetry/metrics.ts';
@@ -13,17 +11,7 @@ import { startMetricsServer } from '../../../shared/telemetry/metrics-server.ts'
 import { silentLogger } from '../../../shared/log.ts';
 import { parsePrometheusText, sampleValue } from '../../unit/telemetry/prometheus-text.ts';
 
-const exporter = new InMemorySpanExporter();
-let provider: TracerProvider;
-before(() => {
-  const cm = new AsyncLocalStorageContextManager();
-  cm.enable();
-  context.setGlobalContextManager(cm);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  trace.setGlobalTracerProvider(provider);
-});
-after(async () => { await provider.shutdown(); trace.disable(); context.disable(); propagation.disable(); });
+const { exporter } = useInMemoryTracing();
 
 test('an HTTP request becomes a server span under the caller\'s traceparent, with its status', async () => {
   const server = createServer((req, res) => {

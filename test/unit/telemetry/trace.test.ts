@@ -1,25 +1,14 @@
-import { test, before, after, beforeEach } from 'node:test';
+import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { context, propagation, trace, SpanStatusCode } from '@opentelemetry/api';
-import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { trace, SpanStatusCode } from '@opentelemetry/api';
+import { TracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
+import { useInMemoryTracing } from '../../helpers/in-memory-tracing.ts';
 import { withSpan, currentTraceparent, extractTraceContext, contextFromTraceparent, injectTraceContext, SpanKind } from '../../../shared/telemetry/trace.ts';
 import { startStageSpan } from '../../../shared/telemetry/stage-span.ts';
 import { SwarmpathError } from '../../../shared/errors.ts';
 
-const exporter = new InMemorySpanExporter();
-let provider: TracerProvider;
-
-before(() => {
-  const cm = new AsyncLocalStorageContextManager();
-  cm.enable();
-  context.setGlobalContextManager(cm);
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-  provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-  trace.setGlobalTracerProvider(provider);
-});
-after(async () => { await provider.shutdown(); trace.disable(); context.disable(); propagation.disable(); });
+const tracing = useInMemoryTracing();
+const exporter = tracing.exporter;
 beforeEach(() => exporter.reset());
 
 test('withSpan nests spans through async code and returns the result', async () => {
@@ -117,6 +106,6 @@ test('an unsampled trace stays unsampled across the stage span and its tracepare
   } finally {
     await p2.shutdown();
     trace.disable();
-    trace.setGlobalTracerProvider(provider);
+    trace.setGlobalTracerProvider(tracing.provider());
   }
 });

@@ -18,6 +18,7 @@ import { createHostCore } from '../expert-host/host-core.ts';
 import { createExpertClient } from '../shared/grpc/client.ts';
 import { silentLogger, type Logger } from '../shared/log.ts';
 import { loadPackage } from '../shared/model/package.ts';
+import { appendKv, createKvCache, maskOf, pastOf } from '../shared/model/kv-cache.ts';
 import { openExpert } from '../shared/model/ort.ts';
 import type { ExpertSession } from '../shared/transport-types.ts';
 import { spawnReady } from './child-process.ts';
@@ -109,8 +110,10 @@ export async function measureHostOverhead(opts: HostOverheadOptions = {}): Promi
 
     // Bare onnxruntime.
     const model = await openExpert(pkg, expertId);
-    const past = { data: rnd(P * fpp, 3), dims: [1, P, entry.layers, 2, dims.n_heads, dims.head_dim] };
-    const mask = { data: new Float32Array(P + 1).fill(1), dims: [1, P + 1] };
+    const cache = createKvCache({ layers: entry.layers, nHeads: dims.n_heads, headDim: dims.head_dim }, P + 1);
+    appendKv(cache, rnd(P * fpp, 3), P);
+    const past = pastOf(cache);
+    const mask = maskOf(cache, 1);
     const bare = await timeEach(iters, 30, () => model.run(hidden, past, mask));
     log.info(`host overhead: bare onnxruntime step ${bare.toFixed(4)} ms`);
 

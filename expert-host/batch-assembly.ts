@@ -1,32 +1,26 @@
 /**
  * Pure batch assembly: several expert calls with the same number of new positions T become one
- * onnxruntime call. Rows with different cached lengths P are right-padded to the longest P with
- * zeroed keys/values and a zero mask there (docs/model-format.md, "mask"); experts are position-free,
- * so padding never shifts a row's result. A lone call passes its buffers through without a copy.
+ * onnxruntime call. Each row's filled cache slots are copied into [B,H,Pmax,Dh] tensors (Pmax the
+ * longest cached prefix), zeroed past its own length with a zero mask there (docs/model-format.md,
+ * "mask"); experts are position-free, so padding never shifts a row's result. A lone call passes
+ * views of its session's cache through without a copy.
  */
-import type { F32 } from '../shared/runtime-types.ts';
+import { copyIntoBatch, emptyPast, maskOf, pastOf, type KvCache, type KvShape } from '../shared/model/kv-cache.ts';
+import type { F32, PastKv } from '../shared/runtime-types.ts';
 
-/** One call to batch: a session's step (1 row, its cached prefix) or a stateless Forward (rows, no past). */
+/** One call to batch: a session's step (1 row, its cache) or a stateless Forward (rows, no cache). */
 export interface BatchItem {
   /** [rows, T, D] row-major. */
   hidden: Float32Array;
   rows: number;
   T: number;
-  /** The cached prefix, pastLen * floatsPerPosition floats, position-major; null when pastLen is 0. */
-  past: Float32Array | null;
-  pastLen: number;
-}
-
-/** The KV layout of one position: [L, 2, H, Dh]. */
-export interface KvShape {
-  layers: number;
-  nHeads: number;
-  headDim: number;
+  /** The session's cache, positions [0, length) attended to; null for a stateless call. */
+  cache: KvCache | null;
 }
 
 export interface AssembledBatch {
   hidden: F32;
-  pastKv: F32;
+  past: PastKv;
   mask: F32;
   /** Total rows B. */
   rows: number;
@@ -35,7 +29,7 @@ export interface AssembledBatch {
   pMax: number;
 }
 
-/** The per-item slices of a batched result: hidden [rows,T,D] and new keys/values [rows,T,L,2,H,Dh]. */
+/** The per-item slices of a batched result: hidden [rows,T,D] and new keys/values [rows,L,2,H,T,Dh]. */
 export interface ItemResult {
   hidden: Float32Array;
   newKv: Float32Array;
@@ -70,49 +64,50 @@ export function selectBatch(queue: readonly { T: number; rows: number; pastLen?:
   return picked;
 }
 
+/** Cached positions of an item. */
+export const pastLenOf = (it: BatchItem): number => it.cache?.length ?? 0;
+
 /** Builds the padded input tensors of `items` (all with the same T). */
 export function assembleBatch(items: readonly BatchItem[], D: number, kv: KvShape): AssembledBatch {
   if (items.length === 0) throw new Error('assembleBatch: no items');
   const T = items[0].T;
-  const fpp = fppOf(kv);
-  const kvDims = [kv.layers, 2, kv.nHeads, kv.headDim];
   let rows = 0;
   let pMax = 0;
   for (const it of items) {
     if (it.T !== T) throw new Error(`assembleBatch: mixed T (${T} and ${it.T})`);
-    if (it.pastLen > 0 && it.rows !== 1) throw new Error('assembleBatch: an item with a cached prefix must have one row');
+    if (it.cache && it.rows !== 1) throw new Error('assembleBatch: an item with a cache must have one row');
     rows += it.rows;
-    pMax = Math.max(pMax, it.pastLen);
+    pMax = Math.max(pMax, pastLenOf(it));
   }
   if (items.length === 1) {
     const it = items[0];
     return {
       hidden: { data: it.hidden, dims: [it.rows, T, D] },
-      pastKv: { data: it.past ?? new Float32Array(0), dims: [it.rows, it.pastLen, ...kvDims] },
-      mask: { data: new Float32Array(it.rows * (it.pastLen + T)).fill(1), dims: [it.rows, it.pastLen + T] },
+      past: it.cache ? pastOf(it.cache) : emptyPast(kv.layers, it.rows),
+      mask: it.cache ? maskOf(it.cache, T) : { data: new Float32Array(it.rows * T).fill(1), dims: [it.rows, T] },
       rows: it.rows, T, pMax,
     };
   }
   const hidden = new Float32Array(rows * T * D);
-  const pastKv = new Float32Array(rows * pMax * fpp);
+  const n = rows * kv.nHeads * pMax * kv.headDim;
+  const past: PastKv = {
+    rows, slots: pMax,
+    keys: Array.from({ length: kv.layers }, () => new Float32Array(n)),
+    values: Array.from({ length: kv.layers }, () => new Float32Array(n)),
+  };
   const width = pMax + T;
   const mask = new Float32Array(rows * width);
   let r = 0;
   for (const it of items) {
     hidden.set(it.hidden, r * T * D);
-    if (it.past && it.pastLen > 0) pastKv.set(it.past.subarray(0, it.pastLen * fpp), r * pMax * fpp);
+    if (it.cache) copyIntoBatch(it.cache, past, r);
     for (let k = 0; k < it.rows; k++, r++) {
       const m = r * width;
-      mask.fill(1, m, m + it.pastLen);
+      mask.fill(1, m, m + pastLenOf(it));
       mask.fill(1, m + pMax, m + width);
     }
   }
-  return {
-    hidden: { data: hidden, dims: [rows, T, D] },
-    pastKv: { data: pastKv, dims: [rows, pMax, ...kvDims] },
-    mask: { data: mask, dims: [rows, width] },
-    rows, T, pMax,
-  };
+  return { hidden: { data: hidden, dims: [rows, T, D] }, past, mask: { data: mask, dims: [rows, width] }, rows, T, pMax };
 }
 
 /** Splits a batched result back into per-item views (no copies). */

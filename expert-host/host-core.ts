@@ -7,8 +7,8 @@ import { InvalidArgumentError, SwarmpathError } from '../shared/errors.ts';
 import type { ExpertEntry, ModelDims } from '../shared/manifest.ts';
 import type { ExpertModel, F32 } from '../shared/runtime-types.ts';
 import type { HostInfo, HostState } from '../shared/transport-types.ts';
-import type { KvShape } from './batch-assembly.ts';
-import { appendKv, beginStep, kvFloatsPerPosition, pastView, type KvSession, type SessionEndReason } from './kv-session.ts';
+import { appendKv, type KvShape } from '../shared/model/kv-cache.ts';
+import { beginStep, type KvSession, type SessionEndReason } from './kv-session.ts';
 import { createKvSessionStore, type KvSessionStore } from './kv-session-store.ts';
 import { createStepBatcher, type BatchInfo, type StepBatcher } from './step-batcher.ts';
 import { createThroughputMeter } from './throughput-meter.ts';
@@ -43,7 +43,6 @@ export interface HostCoreInit {
 interface Served extends ServedModel {
   entry: ExpertEntry;
   kv: KvShape;
-  fpp: number;
   batcher: StepBatcher;
 }
 
@@ -102,7 +101,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
       activeSessions: () => store.activeFor(entry.id),
       onBatch: (b) => { meter.add(b.rows * b.T); init.onBatch?.(b); },
     });
-    served.set(entry.id, { ...m, entry, kv, fpp: kvFloatsPerPosition(entry.layers, dims.n_heads, dims.head_dim), batcher });
+    served.set(entry.id, { ...m, entry, kv, batcher });
   };
   for (const m of init.experts) add(m);
 
@@ -144,7 +143,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
       checkHidden(hidden, 'Forward');
       const [B, T] = hidden.dims;
       if (T > dims.max_context) throw new InvalidArgumentError(`Forward: T=${T} exceeds max_context ${dims.max_context}`);
-      const r = await s.batcher.submit({ hidden: hidden.data, rows: B, T, past: null, pastLen: 0 }, 'forward');
+      const r = await s.batcher.submit({ hidden: hidden.data, rows: B, T, cache: null }, 'forward');
       return r.hidden;
     },
     openSession(expertId, maxLength) {
@@ -153,7 +152,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
       if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > dims.max_context) {
         throw new InvalidArgumentError(`max_length must be in [1, ${dims.max_context}] (the model's max_context), got ${maxLength}`);
       }
-      return store.open(expertId, maxLength, s.fpp);
+      return store.open(expertId, maxLength, s.kv);
     },
     async step(session, position, hidden) {
       if (session.ended) store.get(session.id); // throws UNKNOWN_SESSION naming why
@@ -164,7 +163,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
       beginStep(session, position, T);
       session.busy++;
       try {
-        const r = await s.batcher.submit({ hidden: hidden.data, rows: 1, T, past: session.length > 0 ? pastView(session) : null, pastLen: session.length }, 'session');
+        const r = await s.batcher.submit({ hidden: hidden.data, rows: 1, T, cache: session }, 'session');
         if (session.ended) store.get(session.id);
         appendKv(session, r.newKv, T);
         return { hidden: r.hidden, length: session.length };

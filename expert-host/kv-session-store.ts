@@ -6,6 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ResourceExhaustedError, SwarmpathError } from '../shared/errors.ts';
+import { createKvCache, kvFloatsPerPosition, type KvShape } from '../shared/model/kv-cache.ts';
 import { kvSessionBytes, type KvSession, type SessionEndReason } from './kv-session.ts';
 
 export interface KvSessionStoreInit {
@@ -26,7 +27,7 @@ export interface KvSessionStore {
   /** Open sessions of one expert. */
   activeFor(expertId: string): number;
   /** Reserves and allocates a session, or throws ResourceExhaustedError. */
-  open(expertId: string, maxLength: number, floatsPerPosition: number): KvSession;
+  open(expertId: string, maxLength: number, shape: KvShape): KvSession;
   /** The open session `id`, or throws UNKNOWN_SESSION (naming eviction when it was evicted). */
   get(id: string): KvSession;
   /** Marks a session used now. */
@@ -67,17 +68,14 @@ export function createKvSessionStore(init: KvSessionStoreInit): KvSessionStore {
       for (const s of sessions.values()) if (s.expertId === expertId) n++;
       return n;
     },
-    open(expertId, maxLength, floatsPerPosition) {
-      const bytes = kvSessionBytes(maxLength, floatsPerPosition);
+    open(expertId, maxLength, shape) {
+      const bytes = kvSessionBytes(maxLength, kvFloatsPerPosition(shape));
       if (reserved + bytes > init.capacityBytes) {
         throw new ResourceExhaustedError(`KV cache full: a session of ${maxLength} positions needs ${bytes} bytes, ` +
           `${init.capacityBytes - reserved} of ${init.capacityBytes} free`);
       }
       reserved += bytes;
-      const s: KvSession = {
-        id: randomUUID(), expertId, maxLength, floatsPerPosition, reservedBytes: bytes,
-        cache: new Float32Array(maxLength * floatsPerPosition), length: 0, lastUsedMs: clock(), busy: 0,
-      };
+      const s: KvSession = { ...createKvCache(shape, maxLength), id: randomUUID(), expertId, reservedBytes: bytes, lastUsedMs: clock(), busy: 0 };
       sessions.set(s.id, s);
       return s;
     },

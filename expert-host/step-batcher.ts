@@ -7,7 +7,8 @@
  */
 import { SwarmpathError } from '../shared/errors.ts';
 import type { ExpertModel } from '../shared/runtime-types.ts';
-import { assembleBatch, selectBatch, splitBatch, type BatchItem, type ItemResult, type KvShape } from './batch-assembly.ts';
+import type { KvShape } from '../shared/model/kv-cache.ts';
+import { assembleBatch, pastLenOf, selectBatch, splitBatch, type BatchItem, type ItemResult } from './batch-assembly.ts';
 import { decideFlush } from './batch-policy.ts';
 
 /** Default bound of a batched call's padded cache (see selectBatch); --batch-kv-mb overrides it. */
@@ -94,7 +95,7 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
   }
 
   async function runBatch(): Promise<void> {
-    const picked = selectBatch(queue.map((q) => q.item), init.maxRows, maxPadded);
+    const picked = selectBatch(queue.map((q) => ({ T: q.item.T, rows: q.item.rows, pastLen: pastLenOf(q.item) })), init.maxRows, maxPadded);
     const batch = picked.map((i) => queue[i]);
     for (let k = picked.length - 1; k >= 0; k--) queue.splice(picked[k], 1);
     running++;
@@ -103,7 +104,7 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
     try {
       const a = assembleBatch(items, init.D, init.kv);
       const t0 = performance.now();
-      const out = await init.model.run(a.hidden, a.pastKv, a.mask);
+      const out = await init.model.run(a.hidden, a.past, a.mask);
       const seconds = (performance.now() - t0) / 1000;
       const results = splitBatch(items, out, init.D, init.kv);
       sizes.set(batch.length, (sizes.get(batch.length) ?? 0) + 1);

@@ -12,15 +12,26 @@ export interface F32 {
   dims: readonly number[];
 }
 
+/**
+ * The cached keys and values of an expert call: for each layer l, `keys[l]` and `values[l]`, each
+ * [rows, H, slots, Dh] row-major (the `past_key_l` / `past_value_l` inputs). `slots` may be 0.
+ */
+export interface PastKv {
+  rows: number;
+  slots: number;
+  keys: readonly Float32Array[];
+  values: readonly Float32Array[];
+}
+
 /** One expert loaded in onnxruntime. */
 export interface ExpertModel {
   readonly entry: ExpertEntry;
   readonly device: Device;
   /**
-   * Runs the expert. `hidden` [B,T,D]; `pastKv` [B,P,L,2,H,Dh] (P may be 0); `mask` [B,P+T].
-   * Resolves `hiddenOut` [B,T,D] and `newKv` [B,T,L,2,H,Dh].
+   * Runs the expert. `hidden` [B,T,D]; `past` B rows of C slots (C may be 0); `mask` [B,C+T].
+   * Resolves `hiddenOut` [B,T,D] and `newKv` [B,L,2,H,T,Dh].
    */
-  run(hidden: F32, pastKv: F32, mask: F32): Promise<{ hiddenOut: F32; newKv: F32 }>;
+  run(hidden: F32, past: PastKv, mask: F32): Promise<{ hiddenOut: F32; newKv: F32 }>;
   release(): Promise<void>;
 }
 

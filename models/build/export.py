@@ -37,9 +37,8 @@ def probe(expert, d_model, seed, tokens):
     e = copy.deepcopy(expert).double().eval()
     x = uniform_pm1(seed, tokens * d_model).astype(np.float32).astype(np.float64)
     hidden = torch.from_numpy(x).view(1, tokens, d_model)
-    past = torch.zeros((1, 0, e.layers, 2, e.h, e.dh), dtype=torch.float64)
     mask = torch.ones((1, tokens), dtype=torch.float64)
-    out, _ = e(hidden, past, mask)
+    out, _ = e(hidden, mask, *e.empty_past(1, torch.float64))
     out = out.reshape(-1).numpy()
     return [float(np.dot(out, uniform_pm1(seed + 1 + k, tokens * d_model))) for k in range(8)]
 
@@ -59,16 +58,22 @@ def export_stem(stem, path):
                       opset_version=OPSET, do_constant_folding=True)
 
 
+def past_names(layers):
+    """The expert's cache inputs in docs/model-format.md: past_key_l, past_value_l for each layer."""
+    return [f"past_{kind}_{l}" for l in range(layers) for kind in ("key", "value")]
+
+
 def export_expert(expert, d_model, path):
     e = expert.eval()
     hidden = torch.randn(2, 3, d_model)
-    past = torch.randn(2, 4, e.layers, 2, e.h, e.dh)
+    past = [torch.randn(2, e.h, 4, e.dh) for _ in range(2 * e.layers)]
     mask = torch.ones(2, 7)
-    torch.onnx.export(e, (hidden, past, mask), path, input_names=["hidden", "past_kv", "mask"],
-                      output_names=["hidden_out", "new_kv"],
-                      dynamic_axes={"hidden": {0: "B", 1: "T"}, "past_kv": {0: "B", 1: "P"},
-                                    "mask": {0: "B", 1: "PT"}, "hidden_out": {0: "B", 1: "T"},
-                                    "new_kv": {0: "B", 1: "T"}},
+    names = past_names(e.layers)
+    axes = {"hidden": {0: "B", 1: "T"}, "mask": {0: "B", 1: "CT"}, "hidden_out": {0: "B", 1: "T"},
+            "new_kv": {0: "B", 4: "T"}}
+    axes.update({n: {0: "B", 2: "C"} for n in names})
+    torch.onnx.export(e, (hidden, mask, *past), path, input_names=["hidden", "mask", *names],
+                      output_names=["hidden_out", "new_kv"], dynamic_axes=axes,
                       opset_version=OPSET, do_constant_folding=True)
 
 
@@ -86,7 +91,7 @@ def contract_logits(stem, experts, head, tokens):
     h = stem.eval()(x, pos)
     for e in experts:
         e.eval()
-        h, _ = e(h, torch.zeros((1, 0, e.layers, 2, e.h, e.dh)), torch.ones((1, len(tokens))))
+        h, _ = e(h, torch.ones((1, len(tokens))), *e.empty_past(1))
     return head.eval()(h)[0]
 
 

@@ -45,31 +45,41 @@ class Block(nn.Module):
             nn.init.normal_(lin.weight, std=0.02 / math.sqrt(2 * n_layers_total))
             nn.init.zeros_(lin.bias)
 
-    def forward(self, x, past_k, past_v, bias):
-        """x [B,T,D]; past_k/past_v [B,P,H,Dh] or None; bias additive [B,1,T,P+T] or None (causal only).
+    def forward(self, x, past_k, past_v, bias_past, bias_new):
+        """One block over T new positions attending to C cached slots and to each other.
 
-        Returns (x_out, k_new [B,T,H,Dh], v_new [B,T,H,Dh]).
+        x [B,T,D]; past_k/past_v [B,H,C,Dh] head-major slots; bias_past [B,1,1,C] and bias_new
+        [B,1,T,T] additive (0 or -1e9). Returns (x_out, k_new [B,H,T,Dh], v_new [B,H,T,Dh]).
+        The scores against the cache are K·qᵀ (no transpose or copy of the cache) and the cache is
+        never concatenated with the new keys: the softmax runs over both score blocks side by side.
         """
         b, t, d = x.shape
+        c = past_k.shape[2]
         q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
-        q = q.reshape(b, t, self.h, self.dh)
-        k = k.reshape(b, t, self.h, self.dh)
-        v = v.reshape(b, t, self.h, self.dh)
-        if past_k is not None:
-            k_all = torch.cat([past_k, k], dim=1)
-            v_all = torch.cat([past_v, v], dim=1)
-        else:
-            k_all, v_all = k, v
-        qh = (q * (1.0 / math.sqrt(self.dh))).transpose(1, 2).contiguous()  # B,H,T,Dh
-        kh = k_all.transpose(1, 2).contiguous()  # B,H,S,Dh
-        vh = v_all.transpose(1, 2).contiguous()  # B,H,S,Dh
-        scores = torch.matmul(qh, kh.transpose(2, 3))
-        scores = scores + bias
-        att = torch.softmax(scores, dim=-1)
+        qh = (q.reshape(b, t, self.h, self.dh) * (1.0 / math.sqrt(self.dh))).transpose(1, 2)  # B,H,T,Dh
+        kn = k.reshape(b, t, self.h, self.dh).transpose(1, 2)  # B,H,T,Dh
+        vn = v.reshape(b, t, self.h, self.dh).transpose(1, 2)
+        s_past = torch.matmul(past_k, qh.transpose(2, 3)).transpose(2, 3) + bias_past  # B,H,T,C
+        s_new = torch.matmul(qh, kn.transpose(2, 3)) + bias_new  # B,H,T,T
+        att = torch.softmax(torch.cat([s_past, s_new], dim=3), dim=-1)
+        y = torch.matmul(att[..., :c], past_v) + torch.matmul(att[..., c:], vn)
+        y = y.transpose(1, 2).reshape(b, t, d)
+        x = x + self.drop(self.proj(y))
+        x = x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))
+        return x, kn, vn
+
+    def train_forward(self, x, bias):
+        """Training fast path: no cache, causal bias [1,1,T,T] precomputed. Same function as forward with C = 0."""
+        b, t, d = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(d, dim=2)
+        qh = (q.reshape(b, t, self.h, self.dh) * (1.0 / math.sqrt(self.dh))).transpose(1, 2)
+        kh = k.reshape(b, t, self.h, self.dh).transpose(1, 2)
+        vh = v.reshape(b, t, self.h, self.dh).transpose(1, 2)
+        att = torch.softmax(torch.matmul(qh, kh.transpose(2, 3)) + bias, dim=-1)
         y = torch.matmul(att, vh).transpose(1, 2).reshape(b, t, d)
         x = x + self.drop(self.proj(y))
         x = x + self.drop(self.out(F.gelu(self.fc(self.ln2(x)))))
-        return x, k, v
+        return x
 
 
 def causal_bias(t: int, device=None):
@@ -79,7 +89,7 @@ def causal_bias(t: int, device=None):
 
 
 class Expert(nn.Module):
-    """A stack of blocks with the ONNX expert contract (position-major KV cache)."""
+    """A stack of blocks with the ONNX expert contract (head-major KV cache slots, one input per layer)."""
 
     def __init__(self, d_model: int, n_heads: int, layers: int, n_layers_total: int, dropout: float = 0.0):
         super().__init__()
@@ -88,29 +98,31 @@ class Expert(nn.Module):
         self.dh = d_model // n_heads
         self.blocks = nn.ModuleList([Block(d_model, n_heads, n_layers_total, dropout) for _ in range(layers)])
 
-    def forward(self, hidden, past_kv, mask):
-        """hidden [B,T,D], past_kv [B,P,L,2,H,Dh], mask [B,P+T] -> (hidden_out [B,T,D], new_kv [B,T,L,2,H,Dh])."""
+    def forward(self, hidden, mask, *past):
+        """The ONNX contract (docs/model-format.md): hidden [B,T,D], mask [B,C+T], then per layer l
+        past_key_l and past_value_l [B,H,C,Dh] -> (hidden_out [B,T,D], new_kv [B,L,2,H,T,Dh])."""
         t = hidden.shape[1]
-        s = mask.shape[1]
-        p = s - t
-        qpos = torch.arange(t, device=hidden.device) + p
-        kpos = torch.arange(s, device=hidden.device)
-        allowed = (kpos[None, :] <= qpos[:, None]).to(hidden.dtype)  # T,S
-        keep = allowed[None, None] * mask[:, None, None, :].to(hidden.dtype)  # B,1,T,S
-        bias = (1.0 - keep) * -1e9
+        c = mask.shape[1] - t
+        m = mask.to(hidden.dtype)
+        causal = torch.ones(t, t, dtype=hidden.dtype, device=hidden.device).tril()
+        bias_past = (1.0 - m[:, None, None, :c]) * -1e9  # B,1,1,C
+        bias_new = (1.0 - causal[None, None] * m[:, None, None, c:]) * -1e9  # B,1,T,T
         x = hidden
         kvs = []
         for i, blk in enumerate(self.blocks):
-            x, k, v = blk(x, past_kv[:, :, i, 0], past_kv[:, :, i, 1], bias)
-            kvs.append(torch.stack([k, v], dim=2))  # B,T,2,H,Dh
-        new_kv = torch.stack(kvs, dim=2)  # B,T,L,2,H,Dh
-        return x, new_kv
+            x, k, v = blk(x, past[2 * i], past[2 * i + 1], bias_past, bias_new)
+            kvs.append(torch.stack([k, v], dim=1))  # B,2,H,T,Dh
+        return x, torch.stack(kvs, dim=1)  # B,L,2,H,T,Dh
+
+    def empty_past(self, b, dtype=torch.float32):
+        """The past of a call with no cache (C = 0): 2L tensors [B,H,0,Dh]."""
+        return [torch.zeros((b, self.h, 0, self.dh), dtype=dtype) for _ in range(2 * self.layers)]
 
     def train_forward(self, hidden, bias):
-        """Training fast path: P = 0, no padding, causal bias precomputed."""
+        """Training fast path: no cache, no padding, causal bias precomputed."""
         x = hidden
         for blk in self.blocks:
-            x, _, _ = blk(x, None, None, bias)
+            x = blk.train_forward(x, bias)
         return x
 
 

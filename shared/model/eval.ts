@@ -11,6 +11,7 @@ import { silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import type { ExpertModel, F32, ModelPackage } from '../runtime-types.ts';
 import { sequenceBits } from './bits.ts';
+import { emptyPast } from './kv-cache.ts';
 import { openDenseBlocks, openExpert, openHead, openStem } from './ort.ts';
 import type { HeadModel, StemModel } from './ort.ts';
 import { verifyFile } from './package.ts';
@@ -75,10 +76,9 @@ async function releaseAll(m: Models): Promise<void> {
   if (m.dense) await Promise.all([m.dense.stem.release(), m.dense.blocks.release(), m.dense.head.release()]);
 }
 
-function runExpert(e: ExpertModel, hidden: F32, dims: ModelPackage['manifest']['dims']): Promise<F32> {
+function runExpert(e: ExpertModel, hidden: F32): Promise<F32> {
   const T = hidden.dims[1];
-  return e.run(hidden, { data: new Float32Array(0), dims: [1, 0, e.entry.layers, 2, dims.n_heads, dims.head_dim] },
-    { data: new Float32Array(T).fill(1), dims: [1, T] }).then((r) => r.hiddenOut);
+  return e.run(hidden, emptyPast(e.entry.layers, 1), { data: new Float32Array(T).fill(1), dims: [1, T] }).then((r) => r.hiddenOut);
 }
 
 /** Scores one document on every path (sharing path prefixes) and on the dense model. */
@@ -99,7 +99,7 @@ export async function scoreDoc(pkg: ModelPackage, m: Models, doc: HeldoutDoc): P
     const key = path.slice(0, n).join('>');
     let p = memo.get(key);
     if (!p) {
-      p = prefixOut(path, n - 1).then((h) => runExpert(m.experts.get(path[n - 1])!, h, dims));
+      p = prefixOut(path, n - 1).then((h) => runExpert(m.experts.get(path[n - 1])!, h));
       memo.set(key, p);
     }
     return p;
@@ -111,7 +111,7 @@ export async function scoreDoc(pkg: ModelPackage, m: Models, doc: HeldoutDoc): P
   }
   let denseBits: number | undefined;
   if (m.dense) {
-    const h = await runExpert(m.dense.blocks, await m.dense.stem.run(ids, positions, 1, T), dims);
+    const h = await runExpert(m.dense.blocks, await m.dense.stem.run(ids, positions, 1, T));
     denseBits = sequenceBits((await m.dense.head.run(h)).data, dims.vocab_size, tokens, from);
   }
   return { domain: doc.domain, bytes: scored, pathBits, cluster, denseBits };

@@ -1,12 +1,13 @@
 /**
  * MonolithicRunner: stem + one path's experts + head in one process, each expert with its own KV
- * cache (position-major, allocated at max_context). The floor the benchmarks compare against, and
+ * cache (kv-cache.ts, the host's layout, reserved at max_context). The floor the benchmarks compare against, and
  * the reference the router's distributed generation must reproduce for a seed: same sampler, same
  * rng (createRng(seed), one draw per sampled token), same stop handling.
  */
 import { InvalidArgumentError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Device, ExpertModel, F32, ModelPackage, Path } from '../runtime-types.ts';
+import { appendKv, createKvCache, maskOf, pastOf, truncateKv } from './kv-cache.ts';
 import { openExpert, openHead, openStem } from './ort.ts';
 import type { HeadModel, StemModel } from './ort.ts';
 import { createRng } from './rng.ts';
@@ -70,7 +71,7 @@ export async function createMonolithicRunner(init: MonolithicInit): Promise<Mono
 /** A runner over already opened models (eval uses it with the dense baseline's files). */
 export function monolithicRunner(pkg: ModelPackage, path: Path, stem: StemModel, experts: ExpertModel[], head: HeadModel): MonolithicRunner {
   const { d_model: D, n_heads: H, head_dim: Dh, max_context: maxLen, vocab_size: V } = pkg.manifest.dims;
-  const caches = experts.map((e) => new Float32Array(maxLen * e.entry.layers * 2 * H * Dh));
+  const caches = experts.map((e) => createKvCache({ layers: e.entry.layers, nHeads: H, headDim: Dh }, maxLen));
   let pos = 0;
 
   async function forward(tokens: ArrayLike<number>): Promise<F32> {
@@ -81,13 +82,11 @@ export function monolithicRunner(pkg: ModelPackage, path: Path, stem: StemModel,
     const positions = new BigInt64Array(T);
     for (let i = 0; i < T; i++) { ids[i] = BigInt(tokens[i]); positions[i] = BigInt(pos + i); }
     let hidden = await stem.run(ids, positions, 1, T);
-    const mask: F32 = { data: new Float32Array(pos + T).fill(1), dims: [1, pos + T] };
     for (let k = 0; k < experts.length; k++) {
-      const L = experts[k].entry.layers;
-      const row = L * 2 * H * Dh;
-      const past: F32 = { data: caches[k].subarray(0, pos * row), dims: [1, pos, L, 2, H, Dh] };
-      const out = await experts[k].run(hidden, past, mask);
-      caches[k].set(out.newKv.data, pos * row);
+      const c = caches[k];
+      truncateKv(c, pos);
+      const out = await experts[k].run(hidden, pastOf(c), maskOf(c, T));
+      appendKv(c, out.newKv.data, T);
       hidden = out.hiddenOut;
     }
     pos += T;

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { ExpertEntry } from '../manifest.ts';
+import type { ExpertEntry, ModelDims } from '../manifest.ts';
 import type { Device, ExpertModel, F32, ModelPackage } from '../runtime-types.ts';
 import { silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
@@ -96,17 +96,46 @@ function f32(t: ort.Tensor | undefined, name: string): F32 {
   return { data: t.data as Float32Array, dims: t.dims };
 }
 
-/** Wraps an expert-shaped session (hidden, past_kv, mask → hidden_out, new_kv). Also used for the dense blocks. */
-export function expertModel(entry: ExpertEntry, s: OpenSession): ExpertModel {
+/** The names of an expert's `past_*` inputs, layer by layer: past_key_0, past_value_0, past_key_1, … */
+export function pastInputNames(layers: number): string[] {
+  const names: string[] = [];
+  for (let l = 0; l < layers; l++) names.push(`past_key_${l}`, `past_value_${l}`);
+  return names;
+}
+
+/** Refuses an expert file whose inputs or outputs are not the contract's (docs/model-format.md). */
+function checkExpertIo(file: string, layers: number, s: OpenSession): void {
+  const want = ['hidden', 'mask', ...pastInputNames(layers)];
+  const got = s.session.inputNames;
+  const outs = s.session.outputNames;
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x) => b.includes(x));
+  if (!same(got, want) || !same(outs, ['hidden_out', 'new_kv'])) {
+    void s.session.release();
+    throw new BadPackageError(`${file} is not an expert of this format: it has inputs [${got.join(', ')}] and outputs ` +
+      `[${outs.join(', ')}]; a ${layers}-layer expert has inputs [${want.join(', ')}] and outputs [hidden_out, new_kv] ` +
+      '(docs/model-format.md; a package exported with one position-major past_kv input must be re-exported)');
+  }
+}
+
+/** Wraps an expert-shaped session (hidden, mask, past_* → hidden_out, new_kv). Also used for the dense blocks. */
+export function expertModel(entry: ExpertEntry, s: OpenSession, dims: Pick<ModelDims, 'n_heads' | 'head_dim'>): ExpertModel {
+  checkExpertIo(entry.file, entry.layers, s);
+  const { n_heads: H, head_dim: Dh } = dims;
+  const names = pastInputNames(entry.layers);
   return {
     entry,
     device: s.device,
-    async run(hidden, pastKv, mask) {
-      const out = await s.session.run({
+    async run(hidden, past, mask) {
+      const feeds: Record<string, ort.Tensor> = {
         hidden: new ort.Tensor('float32', hidden.data, hidden.dims),
-        past_kv: new ort.Tensor('float32', pastKv.data, pastKv.dims),
         mask: new ort.Tensor('float32', mask.data, mask.dims),
-      });
+      };
+      const pastDims = [past.rows, H, past.slots, Dh];
+      for (let l = 0; l < entry.layers; l++) {
+        feeds[names[2 * l]] = new ort.Tensor('float32', past.keys[l], pastDims);
+        feeds[names[2 * l + 1]] = new ort.Tensor('float32', past.values[l], pastDims);
+      }
+      const out = await s.session.run(feeds);
       return { hiddenOut: f32(out.hidden_out, 'hidden_out'), newKv: f32(out.new_kv, 'new_kv') };
     },
     release: () => s.session.release(),
@@ -116,7 +145,7 @@ export function expertModel(entry: ExpertEntry, s: OpenSession): ExpertModel {
 /** Opens expert `id` of the package (verifying its file). */
 export async function openExpert(pkg: ModelPackage, id: string, opts: SessionOptions = {}): Promise<ExpertModel> {
   const entry = pkg.expert(id);
-  return expertModel(entry, await openFile(pkg, entry, opts));
+  return expertModel(entry, await openFile(pkg, entry, opts), pkg.manifest.dims);
 }
 
 /** The stem: token and absolute position ids → hidden states. */
@@ -169,5 +198,5 @@ export async function openDenseBlocks(pkg: ModelPackage, opts: SessionOptions = 
   const dense = pkg.manifest.eval?.dense;
   if (!dense) throw new BadPackageError(`package ${pkg.manifest.name} has no eval.dense`);
   const entry: ExpertEntry = { id: 'dense', ...dense.blocks, layers: dense.layers, probe: { seed: 0, tokens: 1, fingerprint: [] } };
-  return expertModel(entry, await openFile(pkg, dense.blocks, opts));
+  return expertModel(entry, await openFile(pkg, dense.blocks, opts), pkg.manifest.dims);
 }

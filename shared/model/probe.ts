@@ -4,6 +4,7 @@
  */
 import type { ExpertProbe, ModelDims } from '../manifest.ts';
 import type { ExpertModel } from '../runtime-types.ts';
+import { emptyPast } from './kv-cache.ts';
 import { mulberry32 } from './rng.ts';
 
 /** Number of projections in a fingerprint. */
@@ -44,7 +45,7 @@ export async function computeFingerprint(expert: ExpertModel, seed: number, toke
   const L = expert.entry.layers;
   const { hiddenOut } = await expert.run(
     { data: probeInput(seed, tokens, dims.d_model), dims: [1, tokens, dims.d_model] },
-    { data: new Float32Array(0), dims: [1, 0, L, 2, dims.n_heads, dims.head_dim] },
+    emptyPast(L, 1),
     { data: new Float32Array(tokens).fill(1), dims: [1, tokens] },
   );
   return fingerprint(seed, hiddenOut.data);

@@ -1,7 +1,7 @@
 /**
  * ONNX graphs of the contract in docs/model-format.md ("ONNX contract") with random weights: the stem
- * (token + learned position embeddings), an expert (pre-LN GPT-2 blocks with past_kv / mask / new_kv,
- * causal + padding mask) and the head (LayerNorm + untied linear map). Used by `swarmpath synth`.
+ * (token + learned position embeddings), an expert (pre-LN GPT-2 blocks with per-layer head-major
+ * past_key/past_value slots, mask and new_kv; causal + padding mask) and the head (LayerNorm + untied linear map). Used by `swarmpath synth`.
  */
 import { GraphBuilder } from './onnx-writer.ts';
 import type { Rng } from './rng.ts';
@@ -59,56 +59,77 @@ function linear(g: GraphBuilder, x: string, name: string, nIn: number, nOut: num
   return g.node('Add', [g.node('MatMul', [x, w]), b]);
 }
 
-/**
- * The additive attention bias [B,1,T,P+T]: `(1 - mask) * -1e9` plus -1e9 where a new position t
- * (absolute index P + t among the keys) would see a later key. Never -inf, so no NaN.
- */
-function attentionBias(g: GraphBuilder): string {
-  const neg = g.scalar(-1e9, 'neg_big');
-  const one = g.scalar(1, 'one');
-  const pad = g.node('Unsqueeze', [g.node('Mul', [g.node('Sub', [one, 'mask']), neg]), g.i64('axes_12', [1, 2])]);
-  const idx1 = g.i64('idx1', [1], []);
-  const P = g.node('Gather', [g.node('Shape', ['past_kv']), idx1], { axis: { i: 0 } });
-  const T = g.node('Gather', [g.node('Shape', ['hidden']), idx1], { axis: { i: 0 } });
-  const S = g.node('Add', [P, T]);
-  const step = g.i64('one_i', [1], []);
-  const keys = g.node('Unsqueeze', [g.node('Range', [g.i64('zero_i', [0], []), S, step]), g.i64('axes_0', [0])]);
-  const queries = g.node('Unsqueeze', [g.node('Range', [P, S, step]), g.i64('axes_1', [1])]);
-  const causal = g.node('Where', [g.node('Greater', [keys, queries]), neg, g.scalar(0, 'zero')]);
-  return g.node('Add', [pad, causal], {}, 'attn_bias');
+/** Additive attention biases of the contract: `(1 - mask) * -1e9` over the C slots, and over the T new positions also -1e9 where a query would see a later key. */
+interface Biases {
+  /** [B,1,1,C] */
+  past: string;
+  /** [B,1,T,T] */
+  next: string;
+  /** C as a 1-D [1] tensor (to slice the mask and the attention weights). */
+  c1: string;
 }
 
-/** One pre-LN block; returns the new residual stream and the layer's new K/V [B,T,1,2,H,Dh]. */
-function block(g: GraphBuilder, x: string, l: number, bias: string, dims: GraphDims, rng: Rng): { x: string; kv: string } {
+function attentionBiases(g: GraphBuilder): Biases {
+  const neg = g.scalar(-1e9, 'neg_big');
+  const one = g.scalar(1, 'one');
+  const c1 = g.node('Gather', [g.node('Shape', ['past_key_0']), g.i64('idx2', [2])], { axis: { i: 0 } });
+  const axis1 = g.i64('axis1', [1]);
+  const maskPast = g.node('Slice', ['mask', g.i64('zero1', [0]), c1, axis1]);
+  const maskNew = g.node('Slice', ['mask', c1, g.i64('end1', [Number.MAX_SAFE_INTEGER]), axis1]);
+  const axes12 = g.i64('axes_12', [1, 2]);
+  const past = g.node('Unsqueeze', [g.node('Mul', [g.node('Sub', [one, maskPast]), neg]), axes12], {}, 'bias_past');
+  const T = g.node('Gather', [g.node('Shape', ['hidden']), g.i64('idx1', [1], [])], { axis: { i: 0 } });
+  const step = g.i64('one_i', [1], []);
+  const range = g.node('Range', [g.i64('zero_i', [0], []), T, step]);
+  const keys = g.node('Unsqueeze', [range, g.i64('axes_0', [0])]);
+  const queries = g.node('Unsqueeze', [range, g.i64('axes_1', [1])]);
+  const causal = g.node('Cast', [g.node('Not', [g.node('Greater', [keys, queries])])], { to: { i: 1 } });
+  const keep = g.node('Mul', [causal, g.node('Unsqueeze', [maskNew, axes12])]);
+  const next = g.node('Mul', [g.node('Sub', [one, keep]), neg], {}, 'bias_new');
+  return { past, next, c1 };
+}
+
+/** One pre-LN block; returns the new residual stream and the layer's new K/V [B,1,2,H,T,Dh]. */
+function block(g: GraphBuilder, x: string, l: number, bias: Biases, dims: GraphDims, rng: Rng): { x: string; kv: string } {
   const { d, h, dh } = dims;
   const p = `l${l}`;
   const qkv = g.node('Reshape', [linear(g, layerNorm(g, x, `${p}_ln1`, d, rng), `${p}_qkv`, d, 3 * d, rng), g.i64(`${p}_shape5`, [0, 0, 3, h, dh])]);
-  const q = g.node('Gather', [qkv, g.i64(`${p}_i0`, [0], [])], { axis: { i: 2 } });
-  const kvNew = g.node('Slice', [qkv, g.i64(`${p}_s1`, [1]), g.i64(`${p}_e3`, [3]), g.i64(`${p}_ax2`, [2])]);
-  const past = g.node('Gather', ['past_kv', g.i64(`${p}_layer`, [l], [])], { axis: { i: 2 } });
-  const full = g.node('Concat', [past, kvNew], { axis: { i: 1 } });
-  const k = g.node('Gather', [full, g.i64(`${p}_k`, [0], [])], { axis: { i: 2 } });
-  const v = g.node('Gather', [full, g.i64(`${p}_v`, [1], [])], { axis: { i: 2 } });
-  const qT = g.node('Transpose', [q], { perm: { ints: [0, 2, 1, 3] } });
-  const kT = g.node('Transpose', [k], { perm: { ints: [0, 2, 3, 1] } });
-  const vT = g.node('Transpose', [v], { perm: { ints: [0, 2, 1, 3] } });
-  const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [qT, kT]), g.scalar(1 / Math.sqrt(dh))]), bias]);
-  const attn = g.node('MatMul', [g.node('Softmax', [scores], { axis: { i: -1 } }), vT]);
-  const merged = g.node('Reshape', [g.node('Transpose', [attn], { perm: { ints: [0, 2, 1, 3] } }), g.i64(`${p}_shape3`, [0, 0, d])]);
+  const heads = (i: number) => g.node('Transpose', [g.node('Gather', [qkv, g.i64(`${p}_i${i}`, [i], [])], { axis: { i: 2 } })], { perm: { ints: [0, 2, 1, 3] } });
+  const q = g.node('Mul', [heads(0), g.scalar(1 / Math.sqrt(dh))]); // [B,H,T,Dh]
+  const k = heads(1);
+  const v = heads(2);
+  const swap = { perm: { ints: [0, 1, 3, 2] } };
+  // Scores against the cache as K·qᵀ, so the cache is read in place; then side by side with the new keys' scores.
+  const sPast = g.node('Add', [g.node('Transpose', [g.node('MatMul', [`past_key_${l}`, g.node('Transpose', [q], swap)])], swap), bias.past]);
+  const sNew = g.node('Add', [g.node('MatMul', [q, g.node('Transpose', [k], swap)]), bias.next]);
+  const att = g.node('Softmax', [g.node('Concat', [sPast, sNew], { axis: { i: 3 } })], { axis: { i: -1 } });
+  const axis3 = g.i64(`${p}_ax3`, [3]);
+  const attPast = g.node('Slice', [att, g.i64(`${p}_z`, [0]), bias.c1, axis3]);
+  const attNew = g.node('Slice', [att, bias.c1, g.i64(`${p}_end`, [Number.MAX_SAFE_INTEGER]), axis3]);
+  const y = g.node('Add', [g.node('MatMul', [attPast, `past_value_${l}`]), g.node('MatMul', [attNew, v])]);
+  const merged = g.node('Reshape', [g.node('Transpose', [y], { perm: { ints: [0, 2, 1, 3] } }), g.i64(`${p}_shape3`, [0, 0, d])]);
   const x1 = g.node('Add', [x, linear(g, merged, `${p}_o`, d, d, rng, 0.5)]);
   const m = linear(g, layerNorm(g, x1, `${p}_ln2`, d, rng), `${p}_fc1`, d, 4 * d, rng);
   const gelu = g.node('Mul', [g.node('Mul', [m, g.scalar(0.5)]), g.node('Add', [g.scalar(1), g.node('Erf', [g.node('Mul', [m, g.scalar(Math.SQRT1_2)])])])]);
   const x2 = g.node('Add', [x1, linear(g, gelu, `${p}_fc2`, 4 * d, d, rng, 0.5)]);
-  return { x: x2, kv: g.node('Unsqueeze', [kvNew, g.i64(`${p}_ax2u`, [2])]) };
+  const ax1 = g.i64(`${p}_ax1`, [1]);
+  const pair = g.node('Concat', [g.node('Unsqueeze', [k, ax1]), g.node('Unsqueeze', [v, ax1])], { axis: { i: 1 } });
+  return { x: x2, kv: g.node('Unsqueeze', [pair, ax1]) };
 }
 
-/** expert: hidden [B,T,D], past_kv [B,P,L,2,H,Dh], mask [B,P+T] → hidden_out [B,T,D], new_kv [B,T,L,2,H,Dh]. */
+/**
+ * expert: hidden [B,T,D], mask [B,C+T], past_key_l / past_value_l [B,H,C,Dh] for each layer
+ * → hidden_out [B,T,D], new_kv [B,L,2,H,T,Dh].
+ */
 export function expertGraph(dims: GraphDims, layers: number, rng: Rng, name = 'expert'): Uint8Array {
   const g = new GraphBuilder(name);
   let x = g.input('hidden', 'float', ['B', 'T', dims.d]);
-  g.input('past_kv', 'float', ['B', 'P', layers, 2, dims.h, dims.dh]);
   g.input('mask', 'float', ['B', 'S']);
-  const bias = attentionBias(g);
+  for (let l = 0; l < layers; l++) {
+    g.input(`past_key_${l}`, 'float', ['B', dims.h, 'C', dims.dh]);
+    g.input(`past_value_${l}`, 'float', ['B', dims.h, 'C', dims.dh]);
+  }
+  const bias = attentionBiases(g);
   const kvs: string[] = [];
   for (let l = 0; l < layers; l++) {
     const b = block(g, x, l, bias, dims, rng);
@@ -116,8 +137,8 @@ export function expertGraph(dims: GraphDims, layers: number, rng: Rng, name = 'e
     kvs.push(b.kv);
   }
   g.node('Identity', [x], {}, 'hidden_out');
-  g.node('Concat', kvs, { axis: { i: 2 } }, 'new_kv');
+  g.node('Concat', kvs, { axis: { i: 1 } }, 'new_kv');
   g.output('hidden_out', 'float', ['B', 'T', dims.d]);
-  g.output('new_kv', 'float', ['B', 'T', layers, 2, dims.h, dims.dh]);
+  g.output('new_kv', 'float', ['B', layers, 2, dims.h, 'T', dims.dh]);
   return g.encode();
 }

@@ -94,7 +94,7 @@ export async function synthPackage(opts: SynthOptions): Promise<Manifest> {
       const ref = await put(o.out, `experts/${id}.onnx`, bytes);
       const probeSeed = 1000 + index;
       const entry: ExpertEntry = { id, ...ref, layers: o.layers, probe: { seed: probeSeed, tokens: 4, fingerprint: [] } };
-      const model = expertModel(entry, await createSession(bytes));
+      const model = expertModel(entry, await createSession(bytes), manifestDims);
       entry.probe.fingerprint = await computeFingerprint(model, probeSeed, 4, manifestDims);
       await model.release();
       experts.push(entry);

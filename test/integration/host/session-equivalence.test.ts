@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createExpertClient, type GrpcExpertClient } from '../../../shared/grpc/client.ts';
+import { emptyPast } from '../../../shared/model/kv-cache.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
 import { openExpert } from '../../../shared/model/ort.ts';
 import type { ExpertModel } from '../../../shared/runtime-types.ts';
@@ -21,7 +22,7 @@ let client: GrpcExpertClient;
 let local: ExpertModel;
 
 async function reference(seq: Float32Array, N: number): Promise<Float32Array> {
-  const r = await local.run({ data: seq, dims: [1, N, D] }, { data: new Float32Array(0), dims: [1, 0, 1, 2, 4, 16] }, { data: new Float32Array(N).fill(1), dims: [1, N] });
+  const r = await local.run({ data: seq, dims: [1, N, D] }, emptyPast(local.entry.layers, 1), { data: new Float32Array(N).fill(1), dims: [1, N] });
   return r.hiddenOut.data;
 }
 

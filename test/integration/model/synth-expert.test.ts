@@ -1,14 +1,20 @@
 /**
- * The synth expert honours the ONNX contract: decoding with a KV cache equals a full recompute,
- * batched rows with padding equal unbatched runs, probes match, and a d_model 1024 model runs.
+ * The synth expert honours the ONNX contract: decoding with a KV cache (the host's layout, with
+ * capacity growth and garbage in free slots) equals a full recompute, batched rows with padding equal
+ * unbatched runs, probes match, and a d_model 1024 model runs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { assembleBatch, splitBatch, type BatchItem } from '../../../expert-host/batch-assembly.ts';
+import { appendKv, createKvCache, emptyPast, maskOf, pastOf, positionMajor, type KvCache } from '../../../shared/model/kv-cache.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
-import { openExpert, openHead, openStem } from '../../../shared/model/ort.ts';
+import { BadPackageError } from '../../../shared/errors.ts';
+import type { ExpertEntry } from '../../../shared/manifest.ts';
+import { GraphBuilder } from '../../../shared/model/onnx-writer.ts';
+import { createSession, expertModel, openExpert, openHead, openStem } from '../../../shared/model/ort.ts';
 import { checkProbe } from '../../../shared/model/probe.ts';
 import { createRng } from '../../../shared/model/rng.ts';
 import { synthPackage } from '../../../shared/model/synth.ts';
@@ -22,7 +28,7 @@ function randHidden(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => r.normal());
 }
 
-const empty = (B: number): F32 => ({ data: new Float32Array(0), dims: [B, 0, L, 2, H, DH] });
+const shape = { layers: L, nHeads: H, headDim: DH };
 const ones = (B: number, n: number): F32 => ({ data: new Float32Array(B * n).fill(1), dims: [B, n] });
 
 function assertClose(got: Float32Array, want: Float32Array, tol: number, what: string): void {
@@ -37,68 +43,80 @@ async function expert(): Promise<ExpertModel> {
   return openExpert(pkg, 'L0.1');
 }
 
-test('decode with the KV cache equals a full recompute', async () => {
-  const e = await expert();
-  const N = 7, P0 = 4, row = D, kvRow = L * 2 * H * DH;
-  const x = randHidden(N * D, 7);
-  const full = await e.run({ data: x, dims: [1, N, D] }, empty(1), ones(1, N));
-  assert.deepEqual(full.hiddenOut.dims, [1, N, D]);
-  assert.deepEqual(full.newKv.dims, [1, N, L, 2, H, DH]);
-  const pre = await e.run({ data: x.slice(0, P0 * D), dims: [1, P0, D] }, empty(1), ones(1, P0));
-  assertClose(pre.hiddenOut.data, full.hiddenOut.data.slice(0, P0 * row), 1e-4, 'prefill hidden');
-  const cache = new Float32Array(N * kvRow);
-  cache.set(pre.newKv.data, 0);
-  for (let p = P0; p < N; p++) {
-    const step = await e.run({ data: x.slice(p * D, (p + 1) * D), dims: [1, 1, D] },
-      { data: cache.subarray(0, p * kvRow), dims: [1, p, L, 2, H, DH] }, ones(1, p + 1));
-    assertClose(step.hiddenOut.data, full.hiddenOut.data.slice(p * row, (p + 1) * row), 1e-4, `decode hidden at ${p}`);
-    assertClose(step.newKv.data, full.newKv.data.slice(p * kvRow, (p + 1) * kvRow), 1e-4, `new_kv at ${p}`);
-    cache.set(step.newKv.data, p * kvRow);
+/** Writes `v` into every free slot of the cache (slots [length, capacity) of each head): the mask must hide them. */
+function scribbleFreeSlots(c: KvCache, v: number): void {
+  const block = H * c.maxLength * DH;
+  for (let b = 0; b < 2 * L; b++) for (let h = 0; h < H; h++) {
+    c.buffer.fill(v, b * block + (h * c.capacity + c.length) * DH, b * block + (h + 1) * c.capacity * DH);
   }
+}
+
+/** One step of `hidden` [1,T,D] on cache `c`, as a host runs it: views of the cache in, new keys/values appended. */
+async function step(e: ExpertModel, c: KvCache, hidden: Float32Array): Promise<Float32Array> {
+  const T = hidden.length / D;
+  const out = await e.run({ data: hidden, dims: [1, T, D] }, pastOf(c), maskOf(c, T));
+  assert.deepEqual(out.newKv.dims, [1, L, 2, H, T, DH]);
+  appendKv(c, out.newKv.data, T);
+  return out.hiddenOut.data;
+}
+
+test('decode with the KV cache equals a full recompute, across capacity growth and with garbage in free slots', async () => {
+  const e = await expert();
+  const N = 70, P0 = 60;
+  const x = randHidden(N * D, 7);
+  const full = await e.run({ data: x, dims: [1, N, D] }, emptyPast(L, 1), ones(1, N));
+  assert.deepEqual(full.hiddenOut.dims, [1, N, D]);
+  const fullCache = createKvCache(shape, N);
+  appendKv(fullCache, full.newKv.data, N);
+  const c = createKvCache(shape, 200);
+  const pre = await step(e, c, x.slice(0, P0 * D));
+  assertClose(pre, full.hiddenOut.data.slice(0, P0 * D), 1e-4, 'prefill hidden');
+  assert.equal(c.capacity, 64);
+  for (let p = P0; p < N; p++) {
+    scribbleFreeSlots(c, 3.5);
+    const h = await step(e, c, x.slice(p * D, (p + 1) * D));
+    assertClose(h, full.hiddenOut.data.slice(p * D, (p + 1) * D), 1e-4, `decode hidden at ${p}`);
+  }
+  assert.equal(c.capacity, 128, 'the capacity grew during decoding');
+  assertClose(positionMajor(c), positionMajor(fullCache), 1e-4, 'the cached keys and values');
   // The cache must matter: decoding the last token with no history gives a different output.
-  const alone = await e.run({ data: x.slice((N - 1) * D), dims: [1, 1, D] }, empty(1), ones(1, 1));
+  const alone = await e.run({ data: x.slice((N - 1) * D), dims: [1, 1, D] }, emptyPast(L, 1), ones(1, 1));
   const diff = alone.hiddenOut.data.reduce((s, v, i) => s + Math.abs(v - full.hiddenOut.data[(N - 1) * D + i]), 0);
   assert.ok(diff > 1e-2, 'attention to the cache changes the output');
   await e.release();
 });
 
-test('batched rows with padding equal unbatched runs (decode and prefill)', async () => {
+test('batched rows (the host batch assembly) equal unbatched runs (decode and prefill)', async () => {
   const e = await expert();
-  const kvRow = L * 2 * H * DH;
   // Two sessions with caches of 3 and 5 positions, one decode step each.
   const lens = [3, 5];
-  const caches: Float32Array[] = [];
-  const singles: { h: Float32Array; kv: Float32Array }[] = [];
-  const xs = lens.map((_, i) => randHidden(D, 100 + i));
-  for (let i = 0; i < 2; i++) {
-    const pre = await e.run({ data: randHidden(lens[i] * D, 10 + i), dims: [1, lens[i], D] }, empty(1), ones(1, lens[i]));
-    caches.push(pre.newKv.data.slice());
-    const s = await e.run({ data: xs[i], dims: [1, 1, D] }, { data: caches[i], dims: [1, lens[i], L, 2, H, DH] }, ones(1, lens[i] + 1));
-    singles.push({ h: s.hiddenOut.data.slice(), kv: s.newKv.data.slice() });
+  const caches = await Promise.all(lens.map(async (n, i) => {
+    const c = createKvCache(shape, 16);
+    await step(e, c, randHidden(n * D, 10 + i));
+    scribbleFreeSlots(c, -7);
+    return c;
+  }));
+  const items: BatchItem[] = lens.map((_, i) => ({ hidden: randHidden(D, 100 + i), rows: 1, T: 1, cache: caches[i] }));
+  const singles = [];
+  for (const it of items) {
+    const a = assembleBatch([it], D, shape);
+    singles.push(splitBatch([it], await e.run(a.hidden, a.past, a.mask), D, shape)[0]);
   }
-  const P = 5;
-  const past = new Float32Array(2 * P * kvRow).fill(3.5); // garbage in the padding must be ignored
-  const mask = new Float32Array(2 * (P + 1));
+  const a = assembleBatch(items, D, shape);
+  assert.equal(a.past.slots, 5);
+  const together = splitBatch(items, await e.run(a.hidden, a.past, a.mask), D, shape);
   for (let i = 0; i < 2; i++) {
-    past.set(caches[i], i * P * kvRow);
-    for (let p = 0; p < lens[i]; p++) mask[i * (P + 1) + p] = 1;
-    mask[i * (P + 1) + P] = 1;
-  }
-  const hid = new Float32Array(2 * D);
-  hid.set(xs[0], 0); hid.set(xs[1], D);
-  const b = await e.run({ data: hid, dims: [2, 1, D] }, { data: past, dims: [2, P, L, 2, H, DH] }, { data: mask, dims: [2, P + 1] });
-  for (let i = 0; i < 2; i++) {
-    assertClose(b.hiddenOut.data.slice(i * D, (i + 1) * D), singles[i].h, 1e-4, `batched decode row ${i}`);
-    assertClose(b.newKv.data.slice(i * kvRow, (i + 1) * kvRow), singles[i].kv, 1e-4, `batched new_kv row ${i}`);
+    assertClose(together[i].hidden, singles[i].hidden, 1e-4, `batched decode row ${i}`);
+    assertClose(together[i].newKv, singles[i].newKv, 1e-4, `batched new_kv row ${i}`);
   }
   // Prefill of 3 and 5 tokens in one batch, the shorter right-padded.
-  const a = randHidden(3 * D, 20), c = randHidden(5 * D, 21);
-  const ha = await e.run({ data: a, dims: [1, 3, D] }, empty(1), ones(1, 3));
-  const hc = await e.run({ data: c, dims: [1, 5, D] }, empty(1), ones(1, 5));
+  const xa = randHidden(3 * D, 20), xc = randHidden(5 * D, 21);
+  const ha = await e.run({ data: xa, dims: [1, 3, D] }, emptyPast(L, 1), ones(1, 3));
+  const hc = await e.run({ data: xc, dims: [1, 5, D] }, emptyPast(L, 1), ones(1, 5));
   const bh = new Float32Array(2 * 5 * D).fill(-2);
-  bh.set(a, 0); bh.set(c, 5 * D);
+  bh.set(xa, 0); bh.set(xc, 5 * D);
   const bm = Float32Array.from([1, 1, 1, 0, 0, 1, 1, 1, 1, 1]);
-  const bp = await e.run({ data: bh, dims: [2, 5, D] }, empty(2), { data: bm, dims: [2, 5] });
+  const bp = await e.run({ data: bh, dims: [2, 5, D] }, emptyPast(L, 2), { data: bm, dims: [2, 5] });
   assertClose(bp.hiddenOut.data.slice(0, 3 * D), ha.hiddenOut.data, 1e-4, 'padded prefill row 0');
   assertClose(bp.hiddenOut.data.slice(5 * D), hc.hiddenOut.data, 1e-4, 'prefill row 1');
   await e.release();
@@ -125,7 +143,7 @@ test('a d_model 1024 package builds and runs stem → expert → head', async ()
     const T = 3;
     const hidden = await stem.run(BigInt64Array.of(104n, 105n, 33n), BigInt64Array.of(0n, 1n, 2n), 1, T);
     assert.deepEqual(hidden.dims, [1, T, 1024]);
-    const out = await e.run(hidden, { data: new Float32Array(0), dims: [1, 0, 1, 2, 16, 64] }, ones(1, T));
+    const out = await e.run(hidden, emptyPast(1, 1), ones(1, T));
     const logits = await head.run(out.hiddenOut);
     assert.deepEqual(logits.dims, [1, T, 256]);
     assert.ok(logits.data.every(Number.isFinite));
@@ -134,4 +152,20 @@ test('a d_model 1024 package builds and runs stem → expert → head', async ()
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('an expert file without the contract\'s inputs (the old single past_kv) is refused, naming what it has', async () => {
+  const g = new GraphBuilder('old-expert');
+  g.input('hidden', 'float', ['B', 'T', D]);
+  g.input('past_kv', 'float', ['B', 'P', L, 2, H, DH]);
+  g.input('mask', 'float', ['B', 'S']);
+  g.node('Identity', ['hidden'], {}, 'hidden_out');
+  g.node('Identity', ['past_kv'], {}, 'new_kv');
+  g.output('hidden_out', 'float', ['B', 'T', D]);
+  g.output('new_kv', 'float', ['B', 'P', L, 2, H, DH]);
+  const entry: ExpertEntry = { id: 'L0.0', file: 'experts/L0.0.onnx', sha256: '0'.repeat(64), bytes: 1, layers: L, probe: { seed: 1, tokens: 1, fingerprint: [] } };
+  const session = await createSession(g.encode());
+  assert.throws(() => expertModel(entry, session, { n_heads: H, head_dim: DH }), (e: unknown) => e instanceof BadPackageError &&
+    /experts\/L0.0.onnx is not an expert of this format: it has inputs \[hidden, past_kv, mask\]/.test(e.message) &&
+    /past_key_0, past_value_0, past_key_1, past_value_1/.test(e.message));
 });

@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { readHeldout } from '../../../shared/model/eval.ts';
 import { featurize } from '../../../shared/model/featurizer.ts';
+import { emptyPast } from '../../../shared/model/kv-cache.ts';
 import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
 import { openDenseBlocks, openExpert, openHead, openStem } from '../../../shared/model/ort.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
@@ -61,8 +62,7 @@ test('logits of a path and of the dense model match torch (parity fixture)', asy
   const stem = await openStem(pkg, {}, dense.stem), blocks = await openDenseBlocks(pkg), head = await openHead(pkg, {}, dense.head);
   const T = fx.tokens.length;
   const h = await stem.run(BigInt64Array.from(fx.tokens, BigInt), BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), 1, T);
-  const { dims } = pkg.manifest;
-  const out = await blocks.run(h, { data: new Float32Array(0), dims: [1, 0, dense.layers, 2, dims.n_heads, dims.head_dim] }, { data: new Float32Array(T).fill(1), dims: [1, T] });
+  const out = await blocks.run(h, emptyPast(dense.layers, 1), { data: new Float32Array(T).fill(1), dims: [1, T] });
   check((await head.run(out.hiddenOut)).data, fx.dense_logits, 'dense');
   await Promise.all([stem.release(), blocks.release(), head.release()]);
 });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createStepBatcher } from '../../../expert-host/step-batcher.ts';
 import type { BatchItem } from '../../../expert-host/batch-assembly.ts';
+import { appendKv, createKvCache } from '../../../shared/model/kv-cache.ts';
 import { fakeExpertModel } from './fake-expert-model.ts';
 
 const kv = { layers: 2, nHeads: 2, headDim: 3 };
@@ -9,8 +10,15 @@ const D = 6;
 const fpp = 2 * 2 * D;
 const rnd = (n: number, seed: number) => new Float32Array(n).map((_, i) => Math.sin(seed * 7.1 + i * 1.3));
 
+/** A session's cache holding P positions of random keys and values. */
+function cacheOf(P: number, seed: number) {
+  const c = createKvCache(kv, 64);
+  appendKv(c, rnd(P * fpp, seed), P);
+  return c;
+}
+
 function items(): BatchItem[] {
-  return [0, 3, 1, 7, 0, 5].map((P, k) => ({ hidden: rnd(D, k), rows: 1, T: 1, past: P ? rnd(P * fpp, 100 + k) : null, pastLen: P }));
+  return [0, 3, 1, 7, 0, 5].map((P, k) => ({ hidden: rnd(D, k), rows: 1, T: 1, cache: P ? cacheOf(P, 100 + k) : null }));
 }
 
 test('concurrent calls run as one batch and equal their one-by-one results', async () => {
@@ -33,7 +41,7 @@ test('the row budget splits a queue into several batches; different T never mix'
   const model = fakeExpertModel('L0.0', kv);
   const b = createStepBatcher({ model, D, kv, maxRows: 4, maxWaitMs: 0, activeSessions: () => 0 });
   const calls = items().map((it) => b.submit(it, 'session'));
-  calls.push(b.submit({ hidden: rnd(3 * D, 9), rows: 1, T: 3, past: null, pastLen: 0 }, 'forward'));
+  calls.push(b.submit({ hidden: rnd(3 * D, 9), rows: 1, T: 3, cache: null }, 'forward'));
   await Promise.all(calls);
   assert.deepEqual(model.runs, [4, 2, 1]);
 });
@@ -79,7 +87,7 @@ test('maxBatchKvBytes splits long caches into smaller batches', async () => {
   const model = fakeExpertModel('L0.0', kv);
   const positionBytes = fpp * 4;
   const b = createStepBatcher({ model, D, kv, maxRows: 16, maxWaitMs: 0, activeSessions: () => 0, maxBatchKvBytes: 2 * 10 * positionBytes });
-  const long = (k: number): BatchItem => ({ hidden: rnd(D, k), rows: 1, T: 1, past: rnd(10 * fpp, k), pastLen: 10 });
+  const long = (k: number): BatchItem => ({ hidden: rnd(D, k), rows: 1, T: 1, cache: cacheOf(10, k) });
   await Promise.all([0, 1, 2, 3, 4].map((k) => b.submit(long(k), 'session')));
   assert.deepEqual(model.runs, [2, 2, 1]);
 });

@@ -4,7 +4,8 @@
  * Fixture test/fixtures/model/parity.json holds torch float32 logits of the last 3 positions of a
  * fixed 20-byte sequence on one path (and on the dense baseline), written by models/build/export.py.
  * Rule: elementwise |onnx - torch| <= 1e-4 * max(1, max_v |torch_v|) over each position's V logits.
- * Also checks the KV-cache contract (prefill + decode with past_kv, right-padded batches) and that
+ * Also checks the KV-cache contract (prefill + decode with the host's cache layout across a capacity
+ * growth, right-padded batches) and that
  * every expert reproduces its manifest probe (docs/model-format.md tolerance).
  */
 import { test } from 'node:test';
@@ -14,7 +15,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { Manifest } from '../../../shared/manifest.ts';
+import { appendKv, copyIntoBatch, createKvCache, emptyPast, maskOf, pastOf } from '../../../shared/model/kv-cache.ts';
 import { fingerprint, fingerprintMatches, probeInput } from '../../../shared/model/probe.ts';
+import type { PastKv } from '../../../shared/runtime-types.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const PKG = join(ROOT, 'models', 'swarmpath-tiny');
@@ -55,15 +58,19 @@ async function stem(file: string, tokens: number[][], start: number[]): Promise<
   return out.hidden;
 }
 
-async function expert(file: string, layers: number, hidden: ort.Tensor, past: Float32Array, P: number,
-  mask: Float32Array): Promise<{ hidden: ort.Tensor; kv: ort.Tensor }> {
+/** One expert call by the file's input names: hidden, mask [B,C+T], past_key_l / past_value_l [B,H,C,Dh]. */
+async function expert(file: string, layers: number, hidden: ort.Tensor, past: PastKv, mask: Float32Array): Promise<{ hidden: ort.Tensor; kv: ort.Tensor }> {
   const [B, T] = hidden.dims;
-  const out = await (await session(file)).run({
-    hidden, past_kv: new ort.Tensor('float32', past, [B, P, layers, 2, H, Dh]),
-    mask: new ort.Tensor('float32', mask, [B, P + T]),
-  });
+  const feeds: Record<string, ort.Tensor> = { hidden, mask: new ort.Tensor('float32', mask, [B, past.slots + T]) };
+  for (let l = 0; l < layers; l++) {
+    feeds[`past_key_${l}`] = new ort.Tensor('float32', past.keys[l], [B, H, past.slots, Dh]);
+    feeds[`past_value_${l}`] = new ort.Tensor('float32', past.values[l], [B, H, past.slots, Dh]);
+  }
+  const s = await session(file);
+  assert.deepEqual([...s.inputNames].sort(), Object.keys(feeds).sort(), `${file} inputs`);
+  const out = await s.run(feeds);
   assert.deepEqual(out.hidden_out.dims, [B, T, D]);
-  assert.deepEqual(out.new_kv.dims, [B, T, layers, 2, H, Dh]);
+  assert.deepEqual(out.new_kv.dims, [B, layers, 2, H, T, Dh]);
   return { hidden: out.hidden_out, kv: out.new_kv };
 }
 
@@ -78,7 +85,7 @@ async function forward(stemFile: string, blocks: { file: string; layers: number 
   tokens: number[]): Promise<Float32Array> {
   let h = await stem(stemFile, [tokens], [0]);
   for (const b of blocks) {
-    h = (await expert(b.file, b.layers, h, new Float32Array(0), 0, new Float32Array(tokens.length).fill(1))).hidden;
+    h = (await expert(b.file, b.layers, h, emptyPast(b.layers, 1), new Float32Array(tokens.length).fill(1))).hidden;
   }
   return head(headFile, h);
 }
@@ -117,68 +124,74 @@ test('dense baseline logits match torch', async () => {
   assertLastPositions(logits, fixture.tokens.length, fixture.dense_logits, 'dense');
 });
 
-test('prefill then decode with past_kv gives the same logits', async () => {
+test('prefill then decode on the host cache layout gives the same logits, across a capacity growth', async () => {
   const blocks = fixture.path.map(expertFile);
-  const toks = fixture.tokens;
-  const n = fixture.last_positions;
+  // The fixture's sequence, behind 50 more tokens of prefix, so that decoding crosses the 64-slot capacity step.
+  const lead = Array.from({ length: 50 }, (_, i) => fixture.tokens[i % fixture.tokens.length]);
+  const toks = [...lead, ...fixture.tokens];
+  const n = 20;
   const P = toks.length - n;
-  // Prefill the first P tokens, keeping each expert's new_kv as its cache.
-  let h = await stem(manifest.stem.file, [toks.slice(0, P)], [0]);
-  const caches: Float32Array[] = [];
-  for (const b of blocks) {
-    const r = await expert(b.file, b.layers, h, new Float32Array(0), 0, new Float32Array(P).fill(1));
-    caches.push(r.kv.data as Float32Array);
-    h = r.hidden;
-  }
-  // Decode the last n tokens one at a time, appending new_kv to the position-major cache.
-  for (let i = 0; i < n; i++) {
-    const p = P + i;
-    let x = await stem(manifest.stem.file, [[toks[p]]], [p]);
+  const caches = blocks.map((b) => createKvCache({ layers: b.layers, nHeads: H, headDim: Dh }, toks.length));
+  const step = async (x: ort.Tensor, T: number) => {
     for (let j = 0; j < blocks.length; j++) {
-      const r = await expert(blocks[j].file, blocks[j].layers, x, caches[j], p, new Float32Array(p + 1).fill(1));
-      const grown = new Float32Array(caches[j].length + (r.kv.data as Float32Array).length);
-      grown.set(caches[j]);
-      grown.set(r.kv.data as Float32Array, caches[j].length);
-      caches[j] = grown;
+      const r = await expert(blocks[j].file, blocks[j].layers, x, pastOf(caches[j]), maskOf(caches[j], T).data);
+      appendKv(caches[j], r.kv.data as Float32Array, T);
       x = r.hidden;
     }
-    assertClose(await head(manifest.head.file, x), 0, fixture.logits[i], `decode position ${p}`);
+    return head(manifest.head.file, x);
+  };
+  await step(await stem(manifest.stem.file, [toks.slice(0, P)], [0]), P);
+  assert.equal(caches[0].capacity, 64);
+  // Reference: the whole sequence statelessly; each decoded position must match it.
+  const full = await forward(manifest.stem.file, blocks, manifest.head.file, toks);
+  for (let p = P; p < toks.length; p++) {
+    const logits = await step(await stem(manifest.stem.file, [[toks[p]]], [p]), 1);
+    const want = Array.from(full.subarray(p * V, (p + 1) * V));
+    assertClose(logits, 0, want, `decode position ${p}`);
   }
+  assert.equal(caches[0].capacity, toks.length, 'grown past 64 (capped at max_length)');
+  // And the last positions match torch.
+  const last = await forward(manifest.stem.file, blocks, manifest.head.file, fixture.tokens);
+  assertLastPositions(last, fixture.tokens.length, fixture.logits, 'path');
 });
 
 test('a right-padded batch row gives the same logits as the row alone', async () => {
-  // Row 0 has all 20 tokens cached but the last; row 1 only its last 5 but one, padded to the same P.
+  // Row 0 has all 20 tokens cached but the last; row 1 only 4, padded to the same number of slots.
   const e = expertFile(fixture.path[0]);
   const toks = fixture.tokens;
   const long = toks.length - 1;
   const short = 4;
   const shortToks = toks.slice(toks.length - short - 1);
-  const perPos = e.layers * 2 * H * Dh;
+  const shape = { layers: e.layers, nHeads: H, headDim: Dh };
   const prefill = async (seq: number[]) => {
     const h = await stem(manifest.stem.file, [seq], [0]);
-    return (await expert(e.file, e.layers, h, new Float32Array(0), 0, new Float32Array(seq.length).fill(1))).kv
-      .data as Float32Array;
+    const c = createKvCache(shape, 32);
+    appendKv(c, (await expert(e.file, e.layers, h, emptyPast(e.layers, 1), new Float32Array(seq.length).fill(1))).kv.data as Float32Array, seq.length);
+    return c;
   };
-  const kvLong = await prefill(toks.slice(0, long));
-  const kvShort = await prefill(shortToks.slice(0, short));
-  const past = new Float32Array(2 * long * perPos);
-  past.set(kvLong, 0);
-  past.set(kvShort, long * perPos); // row 1: positions 0..short-1, then zeros (padding)
+  const cLong = await prefill(toks.slice(0, long));
+  const cShort = await prefill(shortToks.slice(0, short));
+  const n = 2 * H * long * Dh;
+  const past: PastKv = { rows: 2, slots: long, keys: [], values: [] };
+  for (let l = 0; l < e.layers; l++) { (past.keys as Float32Array[]).push(new Float32Array(n).fill(9)); (past.values as Float32Array[]).push(new Float32Array(n).fill(-9)); }
+  copyIntoBatch(cLong, past, 0);
+  copyIntoBatch(cShort, past, 1); // row 1: slots 0..short-1, then 9 / -9 (padding the mask hides)
   const mask = new Float32Array(2 * (long + 1));
   for (let p = 0; p < long; p++) mask[p] = 1;
   mask[long] = 1;
   for (let p = 0; p < short; p++) mask[long + 1 + p] = 1;
   mask[2 * long + 1] = 1;
   const x = await stem(manifest.stem.file, [[toks[long]], [shortToks[short]]], [long, short]);
-  const batched = await expert(e.file, e.layers, x, past, long, mask);
+  const batched = await expert(e.file, e.layers, x, past, mask);
   const xs = await stem(manifest.stem.file, [[shortToks[short]]], [short]);
-  const alone = await expert(e.file, e.layers, xs, kvShort, short, new Float32Array(short + 1).fill(1));
+  const alone = await expert(e.file, e.layers, xs, pastOf(cShort), maskOf(cShort, 1).data);
   const b = batched.hidden.data as Float32Array;
   const a = alone.hidden.data as Float32Array;
   for (let i = 0; i < D; i++) assert.ok(Math.abs(b[D + i] - a[i]) <= 1e-4 * Math.max(1, Math.abs(a[i])), `hidden ${i}`);
+  const perRow = e.layers * 2 * H * Dh; // new_kv [B, L, 2, H, T=1, Dh]
   const kb = batched.kv.data as Float32Array;
   const ka = alone.kv.data as Float32Array;
-  for (let i = 0; i < perPos; i++) assert.ok(Math.abs(kb[perPos + i] - ka[i]) <= 1e-4 * Math.max(1, Math.abs(ka[i])), `kv ${i}`);
+  for (let i = 0; i < perRow; i++) assert.ok(Math.abs(kb[perRow + i] - ka[i]) <= 1e-4 * Math.max(1, Math.abs(ka[i])), `kv ${i}`);
 });
 
 test('every expert reproduces its manifest probe', async () => {
@@ -186,7 +199,7 @@ test('every expert reproduces its manifest probe', async () => {
     for (const e of level.experts) {
       const { seed, tokens } = e.probe;
       const h = new ort.Tensor('float32', probeInput(seed, tokens, D), [1, tokens, D]);
-      const out = await expert(e.file, e.layers, h, new Float32Array(0), 0, new Float32Array(tokens).fill(1));
+      const out = await expert(e.file, e.layers, h, emptyPast(e.layers, 1), new Float32Array(tokens).fill(1));
       const got = fingerprint(seed, out.hidden.data as Float32Array);
       assert.ok(fingerprintMatches(got, e.probe.fingerprint), `${e.id}: got ${got} want ${e.probe.fingerprint}`);
     }
@@ -197,6 +210,6 @@ test('a probe fails for the wrong expert', async () => {
   // The check can fail: L0.1's output does not match L0.0's fingerprint.
   const [a, b] = manifest.levels[0].experts;
   const h = new ort.Tensor('float32', probeInput(a.probe.seed, a.probe.tokens, D), [1, a.probe.tokens, D]);
-  const out = await expert(b.file, b.layers, h, new Float32Array(0), 0, new Float32Array(a.probe.tokens).fill(1));
+  const out = await expert(b.file, b.layers, h, emptyPast(b.layers, 1), new Float32Array(a.probe.tokens).fill(1));
   assert.equal(fingerprintMatches(fingerprint(a.probe.seed, out.hidden.data as Float32Array), a.probe.fingerprint), false);
 });

@@ -3,9 +3,12 @@
  * whole network on one machine, each part its own OS process: a DHT node (`swarmpath dht`), N
  * `swarmpath host --expert ID` processes per expert, `--spare` `swarmpath host --auto` processes, and
  * the router. Waits for every ready event, prints ONE ready event (role `swarm`) and a line on stderr
- * with a first request to try. A child that dies later is logged and left dead (the swarm heals:
- * spares migrate, the router fails over). SIGINT/SIGTERM stop every child (SIGTERM, then SIGKILL
- * after a grace) and resolve 0. A child that fails to start stops the whole swarm (exit 1).
+ * with a first request to try. A host that dies later is logged and left dead (the swarm heals:
+ * spares migrate, the router fails over). A router that dies is restarted on the same HTTP address
+ * (it is the API: without it nothing is served), bootstrapping from the DHT node and the live hosts,
+ * after a back-off of 1 s, doubling up to 30 s while it keeps dying within a minute of its start; each
+ * restart prints a `restarted` event. SIGINT/SIGTERM stop every child (SIGTERM, then SIGKILL after a
+ * grace) and resolve 0. A child that fails to start stops the whole swarm (exit 1).
  */
 import { createServer } from 'node:net';
 import { parseFlags, helpText, parseHostPort, type FlagSpec } from '../../shared/cli-args.ts';
@@ -27,6 +30,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'stop-grace-s': { kind: 'number', help: 'on stop, wait this long before SIGKILL, seconds', default: 10, min: 0 },
   'host-arg': { kind: 'list', help: 'extra flag passed to every host, e.g. --host-arg=--kv-cache-mb=64 (repeatable)' },
   'router-arg': { kind: 'list', help: 'extra flag passed to the router (repeatable)' },
+  'restart-router': { kind: 'boolean', help: 'restart the router when it dies (--no-restart-router leaves it dead)', default: true },
   help: { kind: 'boolean', help: 'print this help', default: false },
 };
 
@@ -49,16 +53,27 @@ export async function run(argv: string[]): Promise<number> {
   const children: SwarmpathChild[] = [];
   let stopping = false;
 
-  const start = (name: string, cmdArgs: string[]): SwarmpathChild => {
+  let restartTimer: NodeJS.Timeout | undefined;
+
+  /** Spawns a child; when it dies unexpectedly, `onDeath` runs (default: log it and go on without it). */
+  const start = (name: string, cmdArgs: string[], onDeath?: () => void): SwarmpathChild => {
     const child = spawnSwarmpath({ name, args: cmdArgs, readyTimeoutMs });
     children.push(child);
     void child.exited.then(({ code, signal }) => {
-      if (!stopping) log.warn(`${name} (pid ${child.pid}) exited unexpectedly; the swarm goes on without it`, { code, signal });
+      children.splice(children.indexOf(child), 1);
+      if (stopping) return;
+      if (onDeath) {
+        log.warn(`${name} (pid ${child.pid}) exited unexpectedly`, { code, signal });
+        onDeath();
+      } else {
+        log.warn(`${name} (pid ${child.pid}) exited unexpectedly; the swarm goes on without it`, { code, signal });
+      }
     });
     return child;
   };
   const stopAll = async (): Promise<void> => {
     stopping = true;
+    clearTimeout(restartTimer);
     // The router first (it drains requests), then hosts, then the DHT node.
     const router = children.filter((c) => c.name === 'router');
     const dht = children.filter((c) => c.name === 'dht');
@@ -87,11 +102,36 @@ export async function run(argv: string[]): Promise<number> {
       for (let s = 1; s <= (f.spare as number); s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
       log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`, { replicas: f.replicas, spare: f.spare });
       const hosts = await startLimited(plan, f['start-concurrency'] as number, (p) => start(p.name, p.args));
-      const routerArgs = ['router', '--model', modelDir, '--http-listen', f['http-listen'] as string, ...boot,
-        ...((f['api-key'] as string[] | undefined) ?? []).flatMap((k) => ['--api-key', k]),
-        ...((f['router-arg'] as string[] | undefined) ?? [])];
-      const router = start('router', routerArgs);
+      let listen = f['http-listen'] as string;
+      let backoffMs = 0;
+      let restarts = 0;
+      const startRouter = (bootstrapAddrs: string[]): SwarmpathChild => {
+        const startedAt = Date.now();
+        return start('router', ['router', '--model', modelDir, '--http-listen', listen,
+          ...bootstrapAddrs.flatMap((ma) => ['--bootstrap', ma]),
+          ...((f['api-key'] as string[] | undefined) ?? []).flatMap((k) => ['--api-key', k]),
+          ...((f['router-arg'] as string[] | undefined) ?? [])], () => {
+          if (!(f['restart-router'] as boolean)) {
+            log.warn('the router is not restarted (--no-restart-router): the API is down');
+            return;
+          }
+          backoffMs = Date.now() - startedAt > 60_000 ? 1000 : Math.min(30_000, Math.max(1000, 2 * backoffMs));
+          log.warn(`restarting the router in ${backoffMs / 1000} s`);
+          restartTimer = setTimeout(() => {
+            // From the DHT node and every live host: a dead DHT node does not strand the new router.
+            const live = hosts.filter((h) => h.child.alive).flatMap((h) => (h.ev.multiaddrs as string[] | undefined) ?? []);
+            const next = startRouter([...bootstrap, ...live]);
+            next.ready.then((ev) => {
+              restarts++;
+              log.info(`router restarted (pid ${next.pid})`, { http: ev.http, restarts });
+              emitEvent('restarted', { role: 'router', pid: next.pid, peerId: ev.peerId, http: ev.http, restarts });
+            }, (err: Error) => log.error(`router restart failed: ${err.message}`));
+          }, backoffMs);
+        });
+      };
+      const router = startRouter(bootstrap);
       const rr = await router.ready;
+      listen = new URL(rr.http as string).host; // the port it got, when --http-listen asked for 0
       return { bootstrap, hosts, router: rr, dhtPid: dht.pid, routerPid: router.pid };
     })();
     const first = await Promise.race([startup, signal.then((s) => s)]);

@@ -36,6 +36,10 @@ export interface LocalSwarm {
   readonly routerPid: number;
   /** Log lines of every process so far. */
   readonly logs: string[];
+  /** Events the swarm process printed so far (ready, restarted, …). */
+  readonly events: Record<string, unknown>[];
+  /** Resolves the first event (already printed or to come) that `match` accepts; rejects after `timeoutMs`. */
+  waitForEvent(match: (ev: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>>;
   /** Headers with the first API key (when keys are configured). */
   readonly authHeaders: Record<string, string>;
   /** Kills the host process serving as `peerId` (SIGKILL by default); returns it. */
@@ -49,6 +53,8 @@ process.on('exit', () => { for (const c of running) try { c.process.kill('SIGKIL
 
 export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm> {
   const logs: string[] = [];
+  const events: Record<string, unknown>[] = [];
+  const eventWaiters = new Set<(ev: Record<string, unknown>) => void>();
   const echo = process.env.SWARMPATH_TEST_LOGS === '1';
   const args = ['swarm', '--model', o.model, '--replicas', String(o.replicas ?? 2), '--spare', String(o.spare ?? 0),
     '--http-listen', '127.0.0.1:0', '--stop-grace-s', '5',
@@ -58,6 +64,7 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   const child = spawnSwarmpath({
     name: 'swarm', args, readyTimeoutMs: o.readyTimeoutMs ?? 120_000,
     onLog: (line) => { logs.push(line); if (echo) process.stderr.write(`${line}\n`); },
+    onEvent: (ev) => { events.push(ev); for (const w of eventWaiters) w(ev); },
   });
   running.add(child);
   void child.exited.then(() => running.delete(child));
@@ -79,6 +86,16 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
     pid: child.pid,
     routerPid: (ev.router as { pid: number }).pid,
     logs,
+    events,
+    waitForEvent(match, timeoutMs) {
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { eventWaiters.delete(w); reject(new Error(`no matching event after ${timeoutMs} ms; events: ${JSON.stringify(events.map((e) => e.event))}`)); }, timeoutMs);
+        const w = (ev: Record<string, unknown>) => { if (match(ev)) { clearTimeout(timer); eventWaiters.delete(w); resolve(ev); } };
+        eventWaiters.add(w);
+      });
+    },
     authHeaders,
     killHost(peerId, signal = 'SIGKILL') {
       const h = hosts.find((x) => x.peerId === peerId);

@@ -252,6 +252,25 @@ describe('router API on a local swarm', () => {
     assert.equal((await get('/healthz')).status, 200);
   });
 
+  it('restarts a router that dies, on the same address, and serves again', async () => {
+    const before = (await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 16, seed: 7 })).json();
+    process.kill(swarm.routerPid, 'SIGKILL');
+    const ev = await swarm.waitForEvent((e) => e.event === 'restarted' && e.role === 'router', 60_000);
+    assert.equal(ev.http, swarm.http, 'the same HTTP address');
+    assert.notEqual(ev.pid, swarm.routerPid);
+    assert.ok(swarm.logs.some((l) => /router \(pid \d+\) exited unexpectedly/.test(l) && !l.includes('goes on without')), 'the death is logged');
+    // The new router finds the hosts through the DHT; then the same seed gives the same text.
+    let ready = 0;
+    for (let i = 0; i < 240 && ready !== 200; i++) {
+      ready = (await get('/readyz')).status;
+      if (ready !== 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    assert.equal(ready, 200, '/readyz after the restart');
+    const after = await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 16, seed: 7 });
+    assert.equal(after.status, 200, after.text);
+    assert.equal(after.json().choices[0].text, before.choices[0].text);
+  });
+
   it('answers 503 with Retry-After once every replica of a needed expert is dead', async () => {
     const pkg = await loadPackage(modelDir);
     const prompt = 'A long story about failover';

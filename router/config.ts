@@ -21,6 +21,9 @@ export const ROUTER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'replica-wait-s': { kind: 'number', help: 'how long to wait for a live replica of a needed expert before 503, seconds', default: 10, min: 0 },
   'discovery-cache-s': { kind: 'number', help: 'reuse discovery results this long before refreshing them in the background, seconds', default: 5, min: 0 },
   'step-timeout-s': { kind: 'number', help: 'deadline of one stage step on a host, seconds', default: 10, min: 0.05 },
+  'verify-hosts': { kind: 'boolean', help: "check each host's output against the manifest probe before it gets work, and at random times after (--no-verify-hosts trusts hosts)", default: true },
+  'verify-every-s': { kind: 'number', help: 'mean interval between probe checks of one host and expert, seconds', default: 600, min: 1 },
+  'distrust-s': { kind: 'number', help: 'how long a host that failed its probe gets no work, seconds', default: 600, min: 1 },
   'wire-dtype': { kind: 'string', help: 'activations on the wire (float16 halves traffic, changes numbers slightly)', default: 'float32', choices: ['float32', 'float16'] },
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
   'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
@@ -43,6 +46,9 @@ export interface RouterConfig {
   noReplicaWaitMs: number;
   stepTimeoutMs: number;
   discoveryCacheMs: number;
+  verifyHosts: boolean;
+  verifyEveryMs: number;
+  distrustMs: number;
   wireDtype: WireDtype;
   drainGraceMs: number;
   bodyLimitBytes: number;
@@ -69,6 +75,9 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     noReplicaWaitMs: (f['replica-wait-s'] as number) * 1000,
     stepTimeoutMs: (f['step-timeout-s'] as number) * 1000,
     discoveryCacheMs: (f['discovery-cache-s'] as number) * 1000,
+    verifyHosts: f['verify-hosts'] as boolean,
+    verifyEveryMs: (f['verify-every-s'] as number) * 1000,
+    distrustMs: (f['distrust-s'] as number) * 1000,
     wireDtype: f['wire-dtype'] as WireDtype,
     drainGraceMs: (f['drain-grace-s'] as number) * 1000,
     bodyLimitBytes: (f['body-limit-kb'] as number) * 1024,

@@ -4,11 +4,18 @@
  * nothing is known or while waiting for a replica), the SWARM balancer fed
  * with them, and one ExpertClient per host address. `acquire` never hangs: when an expert has no
  * live replica it polls discovery for at most `noReplicaWaitMs`, then throws NoLiveReplicaError.
+ *
+ * With a `verify` component, a replica gets work only once it has passed its expert's probe (a
+ * stateless Forward whose output must match the manifest's fingerprint), and it is checked again at
+ * random times after (on its first use once `verifyEveryMs` x U(0.5, 1.5) has passed). A replica that
+ * computes something else is distrusted: left out of the balancer for `distrustMs`, whatever it
+ * announces meanwhile, then probed again before any work.
  */
 import { NoLiveReplicaError, SwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Discovery, ExpertClient, HostRecord } from '../shared/transport-types.ts';
 import type { FailureOutcome, ReplicaBalancer } from './replica-balancer.ts';
+import type { ReplicaVerifier, VerifyResult } from './replica-verifier.ts';
 import { sleep } from './sleep.ts';
 
 export interface ReplicaPoolInit {
@@ -26,6 +33,10 @@ export interface ReplicaPoolInit {
   discoveryTimeoutMs?: number;
   /** Deadline of the Info probe a replica must pass after a ban before it gets work again, ms (default 1000). */
   probeTimeoutMs?: number;
+  /** Mean interval between checks of a replica's probe, ms (default 600000; each drawn from U(0.5, 1.5) of it). */
+  verifyEveryMs?: number;
+  /** How long a replica that failed its probe gets no work, ms (default 600000). */
+  distrustMs?: number;
 }
 
 export interface ReplicaPoolComponents {
@@ -37,6 +48,12 @@ export interface ReplicaPoolComponents {
   log: Logger;
   /** Called with each expert's live replica count after a discovery refresh. */
   onLiveReplicas?(expertId: string, count: number): void;
+  /** Checks that a replica computes its expert (router/replica-verifier.ts); absent: no checks. */
+  verify?: ReplicaVerifier;
+  /** Called with each probe's outcome: 'ok', 'mismatch', or 'error' (the call failed). */
+  onVerified?(expertId: string, peerId: string, result: 'ok' | 'mismatch' | 'error'): void;
+  /** Uniform [0, 1) draws for the re-check intervals (default Math.random). */
+  random?: () => number;
 }
 
 /** A replica chosen for a call. */
@@ -106,6 +123,22 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
    */
   const probation = new Set<string>();
   const probeTimeoutMs = init.probeTimeoutMs ?? 1000;
+  const verifyEveryMs = init.verifyEveryMs ?? 600_000;
+  const distrustMs = init.distrustMs ?? 600_000;
+  const random = c.random ?? Math.random;
+  /** `expert peer` → until when its last passed probe holds, ms. */
+  const verifiedUntil = new Map<string, number>();
+  /** Probes in flight, shared by every request that wants the replica. */
+  const verifying = new Map<string, Promise<boolean>>();
+  /** `expert peer` → until when a replica that failed its probe gets no work, ms. */
+  const distrusted = new Map<string, number>();
+  const isDistrusted = (key: string, now: number): boolean => {
+    const until = distrusted.get(key);
+    if (until === undefined) return false;
+    if (now < until) return true;
+    distrusted.delete(key);
+    return false;
+  };
 
   /** Whether a replica on probation answers Info; a failure re-bans it (for longer). */
   const probe = async (expertId: string, peerId: string, cl: ExpertClient, signal?: AbortSignal): Promise<boolean> => {
@@ -132,6 +165,47 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
     return cl;
   };
 
+  /**
+   * Whether the replica may get work: its probe passed recently, or passes now (one probe per replica
+   * at a time, whoever asks). A mismatch distrusts it; a failed call strikes it like any failed call.
+   */
+  const verified = async (expertId: string, peerId: string, cl: ExpertClient, signal?: AbortSignal): Promise<boolean> => {
+    if (!c.verify) return true;
+    const key = `${expertId} ${peerId}`;
+    if ((verifiedUntil.get(key) ?? -Infinity) > clock()) return true;
+    let p = verifying.get(key);
+    if (!p) {
+      const verify = c.verify;
+      p = (async () => {
+        let r: VerifyResult;
+        try {
+          r = await verify(expertId, cl);
+        } catch (err) {
+          c.onVerified?.(expertId, peerId, 'error');
+          const e = err instanceof SwarmpathError ? err : new SwarmpathError('UNAVAILABLE', `probe of ${expertId} failed: ${(err as Error)?.message ?? err}`);
+          c.log.debug('probe call failed', { expert: expertId, host: peerId, error: e.message });
+          pool.failed(expertId, peerId, e);
+          return false;
+        }
+        c.onVerified?.(expertId, peerId, r.type);
+        const now = clock();
+        if (r.type === 'ok') {
+          verifiedUntil.set(key, now + verifyEveryMs * (0.5 + random()));
+          return true;
+        }
+        verifiedUntil.delete(key);
+        distrusted.set(key, now + distrustMs);
+        c.log.warn(`host ${peerId} does not compute expert ${expertId} (its output fails the manifest probe); ` +
+          `no work goes to it for ${Math.round(distrustMs / 1000)} s`, { got: r.got, want: r.want });
+        const e = cache.get(expertId);
+        if (e) apply(expertId, e.records, now);
+        return false;
+      })().finally(() => verifying.delete(key));
+      verifying.set(key, p);
+    }
+    return untilAborted(p, signal);
+  };
+
   /** Live, deduplicated (highest seq per peer) records of the expert, as discovery finds them now. */
   const query = async (expertId: string): Promise<HostRecord[]> => {
     const t0 = clock();
@@ -147,7 +221,8 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
   };
 
   /** Makes `recs` the expert's membership in the balancer; a higher seq than seen reinstates a replica. */
-  const apply = (expertId: string, recs: HostRecord[], now: number): void => {
+  const apply = (expertId: string, all: HostRecord[], now: number): void => {
+    const recs = all.filter((r) => !isDistrusted(`${expertId} ${r.peerId}`, now));
     c.balancer.setReplicas(expertId, recs.map((r) => r.peerId), now);
     for (const r of recs) {
       const key = `${expertId} ${r.peerId}`;
@@ -202,7 +277,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
     return untilAborted(refresh(expertId, e), signal);
   };
 
-  return {
+  const pool: ReplicaPool = {
     async acquire(expertId, opts = {}) {
       const start = clock();
       const waitUntil = Math.min(start + noReplicaWaitMs, opts.deadlineMs ?? Infinity);
@@ -217,7 +292,11 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
           const rec = recs.find((r) => r.peerId === pick.replica);
           if (!rec) { fresh = true; continue; }
           const cl = client(rec.grpc);
-          if (await probe(expertId, rec.peerId, cl, opts.signal)) return { peerId: rec.peerId, grpc: rec.grpc, client: cl };
+          if (await probe(expertId, rec.peerId, cl, opts.signal) && await verified(expertId, rec.peerId, cl, opts.signal)) {
+            return { peerId: rec.peerId, grpc: rec.grpc, client: cl };
+          }
+          // Struck, banned or distrusted now; pick again, within the same bounded wait.
+          if (clock() >= waitUntil) throw new NoLiveReplicaError(expertId, Math.max(1, Math.ceil(pollMs / 1000) * 5));
           continue;
         }
         // Every known replica already failed this request (their records may outlive them by up to
@@ -255,7 +334,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
         const recs = await records(id, false, opts.signal);
         const now = clock();
         const stats = new Map(c.balancer.stats(id).map((s) => [s.replica, s]));
-        out[id] = recs.filter((r) => !c.balancer.isBanned(id, r.peerId, now)).map((r) => {
+        out[id] = recs.filter((r) => !c.balancer.isBanned(id, r.peerId, now) && !isDistrusted(`${id} ${r.peerId}`, now)).map((r) => {
           const s = stats.get(r.peerId);
           return {
             peerId: r.peerId, grpc: r.grpc, load: r.queueDepth,
@@ -277,6 +356,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       clients.clear();
     },
   };
+  return pool;
 }
 
 /** `p`, or a CANCELLED rejection as soon as `signal` aborts (the shared query goes on for others). */

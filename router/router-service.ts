@@ -13,6 +13,7 @@ import { createGenerator } from './generation.ts';
 import { createRouterApi } from './http/server.ts';
 import { ReplicaBalancer } from './replica-balancer.ts';
 import { createReplicaPool } from './replica-pool.ts';
+import { createProbeVerifier } from './replica-verifier.ts';
 import type { RouterRuntime } from './runtime.ts';
 
 /** The DHT node as the router uses it. */
@@ -53,9 +54,13 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   await node.start();
   const metrics = routerMetrics(c.metrics);
   const balancer = new ReplicaBalancer();
-  const pool = createReplicaPool({ model: pkg.manifest.name, noReplicaWaitMs: config.noReplicaWaitMs, cacheTtlMs: config.discoveryCacheMs }, {
+  const pool = createReplicaPool({
+    model: pkg.manifest.name, noReplicaWaitMs: config.noReplicaWaitMs, cacheTtlMs: config.discoveryCacheMs,
+    verifyEveryMs: config.verifyEveryMs, distrustMs: config.distrustMs,
+  }, {
     discovery: c.createDiscovery(node), balancer, connect: c.connect, log: log.child('replicas'),
     onLiveReplicas: (expert, n) => metrics.liveReplicas.set({ expert }, n),
+    ...(config.verifyHosts ? { verify: createProbeVerifier(pkg.manifest), onVerified: (expert: string, _peer: string, result: string) => metrics.hostProbes.inc({ expert, result }) } : {}),
   });
   pool.warm(pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id)));
   const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype }, {

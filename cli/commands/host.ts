@@ -17,12 +17,23 @@ export async function realHostComponents(config: HostConfig): Promise<HostCompon
   const log = createLogger('host');
   const pkgMod = await import('../../shared/model/package.ts');
   const ortMod = await import('../../shared/model/ort.ts');
+  const probeMod = await import('../../shared/model/probe.ts');
   const c: HostComponents = {
     log,
     loadPackage: (dir) => pkgMod.loadPackage(dir),
     packageOf: pkgMod.packageOf,
     verifyFile: pkgMod.verifyFile,
-    openExpert: (pkg, id, o) => ortMod.openExpert(pkg, id, o),
+    // Every expert a host opens (at start or when it migrates) must reproduce its manifest probe.
+    async openExpert(pkg, id, o) {
+      const model = await ortMod.openExpert(pkg, id, o);
+      try {
+        await probeMod.assertProbe(model, pkg.expert(id).probe, pkg.manifest.dims);
+      } catch (err) {
+        await model.release();
+        throw err;
+      }
+      return model;
+    },
     connect: (address) => createExpertClient(address),
     emit: emitEvent,
   };

@@ -2,6 +2,7 @@
  * Expert probes (docs/model-format.md, "Probes"): a reproducible input, the fingerprint of an output,
  * and the tolerance check. The Python pipeline implements the same definition.
  */
+import { BadPackageError } from '../errors.ts';
 import type { ExpertProbe, ModelDims } from '../manifest.ts';
 import type { ExpertModel } from '../runtime-types.ts';
 import { emptyPast } from './kv-cache.ts';
@@ -50,6 +51,21 @@ export async function computeFingerprint(expert: ExpertModel, seed: number, toke
   );
   return fingerprint(seed, hiddenOut.data);
 }
+
+/**
+ * Throws BadPackageError unless a local expert reproduces its manifest probe: a host checks each
+ * expert it opens, so a broken runtime or device never serves wrong numbers.
+ */
+export async function assertProbe(expert: ExpertModel, probe: ExpertProbe,
+  dims: Pick<ModelDims, 'd_model' | 'n_heads' | 'head_dim'>): Promise<void> {
+  const got = await computeFingerprint(expert, probe.seed, probe.tokens, dims);
+  if (fingerprintMatches(got, probe.fingerprint)) return;
+  throw new BadPackageError(`expert ${expert.entry.id} on ${expert.device} does not reproduce its manifest probe ` +
+    `(fingerprint ${fmt(got)}, manifest ${fmt(probe.fingerprint)}, tolerance 1e-3 relative): the runtime or device computes ` +
+    'something else, or the manifest does not belong to this file');
+}
+
+const fmt = (xs: readonly number[]) => `[${xs.map((x) => x.toPrecision(6)).join(', ')}]`;
 
 /** Checks a local expert against its manifest probe. */
 export async function checkProbe(expert: ExpertModel, probe: ExpertProbe,

@@ -27,6 +27,8 @@ export interface RouterMetrics {
   readonly retries: Counter<'expert' | 'reason'>;
   /** Seconds of one stage call (one expert step over gRPC, network and queueing included). */
   readonly stageDuration: Histogram<'expert' | 'kind'>;
+  /** Checks of a host's output against its expert's manifest probe, by expert and result (`ok`, `mismatch`, `error`). */
+  readonly hostProbes: Counter<'expert' | 'result'>;
   /** Requests being served now. */
   readonly inflight: Gauge;
 }
@@ -45,5 +47,6 @@ export function routerMetrics(reg: MetricsRegistry): RouterMetrics {
     retries: reg.counter<'expert' | 'reason'>('swarmpath_retries_total', 'Stage calls retried on another replica'),
     stageDuration: reg.histogram<'expert' | 'kind'>('swarmpath_stage_duration_seconds', 'One stage call (prefill or decode) as the router saw it', LATENCY_BUCKETS_S),
     inflight: reg.gauge('swarmpath_inflight_requests', 'Requests being served now'),
+    hostProbes: reg.counter<'expert' | 'result'>('swarmpath_host_probes_total', "Checks of a host's output against its expert's manifest probe, by result (ok, mismatch, error)"),
   });
 }

@@ -1,6 +1,7 @@
 /**
  * The host process's lifecycle: SIGTERM drains (open sessions finish, new ones are refused) and
- * exits 0; a shard whose sha256 does not match the manifest is refused naming the file;
+ * exits 0; a shard whose sha256 does not match the manifest is refused naming the file, and an
+ * expert that does not reproduce its manifest probe naming the expert;
  * `--device cuda` falls back to CPU with one log line where CUDA is unavailable.
  */
 import assert from 'node:assert/strict';
@@ -71,6 +72,24 @@ test('a shard whose sha256 does not match the manifest is refused, naming the fi
     const unknown = await runHostToExit(['--model', dir, '--expert', 'L7.0', '--no-dht']);
     assert.notEqual(unknown.code, 0);
     assert.match(unknown.stderr, /unknown expert "L7.0"/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('an expert that does not reproduce its manifest probe is refused at start, naming it', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'swarmpath-badprobe-'));
+  try {
+    await cp(await synthFixture(), dir, { recursive: true });
+    const { readFile } = await import('node:fs/promises');
+    const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
+    const entry = manifest.levels[1].experts[0];
+    entry.probe.fingerprint = entry.probe.fingerprint.map((x: number) => x * 1.01 + 0.01); // the file is intact; its probe no longer holds
+    await writeFile(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const r = await runHostToExit(['--model', dir, '--expert', 'L0.0', '--expert', 'L1.0', '--no-dht']);
+    assert.equal(r.code, 2, 'a bad package, like a bad shard');
+    assert.match(r.stderr, /expert L1\.0 on cpu does not reproduce its manifest probe \(fingerprint \[/);
+    assert.equal(r.stdout, '', 'no ready event');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -52,13 +52,16 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) test(`one comple
       const metricsUrl = String(host.child.ready.metrics);
       const fams = parsePrometheusText(await (await fetch(metricsUrl)).text());
       assert.equal(sampleValue(fams, 'swarmpath_host_steps_total', { expert: id, kind: 'decode' }), 4);
-      assert.equal(sampleValue(fams, 'swarmpath_host_steps_total', { expert: id, kind: 'prefill' }), 1);
+      // Multi-token steps: the session's prefill and the router's probe of the host (a stateless Forward).
+      assert.equal(sampleValue(fams, 'swarmpath_host_steps_total', { expert: id, kind: 'prefill' }), 2);
+      assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Forward', code: 'OK' }), 1, 'one probe');
       assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Session', code: 'OK' }), 1, 'one session stream');
     }
     // The router's /metrics counted the request and its tokens.
     const router = parsePrometheusText(await (await fetch(`${swarm.http}/metrics`)).text());
     assert.equal(sampleValue(router, 'swarmpath_requests_total', { endpoint: '/v1/completions', code: '200' }), 1);
     assert.equal(sampleValue(router, 'swarmpath_tokens_generated_total'), 5);
+    for (const id of ['L0.0', 'L1.0']) assert.equal(sampleValue(router, 'swarmpath_host_probes_total', { expert: id, result: 'ok' }), 1, `${id}'s host was probed once`);
     assert.equal(sampleValue(router, 'swarmpath_time_to_first_token_seconds_count', { endpoint: '/v1/completions' }), 1);
     assert.equal(sampleValue(router, 'swarmpath_request_duration_seconds_count', { endpoint: '/v1/completions' }), 1);
   } finally {

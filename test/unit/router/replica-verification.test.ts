@@ -1,0 +1,106 @@
+/**
+ * The replica pool's use of probes (router/replica-pool.ts, `verify`): a replica gets work only after
+ * its probe passes, one probe at a time per replica, again at random times; a mismatch distrusts it
+ * for a while whatever it announces; a failed probe call strikes it like any failed call.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { NoLiveReplicaError } from '../../../shared/errors.ts';
+import { silentLogger } from '../../../shared/log.ts';
+import type { Discovery, ExpertClient, HostRecord } from '../../../shared/transport-types.ts';
+import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
+import { createReplicaPool } from '../../../router/replica-pool.ts';
+import type { VerifyResult } from '../../../router/replica-verifier.ts';
+import { FakeHost } from './fakes.ts';
+
+class StaticDiscovery implements Discovery {
+  answer: HostRecord[] = [];
+  async replicas(_model: string, expertId: string): Promise<HostRecord[]> {
+    return this.answer.filter((r) => r.experts.includes(expertId)).map((r) => ({ ...r }));
+  }
+  async allHosts(): Promise<HostRecord[]> { return this.answer; }
+}
+
+type Behaviour = 'ok' | 'mismatch' | 'throw';
+
+function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number; distrustMs?: number; probeDelayMs?: number } = {}) {
+  const d = new StaticDiscovery();
+  const hosts = Object.keys(behaviour).map((p) => new FakeHost(p, ['E']));
+  d.answer = hosts.map((h) => h.record());
+  let offset = 0;
+  const probes: string[] = [];
+  const outcomes: string[] = [];
+  const peerOf = new Map<ExpertClient, string>();
+  const pool = createReplicaPool({ model: 'toy', cacheTtlMs: 1000, noReplicaWaitMs: 100, pollMs: 10, verifyEveryMs: o.verifyEveryMs ?? 1000, distrustMs: o.distrustMs ?? 5000 }, {
+    discovery: d, balancer: new ReplicaBalancer({ strikesToBan: 1, banBaseMs: 60_000 }), log: silentLogger,
+    clock: () => Date.now() + offset,
+    connect: (a) => {
+      const h = hosts.find((x) => x.grpc === a) as FakeHost;
+      const cl = h.client();
+      peerOf.set(cl, h.peerId);
+      return cl;
+    },
+    random: () => 0, // re-checks at 0.5 x verifyEveryMs
+    verify: async (expertId, client): Promise<VerifyResult> => {
+      const peer = peerOf.get(client) as string;
+      probes.push(`${expertId} ${peer}`);
+      if (o.probeDelayMs) await new Promise((r) => setTimeout(r, o.probeDelayMs));
+      const b = behaviour[peer];
+      if (b === 'throw') throw new Error('connection reset');
+      return b === 'ok' ? { type: 'ok' } : { type: 'mismatch', got: [1], want: [2] };
+    },
+    onVerified: (expertId, peerId, result) => outcomes.push(`${expertId} ${peerId} ${result}`),
+  });
+  return { d, hosts, pool, probes, outcomes, behaviour, advance: (ms: number) => { offset += ms; } };
+}
+
+describe('replica verification by probe', () => {
+  it('probes a replica before its first work, once even for concurrent requests, and again after the interval', async () => {
+    const { pool, probes, outcomes, advance } = setup({ h1: 'ok' }, { probeDelayMs: 20 });
+    const got = await Promise.all(Array.from({ length: 5 }, () => pool.acquire('E')));
+    assert.deepEqual(got.map((r) => r.peerId), ['h1', 'h1', 'h1', 'h1', 'h1']);
+    assert.deepEqual(probes, ['E h1'], 'one probe shared by five requests');
+    await pool.acquire('E');
+    advance(400);
+    await pool.acquire('E');
+    assert.equal(probes.length, 1, 'a passed probe holds for 0.5 x verifyEveryMs (random() = 0)');
+    advance(200);
+    await pool.acquire('E');
+    assert.equal(probes.length, 2, 'then the replica is checked again');
+    assert.deepEqual(outcomes, ['E h1 ok', 'E h1 ok']);
+  });
+
+  it('a replica whose output fails the probe gets no work for distrustMs, whatever it announces', async () => {
+    const { d, hosts, pool, probes, outcomes, behaviour, advance } = setup({ bad: 'mismatch', good: 'ok' });
+    for (let i = 0; i < 10; i++) assert.equal((await pool.acquire('E')).peerId, 'good');
+    assert.ok(outcomes.includes('E bad mismatch'));
+    assert.deepEqual((await pool.view(['E'])).E.map((r) => r.peerId), ['good'], '/v1/swarm leaves it out');
+    // A re-announcement (higher seq) reinstates a banned replica, but not a distrusted one.
+    d.answer = [{ ...hosts[0].record(), seq: 2 }, hosts[1].record()];
+    advance(1500); // past the discovery cache (1 s), within distrustMs (5 s)
+    await pool.acquire('E');
+    await new Promise((r) => setTimeout(r, 5)); // the background refresh lands
+    for (let i = 0; i < 10; i++) assert.equal((await pool.acquire('E')).peerId, 'good');
+    assert.deepEqual(probes.filter((p) => p === 'E bad'), ['E bad'], 'not even probed while distrusted');
+    // After distrustMs the replica is probed again before any work; fixed, it serves.
+    behaviour.bad = 'ok';
+    advance(5000);
+    await pool.acquire('E');
+    await new Promise((r) => setTimeout(r, 5));
+    const peers = new Set<string>();
+    for (let i = 0; i < 10; i++) peers.add((await pool.acquire('E')).peerId);
+    assert.ok(peers.has('bad'), 'probed again and trusted once it passes');
+    assert.equal(outcomes.filter((x) => x === 'E bad ok').length, 1);
+  });
+
+  it('when every replica fails its probe, the request gets NoLiveReplicaError (503), not wrong output', async () => {
+    const { pool } = setup({ b1: 'mismatch', b2: 'mismatch' });
+    await assert.rejects(pool.acquire('E'), (e: unknown) => e instanceof NoLiveReplicaError && e.http === 503);
+  });
+
+  it('a probe call that fails strikes the replica like any failed call', async () => {
+    const { pool, outcomes } = setup({ flaky: 'throw', good: 'ok' });
+    for (let i = 0; i < 5; i++) assert.equal((await pool.acquire('E')).peerId, 'good');
+    assert.deepEqual(outcomes.filter((x) => x.startsWith('E flaky')), ['E flaky error'], 'struck and banned after one failure (strikesToBan 1)');
+  });
+});

@@ -92,6 +92,8 @@ export interface ReplicaPool {
    * use. A deadline exceeded strikes nothing but counts its time as a (slow) measurement.
    */
   failed(expertId: string, peerId: string, err: SwarmpathError, work?: number, seconds?: number): FailureOutcome;
+  /** False while the replica is distrusted (its output failed its expert's probe); its sessions should move. */
+  trusted(expertId: string, peerId: string): boolean;
   /** Live (not banned) replicas of each expert. */
   view(expertIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<Record<string, ReplicaView[]>>;
   /** Starts discovery of these experts in the background (a router warms its cache at start). */
@@ -327,6 +329,8 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       if (outcome.type === 'banned') probation.add(`${expertId} ${peerId}`);
       return outcome;
     },
+
+    trusted: (expertId, peerId) => !isDistrusted(`${expertId} ${peerId}`, clock()),
 
     async view(expertIds, opts = {}) {
       const out: Record<string, ReplicaView[]> = {};

@@ -3,7 +3,8 @@
  * it sent (the hidden states of all positions so far). When its host fails — any error except bad
  * input or the request's own cancellation — it picks another replica, opens a session there and
  * replays the recorded inputs together with the current step as one prefill at position 0, then
- * continues. Each call has a deadline; attempts are bounded; nothing waits forever.
+ * continues. A session whose host has since failed its expert's probe (the pool distrusts it) moves the
+ * same way at its next step. Each call has a deadline; attempts are bounded; nothing waits forever.
  */
 import { SwarmpathError, asSwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
@@ -109,6 +110,12 @@ export class StageSession {
     const maxAttempts = this.#init.maxAttempts ?? 4;
     let lastErr: SwarmpathError | undefined;
     for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+      const r = this.#replica;
+      if (this.#session && r && !this.#c.pool.trusted(this.expertId, r.peerId)) {
+        // Its output failed a probe since this session started there: go on elsewhere, by replay.
+        this.#lastError = new SwarmpathError('INTEGRITY', `host ${r.peerId} failed the probe of expert ${this.expertId}`);
+        this.#dropReplica(this.#lastError, 0, 0);
+      }
       const replay = this.#session === undefined && this.#length > 0;
       const t0 = this.#clock();
       try {
@@ -185,7 +192,8 @@ export class StageSession {
     // already counts the slow call against it). Any other failure excludes it for this session.
     if (e.code !== 'DEADLINE_EXCEEDED') this.#failed.add(replica.peerId);
     this.#moving = true;
-    if (e.code !== 'RESOURCE_EXHAUSTED') this.#c.pool.failed(this.expertId, replica.peerId, e, work, seconds);
+    // A full host is not a sick one; a distrusted one is already out of the balancer.
+    if (e.code !== 'RESOURCE_EXHAUSTED' && e.code !== 'INTEGRITY') this.#c.pool.failed(this.expertId, replica.peerId, e, work, seconds);
     this.#c.log.warn('stage call failed; moving the session to another replica', {
       expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#length,
     });

@@ -10,8 +10,9 @@ import { silentLogger } from '../../../shared/log.ts';
 import type { Discovery, ExpertClient, HostRecord } from '../../../shared/transport-types.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { createReplicaPool } from '../../../router/replica-pool.ts';
+import { StageSession } from '../../../router/stage-session.ts';
 import type { VerifyResult } from '../../../router/replica-verifier.ts';
-import { FakeHost } from './fakes.ts';
+import { D, FakeHost } from './fakes.ts';
 
 class StaticDiscovery implements Discovery {
   answer: HostRecord[] = [];
@@ -103,4 +104,32 @@ describe('replica verification by probe', () => {
     for (let i = 0; i < 5; i++) assert.equal((await pool.acquire('E')).peerId, 'good');
     assert.deepEqual(outcomes.filter((x) => x.startsWith('E flaky')), ['E flaky error'], 'struck and banned after one failure (strikesToBan 1)');
   });
+
+  it('a session on a host that fails a later re-check moves to a trusted replica at its next step, same outputs', async () => {
+    const { pool, behaviour, advance, hosts } = setup({ h1: 'ok', h2: 'ok' });
+    const x = (p: number) => ({ data: Float32Array.from({ length: D }, (_, i) => Math.sin(p + i)), dims: [1, 1, D] });
+    const run = async (s: StageSession, from: number, to: number) => {
+      const out: number[] = [];
+      for (let p = from; p < to; p++) out.push(...(await s.step(x(p), p, { deadlineMs: Date.now() + 10_000 })).data);
+      return out;
+    };
+    const ref = new StageSession({ expertId: 'E', maxLength: 32, dModel: D }, { pool, log: silentLogger });
+    const reference = await run(ref, 0, 8);
+    ref.close();
+    const s = new StageSession({ expertId: 'E', maxLength: 32, dModel: D }, { pool, log: silentLogger });
+    const first = await run(s, 0, 4);
+    const bad = s.host as string;
+    behaviour[bad] = 'mismatch';
+    advance(600); // its probe no longer holds (0.5 x verifyEveryMs)
+    const others = new Set<string>();
+    for (let i = 0; i < 4; i++) others.add((await pool.acquire('E')).peerId); // a new request's acquire re-probes it
+    assert.equal(pool.trusted('E', bad), false);
+    assert.ok(!others.has(bad));
+    const rest = await run(s, 4, 8);
+    assert.notEqual(s.host, bad, 'moved');
+    assert.equal(s.replays, 1, 'by replaying its history');
+    assert.deepEqual([...first, ...rest], reference, 'the same outputs as an undisturbed session');
+    assert.equal(hosts.find((h) => h.peerId === bad)?.activeSessions, 0, 'its session on the distrusted host was closed');
+  });
 });
+

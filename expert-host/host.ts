@@ -154,8 +154,9 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
       const ann = announcer;
       rebalancing = startHostRebalancing({
         settings: {
-          ...DEFAULT_REBALANCING, targetReplicas: config.targetReplicas, intervalMs: config.rebalanceIntervalMs,
-          firstCheckMs: config.rebalanceDelayMs ?? (config.auto ? config.rebalanceIntervalMs : Math.max(config.rebalanceIntervalMs, PINNED_START_GRACE_MS)),
+          ...DEFAULT_REBALANCING, targetReplicas: config.targetReplicas, intervalMs: config.rebalanceIntervalMs, scaleWithSwarm: !config.auto,
+          // Pinned hosts of a swarm starting together spread their first checks over one more grace.
+          firstCheckMs: config.rebalanceDelayMs ?? (config.auto ? config.rebalanceIntervalMs : Math.max(config.rebalanceIntervalMs, PINNED_START_GRACE_MS) * (1 + Math.random())),
         },
         peerId: node.peerId, manifest, experts: expertIds, pkg, storePkg, verifyFile: c.verifyFile,
         openExpert: (p, id) => c.openExpert(p, id, { device: config.device, log, threads: config.threads, skipVerify: true }),

@@ -33,6 +33,12 @@ export interface HostRebalancingSettings {
   targetReplicas: number;
   /** Mean seconds between checks (--rebalance-interval-s), jittered ±50 %. */
   intervalMs: number;
+  /**
+   * Stretch the interval with the swarm's size (rebalancer.ts): for pinned hosts, which move only
+   * when an expert lost every host or their own is over-provisioned. An --auto host keeps the plain
+   * interval: spares are few and they are the ones that heal an expert that lost its hosts.
+   */
+  scaleWithSwarm?: boolean;
   /** Wait after announcing a new expert before releasing the old one, ms. */
   settleMs: number;
   /** Longest wait for an old expert's sessions before retiring it, ms. */
@@ -138,7 +144,7 @@ export function startHostRebalancing(d: HostRebalancingDeps): HostRebalancing {
     { host, view, log, emit: d.emit },
   );
   const rebalancer = createRebalancer(
-    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.settings.targetReplicas, intervalMs: d.settings.intervalMs, firstDelayMs: d.settings.firstCheckMs },
+    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.settings.targetReplicas, intervalMs: d.settings.intervalMs, scaleWithSwarm: d.settings.scaleWithSwarm, firstDelayMs: d.settings.firstCheckMs },
     { migrator, view, log, emit: d.emit },
   );
   rebalancer.start();

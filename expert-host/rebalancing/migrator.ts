@@ -2,8 +2,9 @@
  * Carries out what decide.ts decided (issue 5): a join or a move of this host between experts,
  * in the order that never leaves an expert without a replica.
  *
- * A move `from → to`: prepare `to` (its shard from the local package when its sha256 matches, else
- * fetched from a live replica with FetchShard and verified; then loaded), confirm on a fresh view
+ * A move `from → to`: confirm on a fresh view that the move is worth it (a view can miss hosts: a
+ * second look before any work), prepare `to` (its shard from the local package when its sha256
+ * matches, else fetched from a live replica with FetchShard and verified; then loaded), confirm again
  * that the move is still worth it (else discard), serve and announce `to` next to `from`, wait
  * `settleMs` (so concurrent movers see each other: release.ts), then decide the finish on a fresh
  * view: release `from` (announce without it, drain its sessions, retire it), abort (give `to` back)
@@ -161,20 +162,22 @@ export function createMigrator(init: MigratorInit, c: MigratorComponents): Migra
     },
 
     async move(from, to) {
+      const abandon = (p?: PreparedExpert | 'draining') => async (): Promise<MigrationOutcome> => {
+        if (p && p !== 'draining') await c.host.discard(p);
+        c.log.info(`move ${from} → ${to} abandoned: filled meanwhile`);
+        emit('migration', { type: 'aborted', from, to, reason: 'filled-meanwhile' });
+        return { type: 'aborted', from, to, reason: 'filled-meanwhile' };
+      };
+      const worthwhile = async () => moveStillWorthwhile({ ...await c.view(halt.signal), self: { peerId: init.peerId, experts: announced } }, from, to);
       let p: PreparedExpert | 'draining';
       try {
+        if (!await worthwhile()) return await abandon()();
         p = await prepare(to);
       } catch (err) {
         return failed(to, err);
       }
       try {
-        const view = await c.view(halt.signal);
-        if (!moveStillWorthwhile({ ...view, self: { peerId: init.peerId, experts: announced } }, from, to)) {
-          if (p !== 'draining') await c.host.discard(p);
-          c.log.info(`move ${from} → ${to} abandoned: filled meanwhile`);
-          emit('migration', { type: 'aborted', from, to, reason: 'filled-meanwhile' });
-          return { type: 'aborted', from, to, reason: 'filled-meanwhile' };
-        }
+        if (!await worthwhile()) return await abandon(p)();
         if (p !== 'draining') c.host.serve(p);
         pendingMove = { from, to };
         await setAnnounced([...announced, to]);

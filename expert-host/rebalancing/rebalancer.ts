@@ -3,6 +3,15 @@
  * host records fresh from the DHT, keep those whose hosts answer (liveness-probe.ts), measure
  * demand (demand.ts, smoothed), decide (decide.ts) and carry the decision out (migrator.ts). A move
  * waiting to release its old expert is finished first. Lifecycle: start() / stop().
+ *
+ * A check costs a DHT scan and an Info call to every host, so in a swarm of N hosts each pinned host
+ * (`scaleWithSwarm`; --auto spares, the swarm's healers, keep the plain interval) stretches its
+ * interval by N / CHECKERS_PER_INTERVAL (never below one interval): the swarm as a
+ * whole keeps about CHECKERS_PER_INTERVAL checks per interval, so an expert that lost its hosts is
+ * still noticed within about an interval, and the swarm's checking costs O(N) calls per interval,
+ * not O(N²) (17 hosts checking every 4 s saturated a 2-core machine, and their DHT scans, late
+ * under that load, came back with a fraction of the hosts). N is the largest of the last few views,
+ * since a view under load can miss hosts.
  */
 import type { Logger } from '../../shared/log.ts';
 import type { Discovery } from '../../shared/transport-types.ts';
@@ -21,6 +30,8 @@ export interface RebalancerInit {
   targetReplicas: number;
   /** Mean time between checks, ms, and its relative spread. */
   intervalMs: number;
+  /** Stretch the interval with the swarm's size (see the file comment); default true. */
+  scaleWithSwarm?: boolean;
   jitter?: number;
   firstDelayMs?: number;
   /** EMA weight of a new demand sample (default 0.3). */
@@ -69,11 +80,24 @@ export function createViewSource(init: Pick<RebalancerInit, 'model' | 'experts' 
   };
 }
 
+/** Checks the swarm as a whole keeps per interval (see the file comment). */
+export const CHECKERS_PER_INTERVAL = 1;
+/** Views whose largest host count sizes the swarm. */
+const SIZE_WINDOW = 5;
+
+/** How much a host in a swarm of `hosts` stretches its check interval. */
+export function intervalScale(hosts: number): number {
+  return Math.max(1, hosts / CHECKERS_PER_INTERVAL);
+}
+
 export function createRebalancer(init: RebalancerInit, c: RebalancerComponents): Rebalancer {
   const random = c.random ?? Math.random;
   const emit = c.emit ?? (() => {});
   const halt = new AbortController();
   let lastResult: { decision: RebalanceDecision; outcome?: MigrationOutcome } | undefined;
+  /** Live hosts in the last SIZE_WINDOW views. */
+  const sizes: number[] = [];
+  const swarmSize = () => Math.max(1, ...sizes);
 
   const check = async () => {
     if (halt.signal.aborted) return;
@@ -83,6 +107,8 @@ export function createRebalancer(init: RebalancerInit, c: RebalancerComponents):
       return;
     }
     const input = await c.view(halt.signal);
+    sizes.push(input.hosts.length);
+    if (sizes.length > SIZE_WINDOW) sizes.shift();
     const decision = decideRebalance({ ...input, self: { peerId: init.peerId, experts: c.migrator.experts() }, random: random() });
     lastResult = { decision };
     if (decision.type === 'stay') return;
@@ -95,7 +121,7 @@ export function createRebalancer(init: RebalancerInit, c: RebalancerComponents):
   };
 
   const schedule = jitteredSchedule({
-    intervalMs: init.intervalMs, jitter: init.jitter, firstDelayMs: init.firstDelayMs, random, timers: c.timers,
+    intervalMs: init.intervalMs, scale: () => (init.scaleWithSwarm === false ? 1 : intervalScale(swarmSize())), jitter: init.jitter, firstDelayMs: init.firstDelayMs, random, timers: c.timers,
     onError: (err) => c.log.warn('rebalancing check failed', { error: err }),
   }, check);
 

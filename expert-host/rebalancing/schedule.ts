@@ -21,6 +21,8 @@ export interface Timers {
 export interface ScheduleInit {
   /** Mean time between checks, ms. */
   intervalMs: number;
+  /** Multiplies intervalMs for the next delay (read after each check; default 1). */
+  scale?: () => number;
   /** Relative spread of the interval, in [0, 1] (default 0.5). */
   jitter?: number;
   /** Delay of the first check, ms (default: a jittered interval). Newcomers use a short one. */
@@ -66,7 +68,7 @@ export function jitteredSchedule(init: ScheduleInit, check: () => Promise<void> 
       try { await check(); } catch (err) { init.onError?.(err); }
     })();
     try { await inFlight; } finally { inFlight = undefined; }
-    if (started) arm(jitteredDelayMs(init.intervalMs, jitter, random()));
+    if (started) arm(jitteredDelayMs(init.intervalMs * Math.max(1, init.scale?.() ?? 1), jitter, random()));
   };
 
   return {

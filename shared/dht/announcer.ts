@@ -29,8 +29,17 @@ export interface AnnouncerInit {
   refreshS?: number;
   /** Bound of one publication (put + provides), ms; default min(10 s, refresh period). */
   publishTimeoutMs?: number;
-  /** Delay before retrying a failed publication, ms; default min(1 s, refresh period). */
+  /**
+   * Delay before retrying a failed publication, ms; default min(1 s, refresh period). It doubles with
+   * each failure in a row (up to the refresh period): a swarm too loaded to store records is not
+   * helped by every host retrying every second.
+   */
   retryMs?: number;
+  /**
+   * How often a refresh re-provides every CID, seconds; default 240 (DHT nodes keep provider entries
+   * 600 s). Other refreshes only put the record, which is what expires: provides are the costly part.
+   */
+  provideRefreshS?: number;
 }
 
 export interface AnnouncerComponents {
@@ -61,6 +70,9 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
   const refreshMs = Math.min(MAX_REFRESH_MS, (init.refreshS ?? init.ttlS / 2) * 1000);
   const timeoutMs = init.publishTimeoutMs ?? Math.min(10_000, refreshMs);
   const retryMs = init.retryMs ?? Math.min(1_000, refreshMs);
+  const provideRefreshMs = Math.min(MAX_REFRESH_MS, (init.provideRefreshS ?? 240) * 1000);
+  let lastFullAt = -Infinity;
+  let failuresInARow = 0;
   let fields: AnnouncedFields = { ...init.record, experts: [...init.record.experts] };
   let seq = 0;
   let last: HostRecord | undefined;
@@ -79,7 +91,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
     if (timer) clearTimeout(timer);
     timer = undefined;
     if (!running) return;
-    timer = setTimeout(() => { void publish(true); }, ms);
+    timer = setTimeout(() => { void publish(clock() - lastFullAt >= provideRefreshMs); }, ms);
     timer.unref();
   };
 
@@ -119,9 +131,11 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
         again = false;
         const fullNow = fullDue;
         fullDue = false;
+        if (fullNow) lastFullAt = clock();
         let ok = false;
         try { ok = await publishOnce(nextRecord(fields.state ?? 'ONLINE'), fullNow, true, true); } catch (err) { log.warn('publication failed', { err }); }
-        schedule(ok ? refreshMs : retryMs);
+        failuresInARow = ok ? 0 : failuresInARow + 1;
+        schedule(ok ? refreshMs : Math.min(refreshMs, retryMs * 2 ** Math.min(20, failuresInARow - 1)));
       } while (again && running);
     })().finally(() => { inFlight = undefined; });
     return inFlight;

@@ -112,13 +112,16 @@ test('goOffline() puts an OFFLINE record that wins and stops refreshing', async 
   assert.equal(dht.values(hostRecordKey(peer.peerId)).length, n, 'refreshed after goOffline()');
 });
 
-test('a failed publication does not throw and is retried', async () => {
+test('a failed publication does not throw and is retried, backing off while failures go on', async () => {
   const dht = createMemoryDht();
   const peer = await dht.peer();
   dht.failPuts = true;
   const ann = createAnnouncer({ ttlS: 600, record: fields, retryMs: 20 }, { node: peer, log: silentLogger });
   await ann.start();
   assert.equal(latest(dht, peer), undefined);
+  await sleep(330);
+  // Retries after 20, 40, 80, 160 ms: 5 tries in 330 ms (a fixed 20 ms would make 17).
+  assert.ok(dht.calls.put >= 4 && dht.calls.put <= 6, `tries: ${dht.calls.put}`);
   dht.failPuts = false;
   await until(() => latest(dht, peer) !== undefined, 'a retried publication');
   await ann.stop();
@@ -140,10 +143,21 @@ test('seq stays monotonic across announcers of the same key (a restarted host)',
   await b.stop();
 });
 
-test('updates re-provide only new CIDs; a refresh re-provides them all', async () => {
+test('refreshes put the record and re-provide nothing until provideRefreshS has passed', async () => {
   const dht = createMemoryDht();
   const peer = await dht.peer();
-  const ann = createAnnouncer({ ttlS: 0.4, record: fields }, { node: peer, log: silentLogger });
+  const ann = createAnnouncer({ ttlS: 0.2, record: fields, provideRefreshS: 600 }, { node: peer, log: silentLogger });
+  await ann.start();
+  assert.deepEqual([dht.calls.put, dht.calls.provide], [1, 3]);
+  await until(() => dht.calls.put >= 4, 'three refreshes');
+  assert.equal(dht.calls.provide, 3, 'refreshes are puts only');
+  await ann.stop();
+});
+
+test('updates re-provide only new CIDs; a refresh past provideRefreshS re-provides them all', async () => {
+  const dht = createMemoryDht();
+  const peer = await dht.peer();
+  const ann = createAnnouncer({ ttlS: 0.4, record: fields, provideRefreshS: 0.1 }, { node: peer, log: silentLogger });
   await ann.start();
   assert.deepEqual([dht.calls.put, dht.calls.provide], [1, 3], 'start: one put, swarm CID + 2 experts');
   await ann.update({ queueDepth: 3 });

@@ -44,12 +44,27 @@ test('a move serves and announces the new expert before it stops announcing the 
 
 test('a move that others made unnecessary while the shard loaded is abandoned before anything is announced', async () => {
   const { host, calls } = fakeHost();
-  const others = [...hostsWith(EXPERTS4, [2, 2, 0, 2]), ...hostsWith(['L1.0'], [2], {}, 'fast')];
+  let others = hostsWith(EXPERTS4, [2, 2, 0, 2]);
+  const prepare = host.prepare.bind(host);
+  host.prepare = async (id, signal) => {
+    const p = await prepare(id, signal);
+    others = [...hostsWith(EXPERTS4, [2, 2, 0, 2]), ...hostsWith(['L1.0'], [2], {}, 'fast')]; // filled while it loaded
+    return p;
+  };
   const m = createMigrator(init(['L0.0']), { host, view: viewOf(() => others), log: silentLogger, sleep: noSleep });
   const out = await m.move('L0.0', 'L1.0');
   assert.deepEqual(out, { type: 'aborted', from: 'L0.0', to: 'L1.0', reason: 'filled-meanwhile' });
   assert.deepEqual(calls, ['prepare L1.0', 'discard L1.0']);
   assert.deepEqual(m.experts(), ['L0.0']);
+});
+
+test('a move whose target a second look finds filled is abandoned before loading anything (a view can miss hosts)', async () => {
+  const { host, calls } = fakeHost();
+  const others = [...hostsWith(EXPERTS4, [2, 2, 0, 2]), ...hostsWith(['L1.0'], [2], {}, 'fast')];
+  const m = createMigrator(init(['L0.0']), { host, view: viewOf(() => others), log: silentLogger, sleep: noSleep });
+  const out = await m.move('L0.0', 'L1.0');
+  assert.deepEqual(out, { type: 'aborted', from: 'L0.0', to: 'L1.0', reason: 'filled-meanwhile' });
+  assert.deepEqual(calls, [], 'nothing prepared, nothing announced');
 });
 
 test('holding: finishPending releases once another host keeps the old expert', async () => {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { jitteredDelayMs, jitteredSchedule } from '../../../expert-host/rebalancing/schedule.ts';
 import type { Timers } from '../../../expert-host/rebalancing/schedule.ts';
+import { CHECKERS_PER_INTERVAL, intervalScale } from '../../../expert-host/rebalancing/rebalancer.ts';
 import { prng } from './fixtures.ts';
 
 test('jittered delays stay in [interval*(1-j), interval*(1+j)] and spread over it', () => {
@@ -93,4 +94,22 @@ test('runNow checks at once and re-times the next check', async () => {
   await t.advance(1);
   assert.equal(calls, 2);
   await s.stop();
+});
+
+test('scale() stretches the next interval, read after each check (the swarm-size scaling of rebalancer.ts)', async () => {
+  const t = fakeTimers();
+  const at: number[] = [];
+  let scale = 1;
+  const s = jitteredSchedule({ intervalMs: 100, jitter: 0, firstDelayMs: 10, scale: () => scale, timers: t.timers }, () => { at.push(t.now); scale = 3; });
+  s.start();
+  await t.advance(700);
+  assert.deepEqual(at, [10, 310, 610], 'after the first check, every 3 intervals');
+  await s.stop();
+});
+
+test('intervalScale: a swarm of N hosts stretches each host\'s interval N times (CHECKERS_PER_INTERVAL = 1), never below 1', () => {
+  assert.equal(CHECKERS_PER_INTERVAL, 1);
+  assert.equal(intervalScale(0), 1);
+  assert.equal(intervalScale(1), 1);
+  assert.equal(intervalScale(17), 17);
 });

@@ -30,7 +30,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'no-dht': { kind: 'boolean', help: 'serve gRPC only, without joining the DHT (tests, benchmarks)', default: false },
   rebalance: { kind: 'boolean', help: 'move to experts that need hosts more (over-provisioned or unserved); default: on with --auto, off with --expert (--no-rebalance pins an --auto host after its first choice)' },
   'target-replicas': { kind: 'int', help: 'replicas every expert should have (rebalancing)', default: 2, min: 1 },
-  'rebalance-interval-s': { kind: 'number', help: 'mean seconds between rebalancing checks (jittered ±50%; a pinned host in a swarm of N stretches it N times, so its pinned hosts keep about one check per interval; --auto hosts do not stretch it)', default: 4, min: 0.1 },
+  'rebalance-interval-s': { kind: 'number', help: 'mean seconds between rebalancing checks (jittered ±50%; a pinned host whose experts have no replica to spare stretches it N times in a swarm of N hosts; --auto hosts do not)', default: 4, min: 0.1 },
   'rebalance-delay-s': { kind: 'number', help: 'seconds before the first rebalancing check (default: 20 to 40 with --expert, so a swarm starting up settles first; one interval with --auto)', min: 0 },
   'metrics-listen': { kind: 'string', help: 'HOST:PORT serving Prometheus text at GET /metrics (off unless given)' },
   help: { kind: 'boolean', help: 'print this help', default: false },

@@ -330,7 +330,8 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       return outcome;
     },
 
-    trusted: (expertId, peerId) => !isDistrusted(`${expertId} ${peerId}`, clock()),
+    // Asked at every stage step: free while nobody is distrusted.
+    trusted: (expertId, peerId) => distrusted.size === 0 || !isDistrusted(`${expertId} ${peerId}`, clock()),
 
     async view(expertIds, opts = {}) {
       const out: Record<string, ReplicaView[]> = {};

@@ -5,8 +5,8 @@
  * the wire both ways, so that the 1e-3 tolerance is the model's, not the codec's. The replica pool
  * decides when to ask (before a replica's first work, then again at random times).
  */
-import type { Manifest } from '../shared/manifest.ts';
 import { fingerprint, fingerprintMatches, probeInput } from '../shared/model/probe.ts';
+import type { ModelPackage } from '../shared/runtime-types.ts';
 import type { ExpertClient } from '../shared/transport-types.ts';
 
 export type VerifyResult = { type: 'ok' } | { type: 'mismatch'; got: number[]; want: number[] };
@@ -15,12 +15,11 @@ export type VerifyResult = { type: 'ok' } | { type: 'mismatch'; got: number[]; w
 export type ReplicaVerifier = (expertId: string, client: ExpertClient, signal?: AbortSignal) => Promise<VerifyResult>;
 
 /** A verifier over the manifest's probes; each probe call has `timeoutMs`. */
-export function createProbeVerifier(manifest: Manifest, timeoutMs = 5000): ReplicaVerifier {
-  const D = manifest.dims.d_model;
+export function createProbeVerifier(pkg: ModelPackage, timeoutMs = 5000): ReplicaVerifier {
+  const D = pkg.manifest.dims.d_model;
   const inputs = new Map<string, Float32Array>();
   return async (expertId, client, signal) => {
-    const probe = manifest.levels.flatMap((l) => l.experts).find((e) => e.id === expertId)?.probe;
-    if (!probe) throw new Error(`no expert ${expertId} in the manifest`);
+    const probe = pkg.expert(expertId).probe;
     let input = inputs.get(expertId);
     if (!input) {
       input = probeInput(probe.seed, probe.tokens, D);

@@ -60,7 +60,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   }, {
     discovery: c.createDiscovery(node), balancer, connect: c.connect, log: log.child('replicas'),
     onLiveReplicas: (expert, n) => metrics.liveReplicas.set({ expert }, n),
-    ...(config.verifyHosts ? { verify: createProbeVerifier(pkg.manifest), onVerified: (expert: string, _peer: string, result: string) => metrics.hostProbes.inc({ expert, result }) } : {}),
+    ...(config.verifyHosts ? { verify: createProbeVerifier(pkg), onVerified: (expert: string, _peer: string, result: string) => metrics.hostProbes.inc({ expert, result }) } : {}),
   });
   pool.warm(pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id)));
   const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype }, {

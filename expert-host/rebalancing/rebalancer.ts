@@ -16,6 +16,7 @@
  */
 import type { Logger } from '../../shared/log.ts';
 import type { Discovery } from '../../shared/transport-types.ts';
+import { effectiveHosts } from './balance.ts';
 import { decideRebalance } from './decide.ts';
 import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
 import type { LivenessProbe } from './liveness-probe.ts';
@@ -113,7 +114,8 @@ export function createRebalancer(init: RebalancerInit, c: RebalancerComponents):
     sizes.push(input.hosts.length);
     if (sizes.length > SIZE_WINDOW) sizes.shift();
     const mine = c.migrator.experts();
-    mayMove = mine.some((e) => input.hosts.filter((h) => h.peerId !== init.peerId && h.experts.includes(e)).length + 1 > init.targetReplicas);
+    const holders = [...effectiveHosts(input.hosts, { peerId: init.peerId, experts: mine }).values()];
+    mayMove = mine.some((e) => holders.filter((served) => served.includes(e)).length > init.targetReplicas);
     const decision = decideRebalance({ ...input, self: { peerId: init.peerId, experts: c.migrator.experts() }, random: random() });
     lastResult = { decision };
     if (decision.type === 'stay') return;

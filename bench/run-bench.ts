@@ -18,8 +18,9 @@ import { benchPath } from './bench-path.ts';
 import { loadScenarioTable } from './load-harness.ts';
 import { loadPackage } from '../shared/model/package.ts';
 import type { LoadScenarioResult } from './load-scenario.ts';
+import { runScale, SCALE_FULL, SCALE_QUICK, type ScaleResult } from './scale.ts';
 
-export type ScenarioName = 'decode' | 'load' | 'failover' | 'all';
+export type ScenarioName = 'decode' | 'load' | 'failover' | 'scale' | 'all';
 
 export interface BenchInit {
   scenario: ScenarioName;
@@ -32,7 +33,7 @@ export interface BenchInit {
 
 export interface Bar { name: string; value: number; limit: number; aim: number; pass: boolean }
 
-export type BenchResult = Partial<DecodeResult> & Partial<FailoverResult> & {
+export type BenchResult = Partial<DecodeResult> & Partial<FailoverResult> & Partial<ScaleResult> & {
   scenario: ScenarioName;
   quick: boolean;
   model_source: string;
@@ -59,6 +60,8 @@ export async function runBench(init: BenchInit): Promise<BenchResult> {
   };
   try {
     const all = init.scenario === 'all';
+    // Scale simulates its own swarm (no model): run it alone, never as part of `all`.
+    if (init.scenario === 'scale') Object.assign(out, await runScale(init.quick ? SCALE_QUICK : SCALE_FULL, log));
     if (all || init.scenario === 'decode') {
       Object.assign(out, await runDecode(model.dir, init.quick ? QUICK : FULL, log, init.hostArgs ?? []));
       out.host_overhead = await runHostOverhead(model.dir, init.quick, log).catch((err: unknown) => ({ error: String(err instanceof Error ? err.message : err) }));

@@ -37,6 +37,8 @@ export interface HostAnnouncer {
   update(fields: Partial<Omit<HostRecord, 'peerId' | 'seq' | 'expiresAt'>>): Promise<void>;
   goOffline(): Promise<void>;
   stop(): Promise<void>;
+  /** Failed publications in a row (0 after a success). */
+  failures(): number;
 }
 
 export type AnnouncedRecord = Omit<HostRecord, 'peerId' | 'seq' | 'expiresAt'>;
@@ -125,7 +127,6 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     cleanups.push(() => server.stop(500));
 
     let announcer: HostAnnouncer | undefined;
-    let loadTimer: NodeJS.Timeout | undefined;
     if (node && c.createAnnouncer) {
       const record = (): AnnouncedRecord => {
         const i = core.info();
@@ -136,17 +137,10 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
           auto: config.auto || config.rebalance,
         };
       };
+      // Load and throughput travel in Info calls; the record changes only with experts or state.
       announcer = c.createAnnouncer(node, record(), config.recordTtlS);
       await announcer.start();
       cleanups.push(() => announcer!.stop());
-      let last = JSON.stringify(record());
-      loadTimer = setInterval(() => {
-        const r = record();
-        const now = JSON.stringify(r);
-        if (now !== last && r.state === 'ONLINE') { last = now; void announcer!.update(r).catch(() => {}); }
-      }, Math.max(1000, (config.recordTtlS * 1000) / 4));
-      loadTimer.unref();
-      cleanups.push(async () => clearInterval(loadTimer));
     }
 
     let rebalancing: HostRebalancing | undefined;
@@ -154,7 +148,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
       const ann = announcer;
       rebalancing = startHostRebalancing({
         settings: {
-          ...DEFAULT_REBALANCING, targetReplicas: config.targetReplicas, intervalMs: config.rebalanceIntervalMs, scaleWithSwarm: !config.auto,
+          ...DEFAULT_REBALANCING, targetReplicas: config.targetReplicas, intervalMs: config.rebalanceIntervalMs,
           // Pinned hosts of a swarm starting together spread their first checks over one more grace.
           firstCheckMs: config.rebalanceDelayMs ?? (config.auto ? config.rebalanceIntervalMs : Math.max(config.rebalanceIntervalMs, PINNED_START_GRACE_MS) * (1 + Math.random())),
         },
@@ -162,6 +156,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
         openExpert: (p, id) => c.openExpert(p, id, { device: config.device, log, threads: config.threads, skipVerify: true }),
         discovery, connect: c.connect, core, log, emit: c.emit,
         announce: async (experts) => { announcedExperts = [...experts]; await ann.update({ experts: [...experts] }); },
+        publicationsFailing: () => ann.failures() > 0,
       });
     }
 

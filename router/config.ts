@@ -19,7 +19,7 @@ export const ROUTER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'queue-timeout-s': { kind: 'number', help: 'longest wait for a slot, seconds (then 429)', default: 30, min: 0 },
   'request-timeout-s': { kind: 'number', help: 'longest generation, seconds', default: 300, min: 1 },
   'replica-wait-s': { kind: 'number', help: 'how long to wait for a live replica of a needed expert before 503, seconds', default: 10, min: 0 },
-  'discovery-cache-s': { kind: 'number', help: 'reuse discovery results this long before refreshing them in the background, seconds', default: 5, min: 0 },
+  'discovery-cache-s': { kind: 'number', help: 'reuse discovery results this long before refreshing them in the background, seconds (a failed call, or an expert with no replica, refreshes sooner)', default: 30, min: 0 },
   'step-timeout-s': { kind: 'number', help: 'deadline of one stage step on a host, seconds', default: 10, min: 0.05 },
   'verify-hosts': { kind: 'boolean', help: "check each host's output against the manifest probe before it gets work, and at random times after (--no-verify-hosts trusts hosts)", default: true },
   'verify-every-s': { kind: 'number', help: 'mean interval between probe checks of one host and expert, seconds', default: 600, min: 1 },

@@ -1,5 +1,6 @@
 /**
- * An abortable sleep: resolves after `ms`, or rejects with CANCELLED when `signal` aborts.
+ * Abortable waits: a sleep, and a wait on a shared promise that a caller can give up on. Both reject
+ * with CANCELLED when `signal` aborts.
  */
 import { SwarmpathError } from '../shared/errors.ts';
 
@@ -9,5 +10,16 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const onAbort = () => { clearTimeout(timer); reject(new SwarmpathError('CANCELLED', 'request cancelled')); };
     const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, ms);
     signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `p`, or a CANCELLED rejection as soon as `signal` aborts (the shared work goes on for others). */
+export function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new SwarmpathError('CANCELLED', 'request cancelled'));
+    if (signal.aborted) { onAbort(); return; }
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
 }

@@ -116,6 +116,12 @@ export class StageSession {
         this.#lastError = new SwarmpathError('INTEGRITY', `host ${r.peerId} failed the probe of expert ${this.expertId}`);
         this.#dropReplica(this.#lastError, 0, 0);
       }
+      if (this.#session?.closed) {
+        // The stream ended while this stage was idle (its host died or ended it; another stage on
+        // the same host may have seen it first): a new session there would start empty, so move by replay.
+        this.#lastError = new SwarmpathError('UNAVAILABLE', `the session of expert ${this.expertId} on ${r?.peerId ?? 'its host'} closed`);
+        this.#dropReplica(this.#lastError, 0, 0);
+      }
       const replay = this.#session === undefined && this.#length > 0;
       const t0 = this.#clock();
       try {

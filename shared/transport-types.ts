@@ -81,8 +81,14 @@ export interface HostRecord {
 
 /** Finds hosts through the DHT. */
 export interface Discovery {
-  /** Live (ONLINE, unexpired) hosts serving `expertId` of `model`. */
-  replicas(model: string, expertId: string, opts?: { signal?: AbortSignal; fresh?: boolean }): Promise<HostRecord[]>;
+  /**
+   * Live (ONLINE, unexpired) hosts serving `expertId` of `model`. `fresh`: a new search, records
+   * fetched again (an OFFLINE record is seen at once); `cachedRecords` with it: a new provider search,
+   * but known records reused until they expire (callers that check liveness themselves).
+   */
+  replicas(model: string, expertId: string, opts?: { signal?: AbortSignal; fresh?: boolean; cachedRecords?: boolean }): Promise<HostRecord[]>;
   /** Every live host of the swarm (any model). */
   allHosts(opts?: { signal?: AbortSignal; fresh?: boolean }): Promise<HostRecord[]>;
+  /** Drops what is cached of a host (its record): the next lookup asks afresh. */
+  forget?(peerId: string): void;
 }

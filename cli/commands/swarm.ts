@@ -1,14 +1,18 @@
 /**
- * `swarmpath swarm [--model DIR] [--replicas N] [--spare N] [--http-listen H:P]` (= `npm start`): the
- * whole network on one machine, each part its own OS process: a DHT node (`swarmpath dht`), N
- * `swarmpath host --expert ID` processes per expert, `--spare` `swarmpath host --auto` processes, and
- * the router. Waits for every ready event, prints ONE ready event (role `swarm`) and a line on stderr
- * with a first request to try. A host that dies later is logged and left dead (the swarm heals:
- * spares migrate, the router fails over). A router that dies is restarted on the same HTTP address
- * (it is the API: without it nothing is served), bootstrapping from the DHT node and the live hosts,
- * after a back-off of 1 s, doubling up to 30 s while it keeps dying within a minute of its start; each
- * restart prints a `restarted` event. SIGINT/SIGTERM stop every child (SIGTERM, then SIGKILL after a
- * grace) and resolve 0. A child that fails to start stops the whole swarm (exit 1).
+ * `swarmpath swarm [--model DIR] [--replicas N] [--experts-per-host K] [--spare N] [--http-listen H:P]`
+ * (= `npm start`): the whole network on one machine, each part its own OS process: a DHT node
+ * (`swarmpath dht`), pinned `swarmpath host --expert ID… --rebalance` processes that together hold N
+ * replicas of every expert, at most K experts each, the replicas of one expert on distinct processes
+ * (placement: ./swarm-plan.ts), `--spare` `swarmpath host --auto` processes, and the router.
+ * Waits for every ready event and then for the router's GET /readyz to answer 200 (a replica of every
+ * expert verified), bounded by --ready-timeout-s; only then prints ONE ready event (role `swarm`) and
+ * a line on stderr with a first request to try. A host that dies later is logged and left dead (the
+ * swarm heals: spares migrate, the router fails over). A router that dies is restarted on the same
+ * HTTP address (it is the API: without it nothing is served), bootstrapping from the DHT node and the
+ * live hosts, after a back-off of 1 s, doubling up to 30 s while it keeps dying within a minute of its
+ * start; each restart prints a `restarted` event. SIGINT/SIGTERM stop every child (SIGTERM, then
+ * SIGKILL after a grace) and resolve 0. A child that fails to start, or a router not ready in time,
+ * stops the whole swarm (exit 1).
  */
 import { createServer } from 'node:net';
 import { parseFlags, helpText, parseHostPort, type FlagSpec } from '../../shared/cli-args.ts';
@@ -16,17 +20,20 @@ import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { loadPackage } from '../../shared/model/package.ts';
 import { spawnSwarmpath, type ReadyEvent, type SwarmpathChild } from '../../router/supervisor/swarmpath-child.ts';
+import { waitReadyz } from '../../router/supervisor/wait-readyz.ts';
+import { planHosts } from './swarm-plan.ts';
 
-const USAGE = 'swarmpath swarm [--model DIR] [--replicas N] [--spare N] [--http-listen H:P]';
+const USAGE = 'swarmpath swarm [--model DIR] [--replicas N] [--experts-per-host K] [--spare N] [--http-listen H:P]';
 
 export const FLAGS: Record<string, FlagSpec> = {
   model: { kind: 'string', help: 'model package folder', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
-  replicas: { kind: 'int', help: 'host processes per expert', default: 2, min: 1, max: 16 },
+  replicas: { kind: 'int', help: 'replicas of every expert, each on its own host process', default: 2, min: 1, max: 16 },
+  'experts-per-host': { kind: 'int', help: 'most experts one pinned host process serves (1: a process per replica)', default: 4, min: 1 },
   spare: { kind: 'int', help: 'extra `host --auto` processes (the swarm decides what they serve)', default: 1, min: 0, max: 16 },
   'http-listen': { kind: 'string', help: "HOST:PORT of the router's HTTP API", env: 'SWARMPATH_HTTP_LISTEN', default: '127.0.0.1:8080' },
   'api-key': { kind: 'list', help: 'API key the router accepts (repeatable)', env: 'SWARMPATH_API_KEYS' },
   'start-concurrency': { kind: 'int', help: 'hosts starting at once (staggers start-up on small machines)', default: 8, min: 1 },
-  'ready-timeout-s': { kind: 'number', help: 'longest wait for a child to be ready, seconds', default: 180, min: 1 },
+  'ready-timeout-s': { kind: 'number', help: "longest wait for a child to be ready, and then for the router's /readyz, seconds", default: 180, min: 1 },
   'stop-grace-s': { kind: 'number', help: 'on stop, wait this long before SIGKILL, seconds', default: 10, min: 0 },
   'host-arg': { kind: 'list', help: 'extra flag passed to every host, e.g. --host-arg=--kv-cache-mb=64 (repeatable)' },
   'router-arg': { kind: 'list', help: 'extra flag passed to the router (repeatable)' },
@@ -87,24 +94,29 @@ export async function run(argv: string[]): Promise<number> {
   const onSignal = (sig: string) => signalled?.(sig);
   process.once('SIGTERM', () => onSignal('SIGTERM'));
   process.once('SIGINT', () => onSignal('SIGINT'));
+  /** Ends the wait for /readyz when a signal comes during start-up. */
+  const startAbort = new AbortController();
+  void signal.then(() => startAbort.abort());
 
   try {
     const startup = (async () => {
       const dht = start('dht', ['dht']);
       const bootstrap = ((await dht.ready).multiaddrs as string[]) ?? [];
       const boot = bootstrap.flatMap((ma) => ['--bootstrap', ma]);
-      const plan: { name: string; args: string[] }[] = [];
-      for (let r = 1; r <= (f.replicas as number); r++) {
-        // --rebalance: a pinned host too moves to an expert that lost every host (SPEC.md section 1);
-        // `--host-arg=--no-rebalance` (later on the line, so it wins) pins them.
-        for (const id of experts) plan.push({ name: `host ${id}#${r}`, args: ['host', '--model', modelDir, '--expert', id, '--rebalance', ...boot, ...hostArgs] });
-      }
+      // --rebalance: a pinned host too moves to an expert that lost every host (SPEC.md section 1);
+      // `--host-arg=--no-rebalance` (later on the line, so it wins) pins them.
+      const plan = planHosts(experts, f.replicas as number, f['experts-per-host'] as number).map((ids, i) => ({
+        name: `host ${i + 1}`, args: ['host', '--model', modelDir, ...ids.flatMap((id) => ['--expert', id]), '--rebalance', ...boot, ...hostArgs],
+      }));
       for (let s = 1; s <= (f.spare as number); s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
-      log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`, { replicas: f.replicas, spare: f.spare });
+      log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`,
+        { replicas: f.replicas, expertsPerHost: f['experts-per-host'], spare: f.spare });
       const hosts = await startLimited(plan, f['start-concurrency'] as number, (p) => start(p.name, p.args));
       let listen = f['http-listen'] as string;
       let backoffMs = 0;
       let restarts = 0;
+      /** The router now serving (a restart during the wait for /readyz replaces the first one). */
+      let current: { pid: number; ev: ReadyEvent } | undefined;
       const startRouter = (bootstrapAddrs: string[]): SwarmpathChild => {
         const startedAt = Date.now();
         return start('router', ['router', '--model', modelDir, '--http-listen', listen,
@@ -122,6 +134,7 @@ export async function run(argv: string[]): Promise<number> {
             const live = hosts.filter((h) => h.child.alive).flatMap((h) => (h.ev.multiaddrs as string[] | undefined) ?? []);
             const next = startRouter([...bootstrap, ...live]);
             next.ready.then((ev) => {
+              current = { pid: next.pid, ev };
               restarts++;
               log.info(`router restarted (pid ${next.pid})`, { http: ev.http, restarts });
               emitEvent('restarted', { role: 'router', pid: next.pid, peerId: ev.peerId, http: ev.http, restarts });
@@ -130,9 +143,11 @@ export async function run(argv: string[]): Promise<number> {
         });
       };
       const router = startRouter(bootstrap);
-      const rr = await router.ready;
-      listen = new URL(rr.http as string).host; // the port it got, when --http-listen asked for 0
-      return { bootstrap, hosts, router: rr, dhtPid: dht.pid, routerPid: router.pid };
+      current = { pid: router.pid, ev: await router.ready };
+      listen = new URL(current.ev.http as string).host; // the port it got, when --http-listen asked for 0
+      log.info('the router is up; waiting until it has verified a replica of every expert (GET /readyz)');
+      await waitReadyz({ http: current.ev.http as string, deadlineMs: Date.now() + readyTimeoutMs, signal: startAbort.signal });
+      return { bootstrap, hosts, router: current.ev, dhtPid: dht.pid, routerPid: current.pid };
     })();
     const first = await Promise.race([startup, signal.then((s) => s)]);
     if (typeof first === 'string') {

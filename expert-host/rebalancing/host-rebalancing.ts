@@ -14,9 +14,9 @@ import { locateShard } from '../shard-store.ts';
 import { decideRebalance } from './decide.ts';
 import type { OwnExpertLoad } from './demand.ts';
 import { createInfoClients } from './info-clients.ts';
-import { createLivenessProbe } from './liveness-probe.ts';
 import { createMigrator, type MigrationHost, type PreparedExpert, type ViewInput } from './migrator.ts';
-import { createRebalancer, createViewSource, type Rebalancer } from './rebalancer.ts';
+import { createRebalancer, type Rebalancer } from './rebalancer.ts';
+import { createSwarmView } from './swarm-view.ts';
 
 /** What rebalancing needs of the host core (host-core.ts). */
 export interface RebalancingCore {
@@ -33,12 +33,6 @@ export interface HostRebalancingSettings {
   targetReplicas: number;
   /** Mean seconds between checks (--rebalance-interval-s), jittered ±50 %. */
   intervalMs: number;
-  /**
-   * Stretch the interval with the swarm's size (rebalancer.ts): for pinned hosts, which move only
-   * when an expert lost every host or their own is over-provisioned. An --auto host keeps the plain
-   * interval: spares are few and they are the ones that heal an expert that lost its hosts.
-   */
-  scaleWithSwarm?: boolean;
   /** Wait after announcing a new expert before releasing the old one, ms. */
   settleMs: number;
   /** Longest wait for an old expert's sessions before retiring it, ms. */
@@ -51,7 +45,7 @@ export interface HostRebalancingSettings {
 }
 
 export const DEFAULT_REBALANCING: Readonly<HostRebalancingSettings> = Object.freeze({
-  targetReplicas: 2, intervalMs: 4000, settleMs: 3000, drainGraceMs: 15_000, firstCheckMs: 4000,
+  targetReplicas: 2, intervalMs: 60_000, settleMs: 3000, drainGraceMs: 15_000, firstCheckMs: 60_000,
 });
 
 /** First-check delay of a host started with --expert (see firstCheckMs), ms. */
@@ -72,6 +66,8 @@ export interface HostRebalancingDeps {
   core: RebalancingCore;
   /** Publishes the host record with these experts (the host's announcer). */
   announce(experts: readonly string[]): Promise<void>;
+  /** Whether the host's DHT publications are failing now (checks wait until they succeed). */
+  publicationsFailing?(): boolean;
   log: Logger;
   emit?: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -99,13 +95,24 @@ export async function chooseJoin(view: ViewInput, peerId: string): Promise<strin
   return d.type === 'join' ? d.expertId : undefined;
 }
 
-/** A view source over the real DHT and gRPC Info probes; `close()` closes the probe's channels. */
-export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId' | 'discovery'> & { targetReplicas: number; core?: Pick<RebalancingCore, 'info'> }) {
-  const clients = createInfoClients();
-  const probe = createLivenessProbe({ timeoutMs: 2000 }, { source: clients });
-  const view = createViewSource(
-    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas },
-    { discovery: d.discovery, probe, ownLoad: () => (d.core ? ownLoad(d.core.info()) : new Map()) },
+/**
+ * A view source over the DHT (per-expert provider lookups, cached records) and gRPC Info calls
+ * (swarm-view.ts); `close()` closes the Info channels.
+ */
+export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId' | 'discovery'> & {
+  targetReplicas: number; core?: Pick<RebalancingCore, 'info'>; served?: () => readonly string[]; onInfoCall?: () => void;
+  /** How long an Info answer stands (default: swarm-view's); half the check interval, so each check sees fresh liveness. */
+  aliveTtlMs?: number;
+}) {
+  const clients = createInfoClients({ onCall: d.onInfoCall });
+  const view = createSwarmView(
+    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas, aliveTtlMs: d.aliveTtlMs },
+    {
+      replicas: (model, expertId, opts) => d.discovery.replicas(model, expertId, opts),
+      info: clients,
+      ownLoad: () => (d.core ? ownLoad(d.core.info()) : new Map()),
+      served: d.served ?? (() => d.core?.info().experts.map((e) => e.expertId) ?? []),
+    },
   );
   return { view, close: () => clients.close() };
 }
@@ -121,7 +128,7 @@ export function ownLoad(info: HostInfo): Map<string, OwnExpertLoad> {
 
 export function startHostRebalancing(d: HostRebalancingDeps): HostRebalancing {
   const log = d.log.child('rebalance');
-  const { view, close } = liveViewSource({ ...d, targetReplicas: d.settings.targetReplicas });
+  const { view, close } = liveViewSource({ ...d, targetReplicas: d.settings.targetReplicas, aliveTtlMs: Math.min(30_000, d.settings.intervalMs / 2) });
   const host: MigrationHost = {
     async prepare(expertId) {
       const entry = d.pkg.expert(expertId);
@@ -144,8 +151,8 @@ export function startHostRebalancing(d: HostRebalancingDeps): HostRebalancing {
     { host, view, log, emit: d.emit },
   );
   const rebalancer = createRebalancer(
-    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.settings.targetReplicas, intervalMs: d.settings.intervalMs, scaleWithSwarm: d.settings.scaleWithSwarm, firstDelayMs: d.settings.firstCheckMs },
-    { migrator, view, log, emit: d.emit },
+    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.settings.targetReplicas, intervalMs: d.settings.intervalMs, firstDelayMs: d.settings.firstCheckMs },
+    { migrator, view, log, emit: d.emit, paused: d.publicationsFailing },
   );
   rebalancer.start();
   return {

@@ -1,41 +1,52 @@
 /**
- * An InfoSource over real gRPC clients, one channel per address, kept while in use and closed
- * after `idleMs` without a call or at once after a failed one (dead hosts come and go during churn).
+ * An InfoSource over real gRPC clients: one channel per address in an LRU cache (at most `max`,
+ * closed when evicted, after `idleMs` without a call, or at once after a failed call: dead hosts
+ * come and go during churn, and grpc-js backs off reconnecting for up to minutes).
  */
+import { LRUCache } from 'lru-cache';
 import { createExpertClient, type GrpcExpertClient } from '../../shared/grpc/client.ts';
 import type { HostInfo } from '../../shared/transport-types.ts';
-import type { InfoSource } from './liveness-probe.ts';
+import type { InfoSource } from './swarm-view.ts';
 
 export interface InfoClients extends InfoSource {
   close(): void;
 }
 
-export function createInfoClients(init: { idleMs?: number } = {}): InfoClients {
-  const idleMs = init.idleMs ?? 60_000;
-  const clients = new Map<string, { client: GrpcExpertClient; usedAt: number }>();
-  const sweep = () => {
-    const now = Date.now();
-    for (const [addr, e] of clients) if (now - e.usedAt > idleMs) { e.client.close(); clients.delete(addr); }
-  };
+export interface InfoClientsInit {
+  /** Close a channel unused this long, ms (default 60000). */
+  idleMs?: number;
+  /** Channels kept at most (default 64). */
+  max?: number;
+  /** Called once per Info call made (control-plane accounting). */
+  onCall?(): void;
+  /** Opens a client (default: a real gRPC channel). */
+  connect?(address: string): GrpcExpertClient;
+}
+
+export function createInfoClients(init: InfoClientsInit = {}): InfoClients {
+  const connect = init.connect ?? createExpertClient;
+  const clients = new LRUCache<string, GrpcExpertClient>({
+    max: init.max ?? 64,
+    ttl: init.idleMs ?? 60_000,
+    updateAgeOnGet: true,
+    ttlAutopurge: true,
+    dispose: (client) => client.close(),
+  });
   return {
     async info(address: string, deadlineMs: number, signal?: AbortSignal): Promise<HostInfo> {
-      sweep();
-      let e = clients.get(address);
-      if (!e) { e = { client: createExpertClient(address), usedAt: Date.now() }; clients.set(address, e); }
-      e.usedAt = Date.now();
+      let client = clients.get(address);
+      if (!client) {
+        client = connect(address);
+        clients.set(address, client);
+      }
+      init.onCall?.();
       try {
-        return await e.client.info({ deadlineMs, signal });
+        return await client.info({ deadlineMs, signal });
       } catch (err) {
-        // A fresh channel next time: grpc-js backs off reconnecting (up to minutes), and a host
-        // restarted on the same port must be seen at the next check.
-        e.client.close();
-        if (clients.get(address) === e) clients.delete(address);
+        if (clients.peek(address) === client) clients.delete(address);
         throw err;
       }
     },
-    close() {
-      for (const e of clients.values()) e.client.close();
-      clients.clear();
-    },
+    close() { clients.clear(); },
   };
 }

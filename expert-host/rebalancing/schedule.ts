@@ -4,6 +4,7 @@
  * `intervalMs * (1 ± jitter)` (uniform), the next one timed from the end of the previous, never two
  * at once. The delay is a pure function; the scheduler is a small lifecycle around timers.
  */
+import { realTimers, type Timers } from '../../shared/timers.ts';
 
 /** The delay before the next check: `intervalMs * (1 - jitter + 2 * jitter * u)` for u in [0, 1). */
 export function jitteredDelayMs(intervalMs: number, jitter: number, u: number): number {
@@ -12,11 +13,7 @@ export function jitteredDelayMs(intervalMs: number, jitter: number, u: number): 
   return Math.max(0, intervalMs * (1 - j + 2 * j * uu));
 }
 
-/** Timers, injectable so tests drive time by hand. */
-export interface Timers {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
+export type { Timers } from '../../shared/timers.ts';
 
 export interface ScheduleInit {
   /** Mean time between checks, ms. */
@@ -43,10 +40,6 @@ export interface JitteredSchedule {
   readonly running: boolean;
 }
 
-const realTimers: Timers = {
-  setTimeout: (fn, ms) => { const t = setTimeout(fn, ms); t.unref?.(); return t; },
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
 
 /** Runs `check` at jittered intervals between start() and stop(), one at a time. */
 export function jitteredSchedule(init: ScheduleInit, check: () => Promise<void> | void): JitteredSchedule {

@@ -22,6 +22,11 @@ export interface ChaosSwarmInit {
   model: string;
   replicas: number;
   spare: number;
+  /**
+   * Most experts per pinned host process (`swarm --experts-per-host`; default 1 here, not the swarm's
+   * 4: a chaos kill of "every replica of one expert" should take that expert alone).
+   */
+  expertsPerHost?: number;
   /** Extra flags for every host (e.g. --rebalance, --rebalance-interval-s=2). */
   hostArgs?: readonly string[];
   routerArgs?: readonly string[];
@@ -48,6 +53,7 @@ export async function startChaosSwarm(init: ChaosSwarmInit): Promise<ChaosSwarm>
   const swarm = spawnSwarmpath({
     name: 'swarm', readyTimeoutMs: init.readyTimeoutMs ?? 180_000, onLog,
     args: ['swarm', '--model', init.model, '--replicas', String(init.replicas), '--spare', String(init.spare),
+      '--experts-per-host', String(init.expertsPerHost ?? 1),
       '--http-listen', '127.0.0.1:0', '--stop-grace-s', '3',
       ...hostArgs.map((a) => `--host-arg=${a}`), ...(init.routerArgs ?? []).map((a) => `--router-arg=${a}`)],
   });

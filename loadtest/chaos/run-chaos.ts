@@ -118,10 +118,10 @@ async function runOn(swarm: ChaosSwarm, init: ChaosRunInit): Promise<ChaosRun> {
   return { report, samples, replayed, swarm };
 }
 
-/** The replica target: the swarm's --replicas (hosts started per expert, spares excluded). */
+/** The replica target: the swarm's --replicas (experts started on pinned hosts per expert, spares excluded). */
 function targetOf(swarm: ChaosSwarm): number {
-  const fixed = swarm.hosts().filter((h) => !h.auto && !h.child);
-  return Math.max(1, Math.round(fixed.length / Math.max(1, swarm.experts.length)));
+  const started = swarm.hosts().filter((h) => !h.auto && !h.child).reduce((n, h) => n + h.startedWith.length, 0);
+  return Math.max(1, Math.round(started / Math.max(1, swarm.experts.length)));
 }
 
 /** What each live host serves right now (Info); hosts that do not answer within 5 s are left out. */

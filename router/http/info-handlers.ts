@@ -1,6 +1,8 @@
 /**
  * The read-only endpoints: GET /v1/models, POST /v1/route, GET /v1/swarm, GET /healthz, GET /readyz,
- * GET /metrics. /readyz answers 200 only when every expert of the model has a live replica.
+ * GET /metrics. /readyz answers 200 only when every expert of the model has a replica that may get
+ * work now: live and, when the router verifies hosts, past its manifest probe (ReplicaPool.readiness);
+ * else 503. Its body is `{ready, missing}` either way.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PROMETHEUS_CONTENT_TYPE } from '../../shared/telemetry/metrics.ts';
@@ -12,7 +14,7 @@ import { sendJson, sendText } from './respond.ts';
 
 export interface InfoDeps {
   runtime: Pick<RouterRuntime, 'manifest' | 'encode' | 'route'>;
-  pool: Pick<ReplicaPool, 'view'>;
+  pool: Pick<ReplicaPool, 'view' | 'readiness'>;
   metricsText(): Promise<string>;
   bodyLimit: number;
   clock(): number;
@@ -47,9 +49,8 @@ export function infoRoutes(d: InfoDeps): Record<string, Record<string, Handler>>
     },
     '/readyz': {
       GET: async (_req, res, signal) => {
-        const view = await d.pool.view(expertIds, { signal });
-        const missing = expertIds.filter((id) => (view[id]?.length ?? 0) === 0);
-        sendJson(res, missing.length === 0 ? 200 : 503, { ready: missing.length === 0, missing });
+        const { ready, missing } = await d.pool.readiness(expertIds, { signal });
+        sendJson(res, ready ? 200 : 503, { ready, missing });
       },
     },
     '/metrics': {

@@ -41,7 +41,7 @@ export interface RouterApiInit {
 export interface RouterApiComponents {
   runtime: Pick<RouterRuntime, 'manifest' | 'encode' | 'route'>;
   generator: Generator;
-  pool: Pick<ReplicaPool, 'view'>;
+  pool: Pick<ReplicaPool, 'view' | 'readiness'>;
   metrics: RouterMetrics;
   /** The Prometheus text of GET /metrics. */
   metricsText(): Promise<string>;

@@ -1,11 +1,20 @@
 /**
  * Discovery (shared/transport-types.ts) over the DHT: the providers of an expert's CID (or of the
- * swarm-wide CIDs), then each provider's signed record fetched in parallel as providers stream in,
- * each fetch bounded; only ONLINE, unexpired records that really list the expert are kept. Results
- * are cached briefly (`fresh: true` bypasses the cache and refills it) and concurrent identical
- * lookups share one search. Nothing here can hang: every step has a deadline, and a caller's
+ * swarm-wide CIDs), then each provider's signed record. Only ONLINE, unexpired records that really
+ * list the expert are kept.
+ *
+ * What bounds its cost: at most `maxProviders` providers per lookup and `maxRecordFetches` GETs at a
+ * time. A `fresh` lookup searches again and fetches every provider's record again (routers: an
+ * OFFLINE record takes effect at once). With `cachedRecords` (rebalancing, which checks liveness with
+ * Info calls) a record is fetched once and kept until it expires (records change only when a host
+ * moves or changes state, and hosts refresh them every few minutes), so a lookup costs one provider
+ * search plus a GET for peers not seen before; a provider whose cached record does not list the
+ * expert (it may have moved there since) is re-fetched at most once per MISMATCH_RECHECK_MS. Results
+ * are cached for `cacheMs` (`fresh` bypasses that cache) and identical concurrent lookups share one
+ * search. Nothing here can hang: every step has a deadline, and a caller's
  * AbortSignal rejects its own call at once without disturbing others sharing the search.
  */
+import { LRUCache } from 'lru-cache';
 import type { CID } from 'multiformats/cid';
 import type { Discovery, HostRecord } from '../transport-types.ts';
 import type { Logger } from '../log.ts';
@@ -14,12 +23,18 @@ import { isLiveRecord, verifyHostRecord } from './host-record.ts';
 import { expertCid, hostRecordKey, SWARM_HOSTS_CIDS } from './keys.ts';
 
 export interface DiscoveryInit {
-  /** How long a result is reused, ms; default 2000. */
+  /** How long a lookup's result is reused, ms; default 2000. */
   cacheMs?: number;
   /** Bound of one provider search, ms; default 3000. */
   searchTimeoutMs?: number;
   /** Bound of fetching one host's record, ms; default 2000. */
   recordTimeoutMs?: number;
+  /** Providers used per lookup (the first found); default 32. */
+  maxProviders?: number;
+  /** Record GETs in flight at once; default 16. */
+  maxRecordFetches?: number;
+  /** Records kept (least recently used go first); default 4096. */
+  recordCacheSize?: number;
 }
 
 export interface DiscoveryComponents {
@@ -30,9 +45,16 @@ export interface DiscoveryComponents {
 }
 
 export interface DhtDiscovery extends Discovery {
-  /** Forgets cached results. */
+  /** Peer ids that provide `expertId` of `model` (dead hosts' entries included until they expire). */
+  providers(model: string, expertId: string, opts?: { signal?: AbortSignal }): Promise<string[]>;
+  /** A host's live record (cached until it expires; `fresh` fetches it again). */
+  record(peerId: string, opts?: { fresh?: boolean }): Promise<HostRecord | undefined>;
+  /** Forgets cached results and records. */
   clear(): void;
 }
+
+/** How long a provider whose record does not list the expert is not asked again, ms. */
+const MISMATCH_RECHECK_MS = 30_000;
 
 export function createDiscovery(init: DiscoveryInit, components: DiscoveryComponents): DhtDiscovery {
   const { node, log } = components;
@@ -40,64 +62,114 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const cacheMs = init.cacheMs ?? 2_000;
   const searchTimeoutMs = init.searchTimeoutMs ?? 3_000;
   const recordTimeoutMs = init.recordTimeoutMs ?? 2_000;
-  const cache = new Map<string, { at: number; result: Promise<HostRecord[]> }>();
+  const maxProviders = init.maxProviders ?? 32;
+  const gets = limiter(init.maxRecordFetches ?? 16);
 
-  const fetchRecord = async (peerId: string): Promise<HostRecord | undefined> => {
-    const key = hostRecordKey(peerId);
-    try {
-      const value = await node.get(key, { signal: AbortSignal.timeout(recordTimeoutMs) });
-      return value === undefined ? undefined : await verifyHostRecord(key, value, clock());
-    } catch (err) {
-      log.debug('no usable record', { peerId, err });
-      return undefined;
-    }
-  };
+  const records = new LRUCache<string, HostRecord>({
+    max: init.recordCacheSize ?? 4096,
+    ttlAutopurge: false,
+    ttlResolution: 0, perf: { now: clock },
+    fetchMethod: async (peerId, _stale, { options }) => {
+      const key = hostRecordKey(peerId);
+      try {
+        const value = await gets(() => node.get(key, { signal: AbortSignal.timeout(recordTimeoutMs) }));
+        if (value === undefined) return undefined;
+        const record = await verifyHostRecord(key, value, clock());
+        // An OFFLINE or DRAINING host may come back (same key) before its record expires.
+        const ttl = record.expiresAt - clock();
+        options.ttl = Math.max(1, record.state === 'ONLINE' ? ttl : Math.min(ttl, MISMATCH_RECHECK_MS));
+        return record;
+      } catch (err) {
+        log.debug('no usable record', { peerId, err });
+        return undefined;
+      }
+    },
+  });
+  /** `peerId expertId` pairs whose fresh record did not list the expert, until when not re-fetched. */
+  const mismatches = new LRUCache<string, true>({ max: 4096, ttl: MISMATCH_RECHECK_MS, ttlResolution: 0, perf: { now: clock } });
+  const results = new LRUCache<string, Promise<HostRecord[]>>({ max: 1024, ttl: cacheMs, ttlResolution: 0, perf: { now: clock } });
 
-  /** Records of every provider of any of `cids` (each peer once), unfiltered. */
-  const search = async (cids: readonly CID[]): Promise<HostRecord[]> => {
-    const signal = AbortSignal.timeout(searchTimeoutMs);
-    const fetches = new Map<string, Promise<HostRecord | undefined>>();
+  const providersOf = async (cids: readonly CID[], signal: AbortSignal): Promise<string[]> => {
+    const found = new Set<string>();
     await Promise.all(cids.map(async (cid) => {
       try {
         for await (const peerId of node.findProviders(cid, { signal })) {
-          if (!fetches.has(peerId)) fetches.set(peerId, fetchRecord(peerId));
+          found.add(peerId);
+          if (found.size >= maxProviders) break;
         }
       } catch (err) {
         log.debug('provider search ended early', { cid: cid.toString(), err });
       }
     }));
-    const records = await Promise.all(fetches.values());
-    return records.filter((r): r is HostRecord => r !== undefined);
+    return [...found].slice(0, maxProviders);
   };
 
-  const lookup = (cacheKey: string, cids: readonly CID[], keep: (r: HostRecord) => boolean,
-    opts: { signal?: AbortSignal; fresh?: boolean } = {}): Promise<HostRecord[]> => {
+  const recordFor = async (peerId: string, expertId: string | undefined, refetch: boolean): Promise<HostRecord | undefined> => {
+    if (refetch) return records.fetch(peerId, { forceRefresh: true });
+    const r = await records.fetch(peerId);
+    if (r === undefined || expertId === undefined || r.experts.includes(expertId)) return r;
+    const pair = `${peerId} ${expertId}`;
+    if (mismatches.has(pair)) return r;
+    mismatches.set(pair, true);
+    return records.fetch(peerId, { forceRefresh: true });
+  };
+
+  const search = async (cids: readonly CID[], expertId: string | undefined, refetch: boolean): Promise<HostRecord[]> => {
+    const peers = await providersOf(cids, AbortSignal.timeout(searchTimeoutMs));
+    const found = await Promise.all(peers.map((p) => recordFor(p, expertId, refetch)));
+    return found.filter((r): r is HostRecord => r !== undefined);
+  };
+
+  const lookup = (cacheKey: string, cids: readonly CID[], expertId: string | undefined, keep: (r: HostRecord) => boolean,
+    opts: { signal?: AbortSignal; fresh?: boolean; cachedRecords?: boolean } = {}): Promise<HostRecord[]> => {
     if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
-    const hit = cache.get(cacheKey);
-    let result: Promise<HostRecord[]>;
-    if (hit && !opts.fresh && clock() - hit.at < cacheMs) {
-      result = hit.result;
-    } else {
-      result = search(cids);
-      cache.set(cacheKey, { at: clock(), result });
-      void result.then(() => { const e = cache.get(cacheKey); if (e && e.result === result) e.at = clock(); });
+    let result = opts.fresh ? undefined : results.get(cacheKey);
+    if (!result) {
+      result = search(cids, expertId, Boolean(opts.fresh) && !opts.cachedRecords);
+      results.set(cacheKey, result);
     }
-    const live = result.then((records) => {
+    const live = result.then((found) => {
       const now = clock();
-      return records.filter((r) => isLiveRecord(r, now) && keep(r)).sort((a, b) => a.peerId.localeCompare(b.peerId));
+      return found.filter((r) => isLiveRecord(r, now) && keep(r)).sort((a, b) => a.peerId.localeCompare(b.peerId));
     });
     return opts.signal ? raceAbort(live, opts.signal) : live;
   };
 
   return {
     replicas(model, expertId, opts) {
-      return lookup(`e/${model}/${expertId}`, [expertCid(model, expertId)],
+      return lookup(`e/${model}/${expertId}`, [expertCid(model, expertId)], expertId,
         (r) => r.model === model && r.experts.includes(expertId), opts);
     },
     allHosts(opts) {
-      return lookup('all', SWARM_HOSTS_CIDS, () => true, opts);
+      return lookup('all', SWARM_HOSTS_CIDS, undefined, () => true, opts);
     },
-    clear() { cache.clear(); },
+    providers(model, expertId, opts = {}) {
+      const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(searchTimeoutMs)]) : AbortSignal.timeout(searchTimeoutMs);
+      return providersOf([expertCid(model, expertId)], signal);
+    },
+    async record(peerId, opts = {}) {
+      const r = await records.fetch(peerId, opts.fresh ? { forceRefresh: true } : {});
+      return r !== undefined && isLiveRecord(r, clock()) ? r : undefined;
+    },
+    forget(peerId) {
+      records.delete(peerId);
+      results.clear();
+    },
+    clear() { results.clear(); records.clear(); mismatches.clear(); },
+  };
+}
+
+/** Runs at most `n` of the given tasks at a time, the rest in arrival order. */
+function limiter(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async (task) => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try { return await task(); } finally {
+      active--;
+      waiting.shift()?.();
+    }
   };
 }
 

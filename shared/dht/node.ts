@@ -22,6 +22,7 @@ import { BadConfigError } from '../errors.ts';
 import { DHT_PROTOCOL, HOST_RECORD_NAMESPACE } from './keys.ts';
 import { hostRecordSelector, hostRecordValidator } from './host-record.ts';
 import { loadOrCreateKey } from './key-file.ts';
+import { countingMetrics, type RpcCounter } from './rpc-counter.ts';
 
 export interface SwarmNodeInit {
   /** Multiaddrs to listen on; default `/ip4/127.0.0.1/tcp/0`. */
@@ -37,6 +38,10 @@ export interface SwarmNodeInit {
   clientMode?: boolean;
   /** Time source of the record validator (tests); default Date.now. */
   clock?: () => number;
+  /** Counts the control-plane messages this node sends (benchmarks, metrics); see rpc-counter.ts. */
+  rpcCounter?: RpcCounter;
+  /** How long DHT nodes keep a provider entry without a re-provide, ms (default PROVIDER_VALIDITY_MS). */
+  providerValidityMs?: number;
 }
 
 export type SwarmLibp2p = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>;
@@ -54,6 +59,11 @@ export interface SwarmDht {
   put(key: Uint8Array, value: Uint8Array, opts?: DhtOpts): Promise<number>;
   /** The best valid value at `key` found before the query ends or aborts (undefined when none). */
   get(key: Uint8Array, opts?: DhtOpts): Promise<Uint8Array | undefined>;
+  /**
+   * Stops providing `cid` from this node (its own entry; copies on other nodes expire after the
+   * provider validity). A host that moves away from an expert calls it.
+   */
+  unprovide(cid: CID): Promise<void>;
 }
 
 export interface SwarmNode extends SwarmDht {
@@ -77,6 +87,29 @@ const silentComponentLogger: ComponentLogger = { forComponent: () => silentLibp2
 /** How often a node with no connection redials its bootstrap peers, ms. */
 const REDIAL_MS = 5_000;
 const DIAL_TIMEOUT_MS = 5_000;
+/**
+ * How long DHT nodes keep a provider entry that is not re-provided, ms. Hosts re-provide at every
+ * record refresh (announcer.ts, about every 2.5 min), so a dead host's entries go after at most
+ * this plus one cleanup interval. kad-dht's own default is 48 h.
+ */
+export const PROVIDER_VALIDITY_MS = 600_000;
+/** How often DHT nodes drop expired provider entries (a scan of the local store), ms. */
+const PROVIDER_CLEANUP_MS = 60_000;
+/**
+ * Whether libp2p pings every open connection (every 10 s by default): that cost grows with the
+ * connections a node holds, i.e. with the swarm (~34 ping streams/s in a 19-process swarm). Off:
+ * dead peers are found by TCP closing, failed RPCs, kad-dht's own contact checks and record expiry.
+ */
+const CONNECTION_MONITOR = false;
+/** Provider responses that end a provider search early: each of the closest peers holds the full list. */
+const ENOUGH_PROVIDER_RESPONSES = 2;
+/**
+ * Valid values that end a record search early (kad-dht's own `get` asks every peer it can reach,
+ * until its timeout in a large swarm). Hosts put each new record on all of the k closest peers, and
+ * the selector keeps the highest seq of those found; a reader that needs the newest record (a host
+ * that moved) asks again (discovery.ts).
+ */
+const ENOUGH_VALUES = 2;
 
 /** Builds a node (not started). Bad multiaddrs fail here with BadConfigError. */
 export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
@@ -112,19 +145,25 @@ export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
     // Under CPU starvation (many nodes on 2 cores) the 10 s heartbeat pings time out and, by default,
     // abort healthy connections, whose redials starve the event loop further. Dead peers are found
     // by TCP closing, kad-dht's own contact pings and record expiry instead.
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    connectionMonitor: { enabled: CONNECTION_MONITOR, abortConnectionOnPingFailure: false },
+    ...(init.rpcCounter ? { metrics: () => countingMetrics(init.rpcCounter!) } : {}),
     services: {
       identify: identify(),
       ping: ping(),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: init.clientMode ?? false,
+        // One path per lookup (kad-dht's default is alpha = 3 disjoint paths, each asking its own
+        // peers): a third of the messages; alpha requests stay in flight, so lookups are not slower.
+        disjointPaths: 1,
         // Keep private and loopback addresses: a local or LAN swarm has no public ones.
         peerInfoMapper: passthroughMapper,
         validators: { [HOST_RECORD_NAMESPACE]: hostRecordValidator(init.clock) },
         selectors: { [HOST_RECORD_NAMESPACE]: hostRecordSelector },
-        // Hosts re-provide every TTL/2; stale provider entries of dead hosts go after 10 min.
-        providers: { provideValidity: 600, cleanupInterval: 60 },
+        // Stale provider entries of dead hosts go after the validity. Threshold 0: kad-dht never
+        // re-provides our own entries by itself (the announcer does, and a host that moved away
+        // from an expert must stop providing it).
+        reprovide: { validity: init.providerValidityMs ?? PROVIDER_VALIDITY_MS, interval: PROVIDER_CLEANUP_MS, threshold: 0 },
         // Queries wait for the first self-query; start it at once instead of after 1 s.
         initialQuerySelfInterval: 0,
       }),
@@ -172,6 +211,7 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
     findProviders: (cid, opts = {}) => findProviders(dht, cid, opts),
     put: (key, value, opts = {}) => countResponses(dht.put(key, value, { signal: opts.signal }), 'PUT_VALUE', opts.signal),
     get: (key, opts = {}) => getBest(dht, key, opts),
+    unprovide: (cid) => dht.cancelReprovide(cid),
   };
 }
 
@@ -190,13 +230,17 @@ async function countResponses(events: AsyncIterable<QueryEvent>, message: 'ADD_P
 
 /**
  * Provider ids from every PEER_RESPONSE (each remote peer sends all the providers it holds; kad-dht's
- * own PROVIDER events stop at k) and from the final PROVIDER events, deduplicated.
+ * own PROVIDER events stop at k) and from the final PROVIDER events, deduplicated. The search ends
+ * once ENOUGH_PROVIDER_RESPONSES peers answered with providers (a provide stores the entry on all of
+ * the k closest peers, so each of them knows every live provider); kad-dht would go on asking.
  */
 async function* findProviders(dht: KadDHT, cid: CID, opts: DhtOpts): AsyncGenerator<string> {
   const seen = new Set<string>();
+  let answered = 0;
   try {
     for await (const ev of dht.findProviders(cid, { signal: opts.signal })) {
       const list = ev.name === 'PEER_RESPONSE' || ev.name === 'PROVIDER' ? ev.providers : [];
+      if (ev.name === 'PEER_RESPONSE' && list.length > 0 && ++answered > ENOUGH_PROVIDER_RESPONSES) break;
       for (const p of list) {
         const id = p.id.toString();
         if (seen.has(id)) continue;
@@ -210,16 +254,18 @@ async function* findProviders(dht: KadDHT, cid: CID, opts: DhtOpts): AsyncGenera
 }
 
 /**
- * Collects every valid value kad-dht sees for `key` (remote values are validated before they are
- * yielded) and picks the best with the namespace's selector, so that an abort returns what was found
- * so far instead of nothing.
+ * Collects the valid values kad-dht sees for `key` (remote values are validated before they are
+ * yielded), up to ENOUGH_VALUES, and picks the best with the namespace's selector, so that an abort
+ * returns what was found so far instead of nothing.
  */
 async function getBest(dht: KadDHT, key: Uint8Array, opts: DhtOpts): Promise<Uint8Array | undefined> {
   const values: Uint8Array[] = [];
+  let validated = 0;
   try {
     for await (const ev of dht.get(key, { signal: opts.signal })) {
       if (ev.name === 'VALUE') values.push(ev.value);
       else if (ev.name === 'PEER_RESPONSE' && ev.record != null) values.push(ev.record.value);
+      if (ev.name === 'VALUE' && ++validated >= ENOUGH_VALUES) break;
     }
   } catch (err) {
     // Aborts, and kad-dht's failed "correction" puts to peers holding older values, keep what we have.

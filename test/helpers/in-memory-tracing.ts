@@ -4,7 +4,7 @@
  * in its `after`. Tests read `exporter.getFinishedSpans()`; `provider()` is the registered provider
  * (to restore after a test swaps in another).
  */
-import { before, after } from 'node:test';
+import { beforeAll, afterAll } from 'vitest';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { TracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
@@ -13,7 +13,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 export function useInMemoryTracing(): { exporter: InMemorySpanExporter; provider(): TracerProvider } {
   const exporter = new InMemorySpanExporter();
   let provider: TracerProvider;
-  before(() => {
+  beforeAll(() => {
     const cm = new AsyncLocalStorageContextManager();
     cm.enable();
     context.setGlobalContextManager(cm);
@@ -21,6 +21,6 @@ export function useInMemoryTracing(): { exporter: InMemorySpanExporter; provider
     provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
     trace.setGlobalTracerProvider(provider);
   });
-  after(async () => { await provider.shutdown(); trace.disable(); context.disable(); propagation.disable(); });
+  afterAll(async () => { await provider.shutdown(); trace.disable(); context.disable(); propagation.disable(); });
   return { exporter, provider: () => provider };
 }

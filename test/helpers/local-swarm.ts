@@ -1,15 +1,19 @@
 /**
  * A whole swarm on this machine for integration tests: runs `swarmpath swarm` as a child process (a
  * DHT node, hosts and the router, each its own OS process), waits for its ready event and for
- * /readyz, and stops it with SIGTERM (SIGKILL after a grace). Child logs are kept in memory (and
- * printed when SWARMPATH_TEST_LOGS=1). A swarm left running when the test process exits is killed.
+ * /readyz (recording the status of the first /readyz after the ready event), and stops it with
+ * SIGTERM (SIGKILL after a grace). Child logs are kept in memory (and printed when
+ * SWARMPATH_TEST_LOGS=1). A swarm left running when the test process exits is killed.
  */
 import { spawnSwarmpath, type SwarmpathChild } from '../../router/supervisor/swarmpath-child.ts';
+import { waitFor } from './wait-for.ts';
 
 export interface LocalSwarmOptions {
   /** Model package folder (e.g. from synthFixture()). */
   model: string;
   replicas?: number;
+  /** `swarm --experts-per-host` (default: the swarm's own default). */
+  expertsPerHost?: number;
   spare?: number;
   apiKeys?: string[];
   /** Extra flags for every host / the router (`--flag=value` form). */
@@ -31,6 +35,8 @@ export interface LocalSwarm {
   readonly http: string;
   readonly bootstrap: string[];
   readonly hosts: SwarmHost[];
+  /** Status of the first GET /readyz sent after the swarm's ready event (the swarm promises 200). */
+  readonly readyzAtReady: number;
   /** Pid of the `swarmpath swarm` process. */
   readonly pid: number;
   readonly routerPid: number;
@@ -58,6 +64,7 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   const echo = process.env.SWARMPATH_TEST_LOGS === '1';
   const args = ['swarm', '--model', o.model, '--replicas', String(o.replicas ?? 2), '--spare', String(o.spare ?? 0),
     '--http-listen', '127.0.0.1:0', '--stop-grace-s', '5',
+    ...(o.expertsPerHost !== undefined ? ['--experts-per-host', String(o.expertsPerHost)] : []),
     ...(o.apiKeys ?? []).flatMap((k) => ['--api-key', k]),
     ...(o.hostArgs ?? []).map((a) => `--host-arg=${a}`),
     ...(o.routerArgs ?? []).map((a) => `--router-arg=${a}`)];
@@ -78,9 +85,10 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   const hosts = (ev.hosts as SwarmHost[]).map((h) => ({ ...h }));
   const http = ev.http as string;
   const authHeaders: Record<string, string> = o.apiKeys?.length ? { authorization: `Bearer ${o.apiKeys[0]}` } : {};
-  await waitReady(http, authHeaders, o.readyTimeoutMs ?? 120_000);
+  const readyzAtReady = await waitReady(http, authHeaders, o.readyTimeoutMs ?? 120_000);
   return {
     http,
+    readyzAtReady,
     bootstrap: ev.bootstrap as string[],
     hosts,
     pid: child.pid,
@@ -110,19 +118,21 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
   };
 }
 
-/** Polls /readyz until 200 (every expert has a live replica), bounded. */
-async function waitReady(http: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs;
+/** Polls /readyz until 200 (every expert has a verified replica), bounded; resolves the first status (0: no answer). */
+async function waitReady(http: string, headers: Record<string, string>, timeoutMs: number): Promise<number> {
   let last = '';
-  while (Date.now() < until) {
+  let first: number | undefined;
+  await waitFor(() => `swarm at ${http} to be ready (last /readyz: ${last})`, async () => {
     try {
       const r = await fetch(`${http}/readyz`, { headers, signal: AbortSignal.timeout(10_000) });
+      first ??= r.status;
       last = `${r.status} ${await r.text()}`;
-      if (r.status === 200) return;
+      return r.status === 200;
     } catch (err) {
+      first ??= 0;
       last = String(err);
+      return false;
     }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`swarm at ${http} not ready after ${timeoutMs} ms: ${last}`);
+  }, { timeoutMs, intervalMs: 250 });
+  return first as number;
 }

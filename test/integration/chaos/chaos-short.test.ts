@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import { spawnSwarmpath, type SwarmpathChild } from '../../../router/supervisor/swarmpath-child.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import { startChaosSwarm, type ChaosSwarm } from '../../../loadtest/chaos/chaos-swarm.ts';
@@ -25,21 +25,25 @@ import { formatChaosReport } from '../../../loadtest/chaos/format.ts';
 import type { ChaosReport } from '../../../loadtest/chaos/report.ts';
 import type { ChaosSample } from '../../../loadtest/chaos/load-driver.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const PROMPTS = ['Once upon a time, in a small village,', 'def fibonacci(n):', 'The history of the Roman Empire begins', 'SELECT name FROM users WHERE'];
 const logs: string[] = [];
 let swarm: ChaosSwarm;
 let model: string;
 
-before(async () => {
+beforeAll(async () => {
   model = await synthFixture({ levels: [2] });
   swarm = await startChaosSwarm({
     model, replicas: 2, spare: 1, onLog: (l) => logs.push(l),
     hostArgs: ['--rebalance', '--rebalance-interval-s=2', '--rebalance-delay-s=4'],
+    // The last test wants a host that joins used within 30 s; with the router's default discovery
+    // cache (30 s) a new replica of an expert that still has others is noticed only up to 30 s later.
+    routerArgs: ['--discovery-cache-s=5'],
   });
 });
 
-after(async () => {
+afterAll(async () => {
   await swarm?.stop();
 });
 
@@ -121,17 +125,13 @@ test('a host killed and back with the same identity is struck off, then used aga
     }
     assert.ok(viaL01.length > 0, 'some prompts take L0.1');
     let seed = 5000;
-    /** Sends requests through L0.1 until one is served by `peerId` (true) or `ms` pass (false). */
-    const usedWithin = async (peerId: string, ms: number): Promise<boolean> => {
-      const until = Date.now() + ms;
-      while (Date.now() < until) {
-        const r = await Promise.all([0, 1, 2].map(() => completion(swarm.http, { prompt: viaL01[seed % viaL01.length], seed: seed++, maxTokens: 4, temperature: 0.8 })));
-        for (const x of r) assert.ok(x.ok, `request failed: ${x.status} ${x.error}`);
-        if (r.some((x) => x.hosts?.includes(peerId))) return true;
-      }
-      return false;
-    };
-    assert.ok(await usedWithin(host.peerId, 30_000), 'the new host serves requests');
+    /** Sends requests through L0.1 until one is served by `peerId`; rejects, naming `what`, after `ms`. */
+    const usedWithin = (what: string, peerId: string, ms: number): Promise<true> => waitFor(what, async () => {
+      const r = await Promise.all([0, 1, 2].map(() => completion(swarm.http, { prompt: viaL01[seed % viaL01.length], seed: seed++, maxTokens: 4, temperature: 0.8 })));
+      for (const x of r) assert.ok(x.ok, `request failed: ${x.status} ${x.error}`);
+      return r.some((x) => x.hosts?.includes(peerId));
+    }, { timeoutMs: ms, intervalMs: 0 });
+    assert.ok(await usedWithin('the new host serves requests', host.peerId, 30_000), 'the new host serves requests');
     process.kill(host.child.pid, 'SIGKILL');
     await host.child.exited;
     // Requests keep succeeding on the other replicas while the dead host strikes out.
@@ -143,7 +143,7 @@ test('a host killed and back with the same identity is struck off, then used aga
     const again = await start();
     assert.equal(again.peerId, host.peerId, 'same identity');
     host = again;
-    assert.ok(await usedWithin(host.peerId, 40_000), 'the host that came back is used again');
+    assert.ok(await usedWithin('the host that came back is used again', host.peerId, 40_000), 'the host that came back is used again');
   } finally {
     await host.child.stop(3000);
     await rm(dir, { recursive: true, force: true });

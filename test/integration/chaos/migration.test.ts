@@ -10,13 +10,14 @@ import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import { createDiscovery, type DhtDiscovery } from '../../../shared/dht/discovery.ts';
 import { createSwarmNode, type SwarmNode } from '../../../shared/dht/node.ts';
 import { createExpertClient } from '../../../shared/grpc/client.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import type { Manifest } from '../../../shared/manifest.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 import { spawnHost, type HostProcess } from '../host/spawn-host.ts';
 
 let model: string;
@@ -28,7 +29,7 @@ let boot: SwarmNode;
 let discovery: DhtDiscovery;
 const hosts: HostProcess[] = [];
 
-before(async () => {
+beforeAll(async () => {
   model = await synthFixture();
   manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
   tmp = await mkdtemp(join(tmpdir(), 'swarmpath-migrate-'));
@@ -40,7 +41,7 @@ before(async () => {
   discovery = createDiscovery({ cacheMs: 0 }, { node: boot, log: silentLogger });
 });
 
-after(async () => {
+afterAll(async () => {
   for (const h of hosts) if (h.proc.exitCode === null && h.proc.signalCode === null) await h.stop('SIGKILL');
   await boot?.stop();
   await rm(tmp, { recursive: true, force: true });
@@ -49,16 +50,6 @@ after(async () => {
 /** Parsed stdout events of a host. */
 function events(h: HostProcess): Record<string, unknown>[] {
   return h.events().flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
-}
-
-async function until<T>(what: string, f: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await f();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('an over-provisioned host fetches, verifies and serves an under-provisioned expert, then retires its old one', async () => {
@@ -76,7 +67,7 @@ test('an over-provisioned host fetches, verifies and serves an under-provisioned
   hosts.push(m);
   assert.deepEqual(m.ready.experts, ['L0.0']);
 
-  const moved = await until('the move', () => events(m).find((ev) => ev.event === 'migration' && (ev.type === 'moved' || ev.type === 'failed')), 45_000);
+  const moved = await waitFor('the move', () => events(m).find((ev) => ev.event === 'migration' && (ev.type === 'moved' || ev.type === 'failed')), { timeoutMs: 45_000, intervalMs: 200 });
   assert.equal(moved.type, 'moved', `stderr:\n${m.stderr().slice(-3000)}`);
   const decision = events(m).find((ev) => ev.event === 'rebalance');
   assert.equal(decision?.type, 'move');
@@ -95,14 +86,14 @@ test('an over-provisioned host fetches, verifies and serves an under-provisioned
   const client = createExpertClient(m.ready.grpc);
   const ref = createExpertClient(e.ready.grpc);
   try {
-    await until('L0.0 retired', async () => {
+    await waitFor('L0.0 retired', async () => {
       const info = await client.info({ deadlineMs: Date.now() + 5000 });
-      return info.experts.map((x) => x.expertId).join(',') === 'L1.0' || undefined;
-    });
-    const l10 = await until('M listed for L1.0', async () => {
+      return info.experts.map((x) => x.expertId).join(',') === 'L1.0';
+    }, { timeoutMs: 30_000, intervalMs: 200 });
+    const l10 = await waitFor('M listed for L1.0', async () => {
       const r = await discovery.replicas(manifest.name, 'L1.0', { fresh: true });
       return r.some((x) => x.peerId === m.ready.peerId) ? r : undefined;
-    });
+    }, { timeoutMs: 30_000, intervalMs: 200 });
     assert.equal(l10.length, 2);
     const l00 = await discovery.replicas(manifest.name, 'L0.0', { fresh: true });
     assert.ok(!l00.some((x) => x.peerId === m.ready.peerId), 'no longer announced for L0.0');

@@ -3,7 +3,7 @@
  * announcer, made-up gRPC addresses), and `swarmpath ls --json` finding them; a SIGTERMed host
  * (OFFLINE record) and a SIGKILLed host (record TTL 3 s) leave the listing.
  */
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,7 @@ import { CLI, FAKE_HOST, killAll, runToEnd, startChild, type Child } from './pro
 
 const children: Child[] = [];
 let dir = '';
-after(async () => {
+afterAll(async () => {
   killAll(children);
   if (dir) await rm(dir, { recursive: true, force: true });
 });
@@ -50,7 +50,7 @@ test('dht + four hosts: ls finds them; SIGTERM and SIGKILL make hosts leave', as
   const hostIds = (await Promise.all(hosts.map((h) => h.ready))).map((e) => String(e.peerId));
 
   const first = await ls(boot);
-  t.diagnostic(`ls --json with 4 hosts took ${Math.round(first.ms)} ms (process start included)`);
+  await t.annotate(`ls --json with 4 hosts took ${Math.round(first.ms)} ms (process start included)`);
   assert.equal(first.listing.model, 'tiny');
   assert.deepEqual(grpcsOf(first.listing), ['127.0.0.1:7100', '127.0.0.1:7101', '127.0.0.1:7102', '127.0.0.1:7103']);
   assert.deepEqual(first.listing.experts['L1.0'].map((r) => r.peerId).sort(), [...hostIds].sort());
@@ -66,7 +66,7 @@ test('dht + four hosts: ls finds them; SIGTERM and SIGKILL make hosts leave', as
   hosts[0].proc.kill('SIGTERM');
   assert.equal(await hosts[0].exited, 0);
   const afterTerm = await ls(boot);
-  t.diagnostic(`SIGTERMed host gone from ls ${Math.round(performance.now() - termAt)} ms after SIGTERM`);
+  await t.annotate(`SIGTERMed host gone from ls ${Math.round(performance.now() - termAt)} ms after SIGTERM`);
   assert.deepEqual(grpcsOf(afterTerm.listing), ['127.0.0.1:7101', '127.0.0.1:7102', '127.0.0.1:7103']);
   assert.ok(performance.now() - termAt < 5_000, "a SIGTERMed host must leave the listing within 5 s");
 
@@ -77,7 +77,7 @@ test('dht + four hosts: ls finds them; SIGTERM and SIGKILL make hosts leave', as
   await new Promise((r) => setTimeout(r, Math.max(0, killAt + 3_000 - Date.now())));
   const afterKill = await ls(boot);
   assert.deepEqual(grpcsOf(afterKill.listing), ['127.0.0.1:7102', '127.0.0.1:7103']);
-  t.diagnostic(`SIGKILLed host gone from ls ${Date.now() - killAt} ms after SIGKILL (TTL 3 s)`);
+  await t.annotate(`SIGKILLed host gone from ls ${Date.now() - killAt} ms after SIGKILL (TTL 3 s)`);
 
   // SIGTERM stops the DHT node with exit 0; the same key file gives the same peer id again.
   dht.proc.kill('SIGTERM');

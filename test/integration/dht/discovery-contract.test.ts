@@ -7,7 +7,8 @@ import { createAnnouncer, type Announcer } from '../../../shared/dht/announcer.t
 import { createSwarmNode, type SwarmNode } from '../../../shared/dht/node.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import { discoveryContract, type ContractHost } from '../../unit/dht/discovery-contract.ts';
-import { startSwarm, stopAll, waitFor } from './swarm-helpers.ts';
+import { startSwarm, stopAll } from './swarm-helpers.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 discoveryContract('libp2p DHT', async () => {
   // A bootstrap node, two plain DHT nodes, and the node the discovery runs on.
@@ -33,7 +34,7 @@ discoveryContract('libp2p DHT', async () => {
         async lapse() {
           await ann.stop();
           const expiresAt = ann.current()?.expiresAt ?? 0;
-          await waitFor(() => Date.now() > expiresAt, 'the last record to expire', ttlS * 1000 + 5_000);
+          await waitFor('the last record to expire', () => Date.now() > expiresAt, { timeoutMs: ttlS * 1000 + 5_000 });
         },
       };
       return host;

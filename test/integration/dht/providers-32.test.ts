@@ -3,11 +3,11 @@
  * nodes; every node searches one key and must find all four of its providers.
  *
  * Every search must find all four providers within 2 s (issue 3); the latencies are reported
- * (t.diagnostic: median, p90, max). Searches run one at a time, so this measures a lookup, not 32
+ * (as test annotations: median, p90, max). Searches run one at a time, so this measures a lookup, not 32
  * lookups fighting for 2 cores. (On a machine overloaded by other work — run queues of 20-40 — single
  * lookups were seen to take 2-2.3 s; on a quiet 2-core machine the maximum is ~0.3 s.)
  */
-import { test, after } from 'node:test';
+import { test, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import type { SwarmNode } from '../../../shared/dht/node.ts';
 import { expertCid } from '../../../shared/dht/keys.ts';
@@ -17,7 +17,7 @@ const N = 32;
 const TARGET_MS = 2_000;
 const SEARCH_BOUND_MS = TARGET_MS;
 let nodes: SwarmNode[] = [];
-after(async () => { await stopAll(nodes); });
+afterAll(async () => { await stopAll(nodes); });
 
 /**
  * Time until every id in `want` was yielded by a provider search from `node`; after the bound,
@@ -45,7 +45,7 @@ test(`${N} nodes: every provider of a key is found from every node (target ${TAR
   // Joining (each node's first self-query dials ~20 peers) is not what is measured: let it settle,
   // that is, wait until no connection has opened or closed for 2 s (bounded).
   await waitForQuiet(nodes, 2_000, 60_000);
-  t.diagnostic(`${N} nodes started and settled in ${Math.round(performance.now() - t0)} ms`);
+  await t.annotate(`${N} nodes started and settled in ${Math.round(performance.now() - t0)} ms`);
 
   t0 = performance.now();
   const keys = [0, 1, 2].map((k) => ({
@@ -61,13 +61,13 @@ test(`${N} nodes: every provider of a key is found from every node (target ${TAR
       for (let attempt = 0; attempt < 3 && stored === 0; attempt++) {
         const t1 = performance.now();
         stored = await p.provide(k.cid, { signal: AbortSignal.timeout(20_000) });
-        if (stored === 0) t.diagnostic(`provide by node ${nodes.indexOf(p)} reached no peer in ${Math.round(performance.now() - t1)} ms`);
+        if (stored === 0) await t.annotate(`provide by node ${nodes.indexOf(p)} reached no peer in ${Math.round(performance.now() - t1)} ms`);
       }
       assert.ok(stored > 0, `provider record of ${p.peerId} reached no peer`);
       reach.push(stored);
     }
   }
-  t.diagnostic(`12 provides done in ${Math.round(performance.now() - t0)} ms; peers reached by each: ${reach.join(',')}`);
+  await t.annotate(`12 provides done in ${Math.round(performance.now() - t0)} ms; peers reached by each: ${reach.join(',')}`);
 
   await waitForQuiet(nodes, 1_000, 20_000);
   const latencies: number[] = [];
@@ -85,7 +85,7 @@ test(`${N} nodes: every provider of a key is found from every node (target ${TAR
   if (latencies.length > 0) {
     const st = stats(latencies);
     const onTarget = latencies.filter((ms) => ms <= TARGET_MS).length;
-    t.diagnostic(`time to find all 4 providers, ${latencies.length} searches: median ${st.median.toFixed(1)} ms, p90 ${st.p90.toFixed(1)} ms, max ${st.max.toFixed(1)} ms; ${onTarget}/${latencies.length} within ${TARGET_MS} ms`);
+    await t.annotate(`time to find all 4 providers, ${latencies.length} searches: median ${st.median.toFixed(1)} ms, p90 ${st.p90.toFixed(1)} ms, max ${st.max.toFixed(1)} ms; ${onTarget}/${latencies.length} within ${TARGET_MS} ms`);
   }
   assert.deepEqual(misses, []);
   assert.equal(latencies.length, N);

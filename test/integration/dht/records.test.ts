@@ -2,18 +2,19 @@
  * Host records across real libp2p nodes on loopback: a put on one node is read on another, the
  * highest seq wins, and forged, unsigned and expired records are refused by the other nodes.
  */
-import { test, before, after } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import type { SwarmNode } from '../../../shared/dht/node.ts';
 import { decodeHostRecord, signHostRecord } from '../../../shared/dht/host-record.ts';
 import { hostRecordKey } from '../../../shared/dht/keys.ts';
 import type { HostRecord } from '../../../shared/transport-types.ts';
-import { startSwarm, stopAll, waitFor } from './swarm-helpers.ts';
+import { startSwarm, stopAll } from './swarm-helpers.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const bounded = () => ({ signal: AbortSignal.timeout(15_000) });
 let nodes: SwarmNode[] = [];
-before(async () => { nodes = await startSwarm(6); });
-after(async () => { await stopAll(nodes); });
+beforeAll(async () => { nodes = await startSwarm(6); });
+afterAll(async () => { await stopAll(nodes); });
 
 function rec(peerId: string, over: Partial<HostRecord> = {}): HostRecord {
   return {
@@ -65,7 +66,7 @@ test('an expired record is refused on put, and a record that expires is no longe
   const seen = await readOn(reader, boot.peerId);
   // On a starved machine the read may already come after expiry; then it must be empty.
   if (Date.now() < expiresAt - 100) assert.equal(seen?.seq, 5);
-  await waitFor(() => Date.now() > expiresAt, 'the record to expire', 5_000);
+  await waitFor('the record to expire', () => Date.now() > expiresAt, { timeoutMs: 5_000 });
   assert.equal(await readOn(reader, boot.peerId), undefined);
   assert.equal(await readOn(boot, boot.peerId), undefined, 'the writer itself still serves an expired record');
 });

@@ -16,16 +16,6 @@ export async function stopAll(nodes: readonly SwarmNode[]): Promise<void> {
   await Promise.all(nodes.map((node) => node.stop().catch(() => {})));
 }
 
-/** Resolves when `cond()` holds, polling every 20 ms; rejects after `ms`. */
-export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    if (await cond()) return;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Median and max of a list of numbers. */
 export function stats(xs: readonly number[]): { median: number; p90: number; max: number } {
   const s = [...xs].sort((a, b) => a - b);

@@ -4,11 +4,12 @@
  * message saying what was wrong, and the host keeps serving.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 import { spawnHost, type HostProcess } from './spawn-host.ts';
 
 const PROTO_DIR = fileURLToPath(new URL('../../../proto/', import.meta.url));
@@ -50,12 +51,12 @@ function session(msgs: any[], opts: { waitReplies?: number } = {}): Promise<any[
   });
 }
 
-before(async () => {
+beforeAll(async () => {
   const model = await synthFixture();
   host = await spawnHost(['--model', model, '--expert', 'L0.0', '--no-dht', '--kv-cache-mb', '0.5', '--session-idle-s', '1', '--max-message-mb', '1']);
   client = new pkg.swarmpath.v1.ExpertHost(host.ready.grpc, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 8 << 20 });
 });
-after(async () => {
+afterAll(async () => {
   client?.close();
   assert.equal(await host?.stop(), 0);
 });
@@ -148,8 +149,7 @@ test('a full KV budget gives RESOURCE_EXHAUSTED at open, and frees on close', as
   assert.equal(Number((await unary('Info', {})).kv_free_bytes), 0);
   await expectStatus(session([{ open: { expert_id: 'L0.0', max_length: 1 } }]), grpc.status.RESOURCE_EXHAUSTED, /KV cache full/);
   for (const c of calls) { c.on('status', () => {}); c.write({ close: {} }); c.end(); }
-  const until = Date.now() + 5000;
-  while (Number((await unary('Info', {})).kv_free_bytes) !== 0.5 * 1024 * 1024 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  await waitFor('the closed sessions to free their KV bytes', async () => Number((await unary('Info', {})).kv_free_bytes) === 0.5 * 1024 * 1024, { timeoutMs: 5_000 });
   assert.equal(Number((await unary('Info', {})).kv_free_bytes), 0.5 * 1024 * 1024);
   await session([{ open: { expert_id: 'L0.0', max_length: MAX_CONTEXT } }, { close: {} }]);
 });

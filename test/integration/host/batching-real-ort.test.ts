@@ -3,7 +3,7 @@
  * cache lengths run as one padded call, and give the same outputs as each session alone.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import { createHostCore, type HostCore } from '../../../expert-host/host-core.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
 import { openExpert } from '../../../shared/model/ort.ts';
@@ -16,7 +16,7 @@ const batches: number[] = [];
 let core: HostCore;
 let D: number;
 
-before(async () => {
+beforeAll(async () => {
   pkg = await loadPackage(await synthFixture({ layers: 2 }));
   model = await openExpert(pkg, 'L1.0');
   D = pkg.manifest.dims.d_model;
@@ -26,7 +26,7 @@ before(async () => {
     onBatch: (b) => batches.push(b.items),
   });
 });
-after(async () => { await model.release(); });
+afterAll(async () => { await model.release(); });
 
 const seqOf = (N: number, seed: number) => new Float32Array(N * D).map((_, i) => Math.cos(seed * 3.3 + i * 0.057));
 

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { createExpertClient } from '../../../shared/grpc/client.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 import { runHostToExit, spawnHost } from './spawn-host.ts';
 
 const D = 64;
@@ -24,8 +25,7 @@ test('SIGTERM: open sessions keep working, new ones are refused, exit 0 once the
     const s = await c.openSession('L0.1', 8, dl());
     await s.step(h(2), 0, dl());
     host.proc.kill('SIGTERM');
-    const until = Date.now() + 5000;
-    while ((await c.info(dl())).state !== 'DRAINING' && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await waitFor('the host to report DRAINING', async () => (await c.info(dl())).state === 'DRAINING', { timeoutMs: 5_000 });
     assert.equal((await c.info(dl())).state, 'DRAINING');
     await assert.rejects(c.openSession('L0.1', 8, dl()), (e: any) => e.code === 'UNAVAILABLE' && /DRAINING/.test(e.message));
     await assert.rejects(c.forward('L0.1', h(), dl()), (e: any) => e.code === 'UNAVAILABLE');

@@ -4,7 +4,7 @@
  * stated tolerance, concurrent sessions, deadlines, traceparent.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import { createExpertClient, type GrpcExpertClient } from '../../../shared/grpc/client.ts';
 import { emptyPast } from '../../../shared/model/kv-cache.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
@@ -26,13 +26,13 @@ async function reference(seq: Float32Array, N: number): Promise<Float32Array> {
   return r.hiddenOut.data;
 }
 
-before(async () => {
+beforeAll(async () => {
   const dir = await synthFixture();
   local = await openExpert(await loadPackage(dir), 'L0.0');
   host = await spawnHost(['--model', dir, '--expert', 'L0.0', '--expert', 'L1.1', '--no-dht']);
   client = createExpertClient(host.ready.grpc);
 });
-after(async () => {
+afterAll(async () => {
   client?.close();
   await local?.release();
   assert.equal(await host?.stop(), 0);

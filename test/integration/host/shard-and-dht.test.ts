@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import { createExpertClient, type GrpcExpertClient } from '../../../shared/grpc/client.ts';
 import { fetchShard } from '../../../shared/grpc/fetch-shard.ts';
@@ -18,6 +18,7 @@ import { createSwarmNode, type SwarmNode } from '../../../shared/dht/node.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import type { Manifest } from '../../../shared/manifest.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 import { spawnHost, type HostProcess } from './spawn-host.ts';
 
 const ALL = ['L0.0', 'L0.1', 'L1.0', 'L1.1'];
@@ -29,7 +30,7 @@ let clientA: GrpcExpertClient;
 let tmp: string;
 const dl = () => ({ deadlineMs: Date.now() + 15_000 });
 
-before(async () => {
+beforeAll(async () => {
   model = await synthFixture();
   manifest = JSON.parse(await readFile(join(model, 'manifest.json'), 'utf8'));
   tmp = await mkdtemp(join(tmpdir(), 'swarmpath-shard-'));
@@ -38,7 +39,7 @@ before(async () => {
   hostA = await spawnHost(['--model', model, ...ALL.flatMap((e) => ['--expert', e]), '--bootstrap', boot.multiaddrs()[0], '--record-ttl', '10']);
   clientA = createExpertClient(hostA.ready.grpc);
 });
-after(async () => {
+afterAll(async () => {
   clientA?.close();
   if (hostA && hostA.proc.exitCode === null) await hostA.stop();
   await boot?.stop();
@@ -84,15 +85,9 @@ test('the host record is found in the DHT; an --auto host fetches its shard; SIG
   const discovery = createDiscovery({}, { node: probe, log: silentLogger });
   let hostB: HostProcess | undefined;
   try {
-    const find = async (expertId: string, peerId: string) => {
-      const until = Date.now() + 10_000;
-      for (;;) {
-        const rs = await discovery.replicas('synth', expertId, { fresh: true });
-        const r = rs.find((x) => x.peerId === peerId);
-        if (r || Date.now() > until) return r;
-        await new Promise((res) => setTimeout(res, 200));
-      }
-    };
+    const find = (expertId: string, peerId: string) => waitFor(`${peerId} in the DHT for ${expertId}`,
+      async () => (await discovery.replicas('synth', expertId, { fresh: true })).find((x) => x.peerId === peerId),
+      { timeoutMs: 10_000, intervalMs: 200 });
     const rec = await find('L1.0', hostA.ready.peerId);
     assert.ok(rec, 'host A found');
     assert.equal(rec.grpc, hostA.ready.grpc);

@@ -1,5 +1,5 @@
 /** device: 'cuda' uses the CUDA execution provider where onnxruntime has it, else CPU with one warn line. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createLogger } from '../../../shared/log.ts';
 import { loadPackage } from '../../../shared/model/package.ts';

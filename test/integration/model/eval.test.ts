@@ -1,5 +1,5 @@
 /** `swarmpath eval` on a synth package with a held-out file and a dense baseline. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';

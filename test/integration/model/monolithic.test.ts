@@ -1,5 +1,5 @@
 /** MonolithicRunner on a synth package: cache vs recompute, deterministic generation, stops. */
-import { test } from 'node:test';
+import { test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
 import type { MonolithicRunner } from '../../../shared/model/monolithic.ts';
@@ -12,11 +12,11 @@ import { synthFixture } from '../../helpers/synth-fixture.ts';
 let pkg: ModelPackage;
 let runner: MonolithicRunner;
 
-test.before(async () => {
+beforeAll(async () => {
   pkg = await loadPackage(await synthFixture({ layers: 2, maxContext: 128 }));
   runner = await createMonolithicRunner({ pkg, path: pkg.manifest.router.paths[1] });
 });
-test.after(() => runner.release());
+afterAll(() => runner.release());
 
 test('prefill + decode steps give the logits of one full forward', async () => {
   const V = pkg.manifest.dims.vocab_size;

@@ -1,5 +1,5 @@
 /** loadPackage / verifyFile on real files: corrupted bytes, wrong sha256, missing file, malformed manifest. */
-import { test } from 'node:test';
+import { onTestFinished, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { cp, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,9 +23,9 @@ test('a synth package loads and every file verifies', async () => {
   assert.throws(() => pkg.filePath('../x'), BadPackageError);
 });
 
-test('refusals name the file or field', async (t) => {
+test('refusals name the file or field', async () => {
   const dir = await copy();
-  t.after(() => rm(dir, { recursive: true, force: true }));
+  onTestFinished(() => rm(dir, { recursive: true, force: true }));
   const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8'));
 
   // Corrupted shard bytes (same size): IntegrityError naming the file, at open.

@@ -3,7 +3,7 @@
  * capacity growth and garbage in free slots) equals a full recompute, batched rows with padding equal
  * unbatched runs, probes match, and a d_model 1024 model runs.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

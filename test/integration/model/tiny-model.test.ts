@@ -3,7 +3,7 @@
  * probes and the Python pipeline's fixtures (featurizer, logits) agree with onnxruntime, routing
  * separates the domains, and greedy generation follows the prompt's domain.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

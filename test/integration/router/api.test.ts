@@ -1,10 +1,11 @@
 /**
- * The router's HTTP API against a real local swarm (`swarmpath swarm`: DHT node, 8 host processes,
- * router), on a small synthetic model: OpenAI shapes, streaming, seeds, the monolithic reference,
- * every bad input, keys, the info endpoints, the generate command, and a host SIGKILLed in the middle
- * of a seeded streaming generation. One swarm for the whole file.
+ * The router's HTTP API against a real local swarm (`swarmpath swarm`: DHT node, host processes
+ * holding 2 replicas of each of 4 experts as the default placement puts them, router), on a small
+ * synthetic model: OpenAI shapes, streaming, seeds, the monolithic reference, every bad input, keys,
+ * the info endpoints, the generate command, and a host SIGKILLed in the middle of a seeded streaming
+ * generation. One swarm for the whole file.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { loadPackage } from '../../../shared/model/package.ts';
@@ -12,8 +13,10 @@ import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
 import { choosePath } from '../../../shared/model/path-choice.ts';
 import { encode } from '../../../shared/model/tokenizer.ts';
 import { CLI_MAIN } from '../../../router/supervisor/swarmpath-child.ts';
+import { planHosts } from '../../../cli/commands/swarm-plan.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
 import { startLocalSwarm, type LocalSwarm } from '../../helpers/local-swarm.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 const KEY = 'sk-test-1';
 let swarm: LocalSwarm;
@@ -64,14 +67,14 @@ async function stream(path: string, body: unknown, onChunk?: (c: any, i: number)
   return { chunks, done };
 }
 
-before(async () => {
+beforeAll(async () => {
   modelDir = await synthFixture({});
   // Pinned hosts (--no-rebalance): the 503 test below needs an expert that nobody re-hosts (healing
   // by migration is the chaos suite's subject, test/integration/chaos/).
   swarm = await startLocalSwarm({ model: modelDir, replicas: 2, spare: 0, apiKeys: [KEY], hostArgs: ['--no-rebalance'] });
 });
 
-after(async () => {
+afterAll(async () => {
   if (!swarm) return;
   const code = await swarm.stop();
   assert.equal(code, 0, 'the swarm exits 0 on SIGTERM');
@@ -171,14 +174,19 @@ describe('router API on a local swarm', () => {
     assert.equal((await get('/healthz', {})).status, 200);
   });
 
-  it('the swarm ready event lists every host process', async () => {
+  it('the swarm ready event lists every host process, placed as planned, once /readyz is 200', async () => {
+    assert.equal(swarm.readyzAtReady, 200, 'the first /readyz after the ready event is 200');
     const pkg = await loadPackage(modelDir);
-    assert.equal(swarm.hosts.length, 2 * pkg.manifest.levels.reduce((n, l) => n + l.experts.length, 0));
+    const experts = pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id));
+    // Default --experts-per-host 4: 8 replicas on 2 processes.
+    assert.deepEqual(swarm.hosts.map((h) => h.experts), planHosts(experts, 2, 4));
+    assert.equal(swarm.hosts.length, 2);
     assert.ok(swarm.bootstrap.length > 0 && swarm.bootstrap.every((ma) => ma.includes('/p2p/')));
     assert.equal(new Set(swarm.hosts.map((h) => h.pid)).size, swarm.hosts.length, 'each host is its own process');
     for (const h of swarm.hosts) {
-      assert.ok(h.pid > 0 && /^12D3Koo/.test(h.peerId) && /^127\.0\.0\.1:\d+$/.test(h.grpc) && h.experts.length === 1, JSON.stringify(h));
+      assert.ok(h.pid > 0 && /^12D3Koo/.test(h.peerId) && /^127\.0\.0\.1:\d+$/.test(h.grpc), JSON.stringify(h));
     }
+    for (const id of experts) assert.equal(swarm.hosts.filter((h) => h.experts.includes(id)).length, 2, `${id} on 2 distinct processes`);
   });
 
   it('serves models, route, swarm, readyz and metrics', async () => {
@@ -247,7 +255,7 @@ describe('router API on a local swarm', () => {
     const again = (await post('/v1/completions', body)).json();
     assert.equal(again.choices[0].text, undisturbed.choices[0].text);
     // The supervisor logged the death and keeps the swarm up.
-    for (let i = 0; i < 100 && !swarm.logs.some((l) => l.includes('exited unexpectedly')); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('the supervisor to log the death', () => swarm.logs.some((l) => l.includes('exited unexpectedly')), { timeoutMs: 5_000, intervalMs: 50 });
     assert.ok(swarm.logs.some((l) => l.includes('exited unexpectedly')));
     assert.equal((await get('/healthz')).status, 200);
   });
@@ -261,10 +269,7 @@ describe('router API on a local swarm', () => {
     assert.ok(swarm.logs.some((l) => /router \(pid \d+\) exited unexpectedly/.test(l) && !l.includes('goes on without')), 'the death is logged');
     // The new router finds the hosts through the DHT; then the same seed gives the same text.
     let ready = 0;
-    for (let i = 0; i < 240 && ready !== 200; i++) {
-      ready = (await get('/readyz')).status;
-      if (ready !== 200) await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(() => `/readyz 200 after the restart (last ${ready})`, async () => (ready = (await get('/readyz')).status) === 200, { timeoutMs: 60_000, intervalMs: 250 });
     assert.equal(ready, 200, '/readyz after the restart');
     const after = await post('/v1/completions', { prompt: 'Once upon a time', max_tokens: 16, seed: 7 });
     assert.equal(after.status, 200, after.text);

@@ -6,7 +6,7 @@
  * second router started with --no-verify-hosts does use it, and its texts change: the probe is what
  * keeps them right.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
@@ -16,6 +16,7 @@ import type { ModelPackage } from '../../../shared/runtime-types.ts';
 import { spawnSwarmpath, type SwarmpathChild } from '../../../router/supervisor/swarmpath-child.ts';
 import { startLocalSwarm, type LocalSwarm } from '../../helpers/local-swarm.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
 let swarm: LocalSwarm;
 let pkg: ModelPackage;
@@ -41,12 +42,24 @@ async function complete(base: string, body: unknown) {
 
 /** Waits until `base`'s /v1/swarm lists `peer` for every expert. */
 async function waitListed(base: string, peer: string): Promise<void> {
-  for (let i = 0; i < 240; i++) {
+  await waitFor(() => `${base} to list ${peer}\n${logs.slice(-30).join('\n')}`, async () => {
     const sw = await (await fetch(`${base}/v1/swarm`)).json() as { experts: Record<string, { peerId: string }[]> };
-    if (EXPERTS.every((e) => sw.experts[e]?.some((r) => r.peerId === peer))) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`${peer} never listed by ${base}\n${logs.slice(-30).join('\n')}`);
+    return EXPERTS.every((e) => sw.experts[e]?.some((r) => r.peerId === peer));
+  }, { timeoutMs: 60_000, intervalMs: 250 });
+}
+
+/**
+ * Waits until the swarm's router has probed `peer` for every expert and found it wrong (its log
+ * says so); polling /v1/swarm makes the router refresh discovery meanwhile. The router probes new
+ * replicas by itself, so a wrong host may be caught before /v1/swarm ever lists it.
+ */
+async function waitCaught(peer: string): Promise<void> {
+  const caught = () => EXPERTS.every((e) => swarm.logs.some((l) => l.includes(`host ${peer} does not compute expert ${e} `)));
+  await waitFor(() => `${swarm.http} to catch ${peer}\n${swarm.logs.slice(-30).join('\n')}`, async () => {
+    if (caught()) return true;
+    await (await fetch(`${swarm.http}/v1/swarm`)).text();
+    return false;
+  }, { timeoutMs: 60_000, intervalMs: 250 });
 }
 
 /** The monolithic text of each request (its path, its seed). */
@@ -60,11 +73,12 @@ async function references(): Promise<string[]> {
   return out;
 }
 
-before(async () => {
+beforeAll(async () => {
   const modelDir = await synthFixture({});
   const evilDir = await synthFixture({ seed: 2 }); // same name ('synth'), same expert ids, other weights
   pkg = await loadPackage(modelDir);
-  swarm = await startLocalSwarm({ model: modelDir, replicas: 1, spare: 0, hostArgs: ['--no-rebalance'] });
+  // A 1 s discovery cache, as the unverified router below: the wrong host joins after the swarm.
+  swarm = await startLocalSwarm({ model: modelDir, replicas: 1, spare: 0, hostArgs: ['--no-rebalance'], routerArgs: ['--discovery-cache-s=1'] });
   const onLog = (line: string) => { logs.push(line); };
   const evil = spawnSwarmpath({
     name: 'evil host', onLog,
@@ -81,14 +95,14 @@ before(async () => {
   unverifiedHttp = (await router.ready).http as string;
 });
 
-after(async () => {
+afterAll(async () => {
   await Promise.all(children.map((c) => c.stop(5000)));
   if (swarm) assert.equal(await swarm.stop(), 0);
 });
 
 describe('routers probe hosts before trusting them', () => {
   it('never sends work to a host whose output fails its probe; texts stay the monolithic ones', async () => {
-    await waitListed(swarm.http, evilPeer);
+    await waitCaught(evilPeer);
     const want = await references();
     for (let wave = 0; wave < 2; wave++) {
       const got = await Promise.all(requests.slice(wave * 8, wave * 8 + 8).map((q) => complete(swarm.http, q)));

@@ -1,9 +1,10 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { trace, SpanStatusCode } from '@opentelemetry/api';
 import { useInMemoryTracing } from '../../helpers/in-memory-tracing.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 import { traceHttpRequest } from '../../../shared/telemetry/http-span.ts';
 import { withSpan } from '../../../shared/telemetry/trace.ts';
 import { createMetricsRegistry } from '../../../shared/telemetry/metrics.ts';
@@ -28,7 +29,7 @@ test('an HTTP request becomes a server span under the caller\'s traceparent, wit
   await (await fetch(url, { method: 'POST', headers: { 'x-fail': '1' } })).text();
   const posts = () => exporter.getFinishedSpans().filter((s) => s.name === 'POST /v1/completions');
   // The span ends when the server side of the response closes, just after the client has read it.
-  for (let i = 0; i < 500 && posts().length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitFor(() => `two POST spans (got ${posts().length})`, () => posts().length >= 2, { timeoutMs: 5_000, intervalMs: 10 });
   server.close();
   const spans = posts();
   assert.equal(spans.length, 2);

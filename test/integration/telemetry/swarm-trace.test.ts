@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
 import { startBenchSwarm } from '../../../bench/bench-swarm.ts';

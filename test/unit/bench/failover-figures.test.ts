@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { failoverFigures } from '../../../bench/failover.ts';
 import type { RequestSample } from '../../../bench/load-harness.ts';

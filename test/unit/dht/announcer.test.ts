@@ -1,12 +1,12 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { createAnnouncer, type AnnouncedFields } from '../../../shared/dht/announcer.ts';
 import { decodeHostRecord } from '../../../shared/dht/host-record.ts';
 import { expertCid, hostRecordKey, swarmHostsCid } from '../../../shared/dht/keys.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import type { HostRecord } from '../../../shared/transport-types.ts';
 import { createMemoryDht, type MemoryDht, type MemoryPeer } from './memory-dht.ts';
+import { manualTimers } from '../../helpers/manual-timers.ts';
 
 const fields: AnnouncedFields = {
   model: 'tiny', experts: ['L0.1', 'L1.2'], grpc: '127.0.0.1:50051', version: '0.1.0', device: 'cpu',
@@ -16,14 +16,6 @@ const fields: AnnouncedFields = {
 function latest(dht: MemoryDht, peer: MemoryPeer): HostRecord | undefined {
   const vs = dht.values(hostRecordKey(peer.peerId));
   return vs.length === 0 ? undefined : decodeHostRecord(vs[vs.length - 1]).record;
-}
-
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
 }
 
 async function* collect<T>(it: AsyncIterable<T>): AsyncGenerator<T> { for await (const x of it) yield x; }
@@ -53,20 +45,47 @@ test('start() puts a signed ONLINE record expiring after the TTL and provides ev
   await ann.stop();
 });
 
-test('refreshes every TTL/2 with an increasing seq until stop()', async () => {
-  const dht = createMemoryDht();
+/** An announcer on a memory DHT driven by manual timers (clock starts at `start`), jitter drawn as `u`. */
+async function setup(init: Partial<Parameters<typeof createAnnouncer>[0]> = {}, u = 0.5, start = 1_800_000_000_000) {
+  const t = manualTimers(start);
+  const dht = createMemoryDht(t.clock);
   const peer = await dht.peer();
-  const ann = createAnnouncer({ ttlS: 0.2, record: fields }, { node: peer, log: silentLogger });
+  const ann = createAnnouncer({ ttlS: 600, record: fields, ...init }, { node: peer, log: silentLogger, clock: t.clock, timers: t.timers, random: () => u });
+  return { t, dht, peer, ann };
+}
+
+test('refreshes every TTL/2 (jittered ±20 %, at most 4 min) with an increasing seq until stop()', async () => {
+  const { t, dht, peer, ann } = await setup({ ttlS: 60 });
   await ann.start();
   const first = latest(dht, peer)!;
-  await until(() => dht.values(hostRecordKey(peer.peerId)).length >= 3, 'two refreshes');
-  const third = decodeHostRecord(dht.values(hostRecordKey(peer.peerId))[2]).record;
+  await t.advance(29_999);
+  assert.equal(dht.calls.put, 1, 'no refresh before TTL/2');
+  await t.advance(1);
+  assert.equal(dht.calls.put, 2);
+  await t.advance(30_000);
+  const third = latest(dht, peer)!;
+  assert.equal(dht.calls.put, 3);
   assert.ok(third.seq > first.seq);
-  assert.ok(third.expiresAt > first.expiresAt);
+  assert.equal(third.expiresAt, t.now + 60_000);
   await ann.stop();
-  const n = dht.values(hostRecordKey(peer.peerId)).length;
-  await sleep(350);
-  assert.equal(dht.values(hostRecordKey(peer.peerId)).length, n, 'published after stop()');
+  await t.advance(600_000);
+  assert.equal(dht.calls.put, 3, 'published after stop()');
+  assert.equal(t.pending, 0);
+});
+
+test('the refresh period is jittered and capped at 4 min', async () => {
+  const lo = await setup({ ttlS: 3600 }, 0);
+  await lo.ann.start();
+  await lo.t.advance(0.8 * 240_000);
+  assert.equal(lo.dht.calls.put, 2, 'u = 0: 0.8 x 240 s');
+  const hi = await setup({ ttlS: 100 }, 0.999_999);
+  await hi.ann.start();
+  await hi.t.advance(59_999);
+  assert.equal(hi.dht.calls.put, 1);
+  await hi.t.advance(1);
+  assert.equal(hi.dht.calls.put, 2, 'u -> 1: 1.2 x 50 s');
+  await lo.ann.stop();
+  await hi.ann.stop();
 });
 
 test('update() republishes at once with the merged fields and a higher seq', async () => {
@@ -96,10 +115,9 @@ test('concurrent updates all land: the last published record has every change', 
   await ann.stop();
 });
 
+
 test('goOffline() puts an OFFLINE record that wins and stops refreshing', async () => {
-  const dht = createMemoryDht();
-  const peer = await dht.peer();
-  const ann = createAnnouncer({ ttlS: 0.2, record: fields }, { node: peer, log: silentLogger });
+  const { t, dht, peer, ann } = await setup({ ttlS: 10 });
   await ann.start();
   const online = latest(dht, peer)!;
   await ann.goOffline();
@@ -108,63 +126,60 @@ test('goOffline() puts an OFFLINE record that wins and stops refreshing', async 
   assert.ok(off.seq > online.seq);
   assert.equal(decodeHostRecord((await peer.get(hostRecordKey(peer.peerId)))!).record.state, 'OFFLINE');
   const n = dht.values(hostRecordKey(peer.peerId)).length;
-  await sleep(300);
+  await t.advance(60_000);
   assert.equal(dht.values(hostRecordKey(peer.peerId)).length, n, 'refreshed after goOffline()');
+  assert.equal(t.pending, 0);
 });
 
-test('a failed publication does not throw and is retried, backing off while failures go on', async () => {
-  const dht = createMemoryDht();
-  const peer = await dht.peer();
+test('a failed publication does not throw; retries back off (5 s doubling, up to the refresh period) and re-provide everything', async () => {
+  const { t, dht, peer, ann } = await setup({ ttlS: 600 });
   dht.failPuts = true;
-  const ann = createAnnouncer({ ttlS: 600, record: fields, retryMs: 20 }, { node: peer, log: silentLogger });
   await ann.start();
   assert.equal(latest(dht, peer), undefined);
-  await sleep(330);
-  // Retries after 20, 40, 80, 160 ms: 5 tries in 330 ms (a fixed 20 ms would make 17).
-  assert.ok(dht.calls.put >= 4 && dht.calls.put <= 6, `tries: ${dht.calls.put}`);
+  assert.equal(ann.failures(), 1);
+  const triesAt: number[] = [];
+  let puts = dht.calls.put;
+  const t0 = t.now;
+  for (let i = 0; i < 60; i++) {
+    await t.advance(1000);
+    if (dht.calls.put !== puts) { triesAt.push(t.now - t0); puts = dht.calls.put; }
+  }
+  assert.deepEqual(triesAt, [5_000, 15_000, 35_000], 'retries after 5, 10, 20 s');
+  assert.equal(ann.failures(), 4);
   dht.failPuts = false;
-  await until(() => latest(dht, peer) !== undefined, 'a retried publication');
+  const provides = dht.calls.provide;
+  await t.advance(40_000);
+  assert.ok(latest(dht, peer), 'the retry after 40 s lands');
+  assert.equal(ann.failures(), 0);
+  assert.equal(dht.calls.provide - provides, 3, 'the successful retry re-provides every CID');
+  await t.advance(239_000);
+  assert.equal(dht.calls.put, 6, 'then back to the refresh period (4 min)');
   await ann.stop();
 });
 
-test('seq stays monotonic across announcers of the same key (a restarted host)', async () => {
-  const dht = createMemoryDht();
-  const peer = await dht.peer();
-  const a = createAnnouncer({ ttlS: 600, record: fields }, { node: peer, log: silentLogger });
+test('seq stays monotonic across announcers of the same key (a restarted host, 1 ms later)', async () => {
+  const { t, dht, peer, ann: a } = await setup();
   await a.start();
   for (let i = 0; i < 5; i++) await a.update({ queueDepth: i });
   await a.goOffline();
   const off = latest(dht, peer)!;
-  await sleep(2);
-  const b = createAnnouncer({ ttlS: 600, record: fields }, { node: peer, log: silentLogger });
+  await t.advance(1);
+  const b = createAnnouncer({ ttlS: 600, record: fields }, { node: peer, log: silentLogger, clock: t.clock, timers: t.timers });
   await b.start();
   assert.ok(latest(dht, peer)!.seq > off.seq, 'restart must outrank the OFFLINE record');
   assert.equal(decodeHostRecord((await peer.get(hostRecordKey(peer.peerId)))!).record.state, 'ONLINE');
   await b.stop();
 });
 
-test('refreshes put the record and re-provide nothing until provideRefreshS has passed', async () => {
-  const dht = createMemoryDht();
-  const peer = await dht.peer();
-  const ann = createAnnouncer({ ttlS: 0.2, record: fields, provideRefreshS: 600 }, { node: peer, log: silentLogger });
-  await ann.start();
-  assert.deepEqual([dht.calls.put, dht.calls.provide], [1, 3]);
-  await until(() => dht.calls.put >= 4, 'three refreshes');
-  assert.equal(dht.calls.provide, 3, 'refreshes are puts only');
-  await ann.stop();
-});
-
-test('updates re-provide only new CIDs; a refresh past provideRefreshS re-provides them all', async () => {
-  const dht = createMemoryDht();
-  const peer = await dht.peer();
-  const ann = createAnnouncer({ ttlS: 0.4, record: fields, provideRefreshS: 0.1 }, { node: peer, log: silentLogger });
+test('a refresh re-provides every CID; an update provides only new CIDs and stops providing dropped ones', async () => {
+  const { t, dht, ann } = await setup({ ttlS: 600 });
   await ann.start();
   assert.deepEqual([dht.calls.put, dht.calls.provide], [1, 3], 'start: one put, swarm CID + 2 experts');
-  await ann.update({ queueDepth: 3 });
-  assert.deepEqual([dht.calls.put, dht.calls.provide], [2, 3], 'a load update is a put only');
   await ann.update({ experts: ['L0.1', 'L1.2', 'L2.0'] });
-  assert.deepEqual([dht.calls.put, dht.calls.provide], [3, 4], 'a new expert is provided at once');
-  await until(() => dht.calls.put >= 4, 'a refresh');
-  await until(() => dht.calls.provide >= 8, 'the refresh to re-provide all 4 CIDs');
+  assert.deepEqual([dht.calls.put, dht.calls.provide, dht.calls.unprovide], [2, 4, 0], 'a new expert is provided at once');
+  await ann.update({ experts: ['L2.0'] });
+  assert.deepEqual([dht.calls.put, dht.calls.provide, dht.calls.unprovide], [3, 4, 2], 'dropped experts are unprovided');
+  await t.advance(240_000);
+  assert.deepEqual([dht.calls.put, dht.calls.provide], [4, 6], 'a refresh re-provides the swarm CID and L2.0');
   await ann.stop();
 });

@@ -3,7 +3,7 @@
  * and against the real DHT discovery over libp2p (test/integration/dht/discovery-contract.test.ts).
  * A harness gives a Discovery plus a way to make hosts appear, change, go offline and lapse.
  */
-import { describe, test, before, after } from 'node:test';
+import { describe, test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import type { Discovery, HostRecord } from '../../../shared/transport-types.ts';
 
@@ -32,8 +32,8 @@ const grpcs = (rs: HostRecord[]) => rs.map((r) => r.grpc).sort();
 export function discoveryContract(name: string, makeHarness: () => Promise<DiscoveryHarness>, opts: { ttlS: number }): void {
   describe(`Discovery contract: ${name}`, () => {
     let h: DiscoveryHarness;
-    before(async () => { h = await makeHarness(); });
-    after(async () => { await h?.close(); });
+    beforeAll(async () => { h = await makeHarness(); });
+    afterAll(async () => { await h?.close(); });
 
     test('finds exactly the live hosts of an expert, and every host through allHosts', async () => {
       const a = await h.addHost({ model: 'mA', experts: ['L0.0', 'L1.0'], grpc: '127.0.0.1:6001' }, 60);

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createDiscovery } from '../../../shared/dht/discovery.ts';
 import { signHostRecord } from '../../../shared/dht/host-record.ts';
@@ -112,4 +112,44 @@ test("one caller's abort rejects only that caller", async () => {
   ac.abort(new Error('gave up'));
   await assert.rejects(first, /gave up/);
   assert.equal((await second).length, 1);
+});
+
+test('cachedRecords: a new provider search each time, but each record fetched once until it expires', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  await announce(dht);
+  await announce(dht);
+  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const opts = { fresh: true, cachedRecords: true } as const;
+  assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 2);
+  assert.deepEqual([dht.calls.findProviders, dht.calls.get], [1, 2]);
+  now += 5_000;
+  assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 2);
+  assert.deepEqual([dht.calls.findProviders, dht.calls.get], [2, 2], 'records come from the cache');
+  assert.equal((await disc.replicas('tiny', 'L0.0', { fresh: true })).length, 2);
+  assert.deepEqual([dht.calls.findProviders, dht.calls.get], [3, 4], 'a fresh lookup fetches records again');
+  now += 6_000;
+  assert.deepEqual(await disc.replicas('tiny', 'L0.0', opts), [], 'expired records are neither used nor kept');
+});
+
+test('cachedRecords: a cached record that does not list the expert is fetched again, at most once per 30 s', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  const mover = await announce(dht, { experts: ['L0.1'], expiresAt: T0 + 600_000 });
+  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const opts = { fresh: true, cachedRecords: true } as const;
+  assert.equal((await disc.replicas('tiny', 'L0.1', opts)).length, 1);
+  // It moves to L0.0: a new record, and a provider entry for L0.0.
+  await mover.put(hostRecordKey(mover.peerId), await signHostRecord(rec(mover.peerId, { experts: ['L0.0'], seq: 2, expiresAt: T0 + 600_000 }), mover.privateKey));
+  await mover.provide(expertCid('tiny', 'L0.0'));
+  const gets = dht.calls.get;
+  assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 1, 'found under its new expert');
+  assert.equal(dht.calls.get, gets + 1);
+  // Its old L0.1 provider entry lingers: the (now fresh) record is used, no GET for 30 s.
+  assert.equal((await disc.replicas('tiny', 'L0.1', opts)).length, 0);
+  assert.equal((await disc.replicas('tiny', 'L0.1', opts)).length, 0);
+  assert.equal(dht.calls.get, gets + 2, 'one re-check of the L0.1 mismatch');
+  now += 31_000;
+  await disc.replicas('tiny', 'L0.1', opts);
+  assert.equal(dht.calls.get, gets + 3, 'and again after 30 s');
 });

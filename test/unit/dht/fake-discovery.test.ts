@@ -1,5 +1,5 @@
 /** The in-memory Discovery fake passes the same contract as the DHT discovery. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createFakeDiscovery } from '../../fakes/discovery.ts';
 import { discoveryContract, type ContractHost } from './discovery-contract.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import {
   DHT_PROTOCOL, SWARM_HOSTS_CIDS, SWARM_HOST_BUCKETS, expertCid, hostBucket, hostRecordKey, nameCid,

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { compareExpertIds, modelsByHosts, swarmListing } from '../../../shared/dht/listing.ts';
 import { createFakeDiscovery } from '../../fakes/discovery.ts';

@@ -26,7 +26,7 @@ export interface MemoryDht {
   /** Peers whose record fetches never answer (until aborted). */
   readonly hang: Set<string>;
   /** Counters of calls, by operation. */
-  readonly calls: { provide: number; findProviders: number; put: number; get: number };
+  readonly calls: { provide: number; findProviders: number; put: number; get: number; unprovide: number };
   /** Makes every put fail while true. */
   failPuts: boolean;
   /** While true, get returns the newest stored value unvalidated (a lying or buggy peer). */
@@ -49,7 +49,7 @@ export function createMemoryDht(clock: () => number = Date.now): MemoryDht {
   const validate = hostRecordValidator(clock);
   const dht: MemoryDht = {
     hang: new Set(),
-    calls: { provide: 0, findProviders: 0, put: 0, get: 0 },
+    calls: { provide: 0, findProviders: 0, put: 0, get: 0, unprovide: 0 },
     failPuts: false,
     unvalidatedGets: false,
     raw(key, value) { store.set(hex(key), [...(store.get(hex(key)) ?? []), value]); },
@@ -71,6 +71,8 @@ export function createMemoryDht(clock: () => number = Date.now): MemoryDht {
           dht.addProvider(cid, peerId);
           return 1;
         },
+        // Like kad-dht: copies held by other nodes linger until they expire; only the count changes here.
+        async unprovide() { dht.calls.unprovide++; },
         async *findProviders(cid: CID, opts?: DhtOpts) {
           opts?.signal?.throwIfAborted();
           dht.calls.findProviders++;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { ResourceExhaustedError, SwarmpathError, UnknownExpertError } from '../../../shared/errors.ts';
 import { CODE_TRAILER, fromServiceError, toGrpcError } from '../../../shared/grpc/errors.ts';

@@ -4,7 +4,7 @@
  * gives the expert's output over a whole sequence, computed independently of the client.
  */
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import type { F32 } from '../../../shared/runtime-types.ts';
 import type { ExpertClient } from '../../../shared/transport-types.ts';

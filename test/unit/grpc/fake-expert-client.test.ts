@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import { createFakeExpertClient, fakeExpertForward } from '../../fakes/expert-client.ts';
 import { expertClientContract } from './expert-client-contract.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { pickAutoExpert } from '../../../expert-host/auto-pick.ts';
 
 const ids = ['L0.0', 'L0.1', 'L1.0', 'L1.1'];

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { assembleBatch, selectBatch, splitBatch, type BatchItem } from '../../../expert-host/batch-assembly.ts';
 import { appendKv, createKvCache, type KvCache } from '../../../shared/model/kv-cache.ts';
 

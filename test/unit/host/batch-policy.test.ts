@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { decideFlush, type FlushState } from '../../../expert-host/batch-policy.ts';
 
 const base: FlushState = { queued: 1, queuedRows: 1, running: false, oldestWaitMs: 0, idleSessions: 3, maxRows: 8, maxWaitMs: 2 };

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import { parseHostConfig } from '../../../expert-host/config.ts';
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { onTestFinished, test, vi } from 'vitest';
 import { createStepBatcher } from '../../../expert-host/step-batcher.ts';
 import type { BatchItem } from '../../../expert-host/batch-assembly.ts';
 import { appendKv, createKvCache } from '../../../shared/model/kv-cache.ts';
@@ -60,11 +60,15 @@ test('a call arriving while a batch runs waits and joins the next batch', async 
 });
 
 test('with maxWaitMs and other open sessions, a lone call waits for company', async () => {
+  // The batcher's wait is a setTimeout on its clock: fake both (its flushes and the model run on setImmediate).
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  onTestFinished(() => { vi.useRealTimers(); });
   const model = fakeExpertModel('L0.0', kv);
-  const b = createStepBatcher({ model, D, kv, maxRows: 16, maxWaitMs: 30, activeSessions: () => 2 });
+  const b = createStepBatcher({ model, D, kv, maxRows: 16, maxWaitMs: 30, activeSessions: () => 2, clock: () => Date.now() });
   const [x, y] = items();
   const first = b.submit(x, 'session');
-  await new Promise((r) => setTimeout(r, 5));
+  await vi.advanceTimersByTimeAsync(5);
+  assert.deepEqual(model.runs, [], 'within maxWaitMs the lone call has not run');
   const second = b.submit(y, 'session');
   await Promise.all([first, second]);
   assert.deepEqual(model.runs, [2]);

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { createThroughputMeter } from '../../../expert-host/throughput-meter.ts';
 
 test('tokens per second over the window, young meters over their age', () => {

@@ -3,7 +3,7 @@
  * fixture test/fixtures/model/featurizer.json: every feature within 1e-6, and the same cluster under
  * the package's router (nearest centroid, and the full router with its classifier when it has one).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -8,7 +8,7 @@
  * growth, right-padded batches) and that
  * every expert reproduces its manifest probe (docs/model-format.md tolerance).
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';

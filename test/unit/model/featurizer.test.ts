@@ -1,5 +1,5 @@
 /** featurize (hashed-ngrams/1) against a literal reading of docs/model-format.md, and choosePath. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { HashedNgramFeaturizer, RouterSpec } from '../../../shared/manifest.ts';
 import { featurize, fnv1a32 } from '../../../shared/model/featurizer.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import {
   appendKv, CAPACITY_STEP, capacityFor, copyIntoBatch, createKvCache, emptyPast, ensureCapacity, kvFloatsPerPosition,
   maskOf, pastOf, positionMajor, truncateKv,

@@ -1,5 +1,5 @@
 /** validateManifest: every rule of docs/model-format.md, each refusal naming the field. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { BadPackageError } from '../../../shared/errors.ts';
 import { validateManifest } from '../../../shared/model/manifest-schema.ts';

@@ -1,5 +1,5 @@
 /** mulberry32, the seeded sampler, stop helpers and the streaming UTF-8 decoder. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createRng, mulberry32 } from '../../../shared/model/rng.ts';
 import { argmax, findStop, sampleToken, stopHoldback } from '../../../shared/model/sampling.ts';

@@ -1,5 +1,5 @@
 /** The chaos suite's pure parts: the seeded kill plan, victim choice, and the report's windows. */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { pickVictims, planChaos } from '../../../loadtest/chaos/kill-plan.ts';
 import { chaosReport, windowStats } from '../../../loadtest/chaos/report.ts';

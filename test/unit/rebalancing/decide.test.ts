@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { decideRebalance } from '../../../expert-host/rebalancing/decide.ts';
 import { demandWeights, effectiveHosts, expertBalances } from '../../../expert-host/rebalancing/balance.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { measureDemand, smoothDemand } from '../../../expert-host/rebalancing/demand.ts';
 import { rec } from './fixtures.ts';

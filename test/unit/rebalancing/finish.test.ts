@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { decideFinish } from '../../../expert-host/rebalancing/finish.ts';
 import { moveStillWorthwhile } from '../../../expert-host/rebalancing/decide.ts';

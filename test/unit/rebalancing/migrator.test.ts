@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createMigrator, type MigrationHost, type PreparedExpert, type ViewInput } from '../../../expert-host/rebalancing/migrator.ts';
 import { silentLogger } from '../../../shared/log.ts';

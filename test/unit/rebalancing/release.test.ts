@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { decideRelease } from '../../../expert-host/rebalancing/release.ts';
 import { rec } from './fixtures.ts';

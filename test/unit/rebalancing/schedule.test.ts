@@ -1,8 +1,7 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { jitteredDelayMs, jitteredSchedule } from '../../../expert-host/rebalancing/schedule.ts';
 import type { Timers } from '../../../expert-host/rebalancing/schedule.ts';
-import { CHECKERS_PER_INTERVAL, intervalScale } from '../../../expert-host/rebalancing/rebalancer.ts';
 import { prng } from './fixtures.ts';
 
 test('jittered delays stay in [interval*(1-j), interval*(1+j)] and spread over it', () => {
@@ -105,11 +104,4 @@ test('scale() stretches the next interval, read after each check (the swarm-size
   await t.advance(700);
   assert.deepEqual(at, [10, 310, 610], 'after the first check, every 3 intervals');
   await s.stop();
-});
-
-test('intervalScale: a swarm of N hosts stretches a pinned host\'s interval N times, never below 1', () => {
-  assert.equal(CHECKERS_PER_INTERVAL, 1);
-  assert.equal(intervalScale(0), 1);
-  assert.equal(intervalScale(6), 6);
-  assert.equal(intervalScale(17), 17);
 });

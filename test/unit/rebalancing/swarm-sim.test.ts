@@ -3,7 +3,7 @@
  * converges, never empties an expert by moving, re-hosts an expert that lost every replica, and
  * does not flap under steady (noisy) demand. Each property over many seeds.
  */
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { decideRebalance } from '../../../expert-host/rebalancing/decide.ts';
 import { replicaCounts, simulate } from './swarm-sim.ts';

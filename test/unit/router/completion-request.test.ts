@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseChat, parseCompletion } from '../../../router/http/completion-request.ts';
 import { SwarmpathError } from '../../../shared/errors.ts';

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { parseRouterConfig } from '../../../router/config.ts';
 import { BadConfigError } from '../../../shared/errors.ts';
@@ -12,6 +12,8 @@ describe('router config', () => {
     assert.deepEqual(c.apiKeys, []);
     assert.deepEqual(c.bootstrap, []);
     assert.equal(c.wireDtype, 'float32');
+    assert.equal(c.discoveryCacheMs, 30_000);
+    assert.equal(c.verifyHosts, true);
     assert.ok(Object.isFrozen(c));
   });
   it('reads flags and the environment', () => {

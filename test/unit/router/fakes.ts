@@ -192,7 +192,8 @@ export class FakeHost {
         const history: Float32Array[] = [];
         let closed = false;
         return {
-          get closed() { return closed; },
+          // Like a real session stream, it reads closed once its host is gone.
+          get closed() { return closed || host.dead; },
           close() { if (!closed) { closed = true; host.activeSessions--; } },
           async step(hidden, position, opts) {
             if (closed) throw new SwarmpathError('UNKNOWN_SESSION', 'closed');

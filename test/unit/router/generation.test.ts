@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../shared/log.ts';
 import { NoLiveReplicaError, SwarmpathError } from '../../../shared/errors.ts';
@@ -85,6 +85,20 @@ describe('generation over fake hosts', () => {
       // the replacement got the whole history in one step at position 0
       const survivor = hosts.slice(2).find((h) => !h.dead) as FakeHost;
       if (dieAt > 0) assert.equal(survivor.positions[0], 0);
+    }
+  });
+
+  it('a host serving both stages dies: the idle stage, whose stream closed, moves by replay too', async () => {
+    for (const dieAt of [1, 6, 21]) {
+      const hosts = [new FakeHost('c0', ['L0.0', 'L0.1', 'L1.0', 'L1.1']), new FakeHost('c1', ['L0.0', 'L0.1', 'L1.0', 'L1.1'])];
+      const { runtime, gen } = setup(hosts);
+      const req = request(runtime, 'hello');
+      const want = await referenceText(runtime, 'hello', req.path, 40, 7, req.sampling);
+      hosts[0].opts.dieAfterSteps = dieAt;
+      const r = await gen.generate(req);
+      assert.equal(r.text, want, `dieAt ${dieAt}`);
+      assert.deepEqual(r.hosts, ['c1', 'c1'], `dieAt ${dieAt}`);
+      assert.equal(r.replays, 2, 'both stages moved');
     }
   });
 

@@ -1,16 +1,17 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../shared/log.ts';
 import { createMetricsRegistry, routerMetrics } from '../../../shared/telemetry/metrics.ts';
 import { createGenerator } from '../../../router/generation.ts';
-import { createReplicaPool } from '../../../router/replica-pool.ts';
+import { createReplicaPool, type ReplicaPoolComponents } from '../../../router/replica-pool.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { createRouterApi } from '../../../router/http/server.ts';
 import type { RouterApiInit } from '../../../router/http/server.ts';
 import { FakeDiscovery, FakeHost, referenceText, toyRuntime } from './fakes.ts';
 import { inject } from './inject.ts';
+import { waitFor } from '../../helpers/wait-for.ts';
 
-function api(init: RouterApiInit = {}, hosts?: FakeHost[]) {
+function api(init: RouterApiInit = {}, hosts?: FakeHost[], poolExtra: Partial<ReplicaPoolComponents> = {}) {
   const runtime = toyRuntime();
   const fleet = hosts ?? [
     new FakeHost('a0', ['L0.0', 'L0.1']), new FakeHost('a1', ['L0.0', 'L0.1']),
@@ -18,7 +19,7 @@ function api(init: RouterApiInit = {}, hosts?: FakeHost[]) {
   ];
   const discovery = new FakeDiscovery(fleet);
   const pool = createReplicaPool({ model: 'toy', noReplicaWaitMs: 100, pollMs: 20, cacheTtlMs: 50 },
-    { discovery, balancer: new ReplicaBalancer(), connect: discovery.connect, log: silentLogger });
+    { discovery, balancer: new ReplicaBalancer(), connect: discovery.connect, log: silentLogger, ...poolExtra });
   const generator = createGenerator({}, { runtime, pool, log: silentLogger });
   const reg = createMetricsRegistry();
   const a = createRouterApi(init, {
@@ -141,6 +142,43 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
     assert.deepEqual(ready.json().missing, ['L1.0', 'L1.1']);
   });
 
+  it('GET /readyz counts only replicas that passed their probe (probed without any request)', { timeout: 5000 }, async () => {
+    let openProbes!: () => void;
+    const gate = new Promise<void>((r) => { openProbes = r; });
+    const probed: string[] = [];
+    let allProbed!: () => void;
+    const done = new Promise<void>((r) => { allProbed = r; });
+    const { server, hosts } = api({}, undefined, {
+      verify: async (expertId) => { await gate; return expertId === 'L1.1' ? { type: 'mismatch', got: [1], want: [2] } : { type: 'ok' }; },
+      onVerified: (expertId, peerId) => { probed.push(`${expertId} ${peerId}`); if (probed.length === 8) allProbed(); },
+    });
+    const before = await inject(server, { path: '/readyz' });
+    assert.equal(before.status, 503, 'discovered, not yet verified');
+    assert.deepEqual(before.json(), { ready: false, missing: ['L0.0', 'L0.1', 'L1.0', 'L1.1'] });
+    assert.equal((await inject(server, { path: '/v1/swarm' })).json().experts['L0.0'].length, 2, '/v1/swarm lists discovered replicas');
+    openProbes();
+    await done;
+    const after = await inject(server, { path: '/readyz' });
+    assert.equal(after.status, 503, 'L1.1 fails its probe on every host');
+    assert.deepEqual(after.json(), { ready: false, missing: ['L1.1'] });
+    assert.equal(hosts.reduce((n, h) => n + h.opened, 0), 0, 'no request ran');
+  });
+
+  it('GET /readyz is 200 once every expert has a passed replica', { timeout: 5000 }, async () => {
+    let allProbed!: () => void;
+    const done = new Promise<void>((r) => { allProbed = r; });
+    let n = 0;
+    const { server } = api({}, undefined, {
+      verify: async () => ({ type: 'ok' }),
+      onVerified: () => { if (++n === 8) allProbed(); },
+    });
+    await inject(server, { path: '/readyz' });
+    await done;
+    const r = await inject(server, { path: '/readyz' });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.json(), { ready: true, missing: [] });
+  });
+
   it('answers 429 when the queue is full', async () => {
     let open!: () => void;
     const gate = new Promise<void>((r) => { open = r; });
@@ -150,7 +188,7 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
     const done: number[] = [];
     const all = [0, 1, 2, 3].map(() => inject(server, { path: '/v1/completions', body }).then((r) => { done.push(r.status); return r; }));
     // While the hosts hold every step, one request runs, one waits, and the other two are refused.
-    while (done.length < 2) await new Promise((r) => setTimeout(r, 5));
+    await waitFor(() => `two answers (got ${JSON.stringify(done)})`, () => done.length >= 2, { intervalMs: 5 });
     assert.deepEqual(done, [429, 429]);
     open();
     const results = await Promise.all(all);
@@ -165,7 +203,7 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
     const { server, api: a } = api({}, hosts);
     let n = 0;
     await inject(server, { path: '/v1/completions', body: { prompt: 'hello', max_tokens: 100, stream: true }, onChunk: () => ++n >= 2 });
-    for (let i = 0; i < 100 && a.inflight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => `the generation to end after the hang-up (${a.inflight} in flight)`, () => a.inflight === 0, { timeoutMs: 1000, intervalMs: 10 });
     assert.equal(a.inflight, 0);
     const steps = hosts[0].steps;
     assert.ok(steps < 100, `steps ${steps}`);
@@ -204,7 +242,7 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
     ];
     const { server, api: a } = api({}, hosts);
     const pending = inject(server, { path: '/v1/completions', body: { prompt: 'hello', max_tokens: 20 } });
-    while (a.inflight === 0) await new Promise((r) => setTimeout(r, 1));
+    await waitFor('the request to start', () => a.inflight > 0, { intervalMs: 1 });
     await a.close(5000);
     const r = await pending;
     assert.equal(r.status, 200);

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { ThroughputEma } from '../../../router/throughput-ema.ts';

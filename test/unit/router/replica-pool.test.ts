@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { silentLogger } from '../../../shared/log.ts';
 import { NoLiveReplicaError, SwarmpathError } from '../../../shared/errors.ts';
@@ -20,41 +20,115 @@ class ScriptedDiscovery implements Discovery {
   async allHosts(): Promise<HostRecord[]> { return this.answer; }
 }
 
-function setup(ttl = 1000) {
+/**
+ * A pool over h1, h2 serving E; `ttl` 'default': the pool's default discovery cache TTL.
+ * `refreshLanded()` resolves once the next discovery refresh has been applied (onLiveReplicas).
+ */
+function setup(ttl: number | 'default' = 1000) {
   const d = new ScriptedDiscovery();
   const hosts = [new FakeHost('h1', ['E']), new FakeHost('h2', ['E'])];
   d.answer = hosts.map((h) => h.record());
   const balancer = new ReplicaBalancer({ strikesToBan: 1, banBaseMs: 60_000 });
   let offset = 0;
-  const pool = createReplicaPool({ model: 'toy', cacheTtlMs: ttl, noReplicaWaitMs: 100, pollMs: 10 }, {
+  let landed: (() => void)[] = [];
+  const pool = createReplicaPool({ model: 'toy', ...(ttl !== 'default' ? { cacheTtlMs: ttl } : {}), noReplicaWaitMs: 100, pollMs: 10 }, {
     discovery: d, balancer, log: silentLogger, clock: () => Date.now() + offset,
     connect: (a) => (hosts.find((h) => h.grpc === a) as FakeHost).client(),
+    onLiveReplicas: () => { const w = landed; landed = []; for (const r of w) r(); },
   });
-  return { d, hosts, balancer, pool, advance: (ms: number) => { offset += ms; } };
+  const refreshLanded = () => new Promise<void>((r) => { landed.push(r); });
+  return { d, hosts, balancer, pool, refreshLanded, advance: (ms: number) => { offset += ms; } };
 }
 
 describe('replica pool', () => {
   it('caches discovery and refreshes a stale cache in the background', async () => {
-    const { d, pool, advance } = setup(1000);
+    const { d, pool, advance, refreshLanded } = setup(1000);
     assert.equal((await pool.acquire('E')).peerId, 'h1');
     assert.equal((await pool.acquire('E')).peerId, 'h2');
     assert.equal(d.queries, 1);
     advance(1500);
     d.delayMs = 50;
+    const landed = refreshLanded();
     const t0 = Date.now();
     await pool.acquire('E');
     assert.ok(Date.now() - t0 < 40, 'a stale cache answers at once');
-    await new Promise((r) => setTimeout(r, 80));
+    await landed;
+    assert.equal(d.queries, 2);
+  });
+
+  it('reuses discovery results for 30 s by default', async () => {
+    const { d, pool, advance } = setup('default');
+    await pool.acquire('E');
+    advance(29_000);
+    await pool.acquire('E');
+    await pool.view(['E']);
+    assert.equal(d.queries, 1, 'no query within 30 s');
+    advance(1000);
+    await pool.acquire('E');
+    await pool.view(['E']);
+    assert.equal(d.queries, 2, 'a background refresh after 30 s');
+  });
+
+  it('with a long TTL, a failed call refreshes discovery at the next use', async () => {
+    const { d, pool, hosts } = setup(60_000);
+    await pool.acquire('E');
+    d.answer = [hosts[1].record()];
+    pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'gone'));
+    await pool.acquire('E');
+    assert.equal(d.queries, 2, 'the failure made the next use query again');
+  });
+
+  it('with a long TTL, an expert with no replica to pick is looked up again (a new replica is found at once)', async () => {
+    const { d, pool, hosts } = setup(60_000);
+    d.answer = [hosts[0].record()];
+    await pool.acquire('E');
+    pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'gone')); // banned for 60 s
+    d.answer = [hosts[1].record()];
+    assert.equal((await pool.acquire('E', { exclude: new Set(['h1']) })).peerId, 'h2');
+  });
+
+  it('with a long TTL, an expert with a banned replica is looked up every 5 s (its re-announcement lifts the ban)', async () => {
+    const { d, pool, hosts, balancer, advance, refreshLanded } = setup(60_000);
+    await pool.acquire('E');
+    pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'gone')); // banned for 60 s
+    await pool.acquire('E');
+    assert.equal(d.queries, 2, 'the failure made the next use query again');
+    d.answer = hosts.map((h) => ({ ...h.record(), seq: h.peerId === 'h1' ? 2 : 1 })); // h1 is back
+    advance(4000);
+    await pool.acquire('E');
+    assert.equal(d.queries, 2);
+    advance(1000);
+    const landed = refreshLanded();
+    await pool.view(['E']);
+    assert.equal(d.queries, 3, 'refreshed 5 s later');
+    await landed;
+    assert.equal(balancer.isBanned('E', 'h1', Date.now() + 5000), false, 'reinstated by its re-announcement');
+    advance(6000);
+    await pool.view(['E']);
+    assert.equal(d.queries, 3, 'every replica usable again: the long TTL holds');
+  });
+
+  it('an empty answer is reused for at most pollMs, not the TTL', async () => {
+    const { d, pool, advance, hosts } = setup(60_000);
+    d.answer = [];
+    assert.deepEqual((await pool.view(['E'])).E, []);
+    assert.equal(d.queries, 1);
+    await pool.view(['E']);
+    assert.equal(d.queries, 1, 'reused within pollMs (10 ms)');
+    d.answer = [hosts[0].record()];
+    advance(10);
+    assert.deepEqual((await pool.view(['E'])).E.map((r) => r.peerId), ['h1']);
     assert.equal(d.queries, 2);
   });
 
   it('keeps unexpired replicas when a query comes back empty', async () => {
-    const { d, pool, advance } = setup(10);
+    const { d, pool, advance, refreshLanded } = setup(10);
     await pool.acquire('E');
     d.answer = [];
     advance(20);
+    const landed = refreshLanded();
     await pool.acquire('E');
-    await new Promise((r) => setTimeout(r, 5));
+    await landed;
     assert.ok(['h1', 'h2'].includes((await pool.acquire('E')).peerId));
   });
 
@@ -75,7 +149,7 @@ describe('replica pool', () => {
   });
 
   it('a failure strikes (bans here) and a re-announcement reinstates', async () => {
-    const { d, pool, balancer, hosts, advance } = setup(10);
+    const { d, pool, balancer, hosts, advance, refreshLanded } = setup(10);
     await pool.acquire('E');
     const outcome = pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'gone'));
     assert.equal(outcome.type, 'banned');
@@ -83,8 +157,9 @@ describe('replica pool', () => {
     // h1 publishes a newer record
     d.answer = hosts.map((h) => ({ ...h.record(), seq: h.peerId === 'h1' ? 2 : 1 }));
     advance(20);
+    const landed = refreshLanded();
     await pool.acquire('E');
-    await new Promise((r) => setTimeout(r, 5));
+    await landed;
     assert.equal(balancer.isBanned('E', 'h1', Date.now()), false);
     const view = await pool.view(['E']);
     assert.deepEqual(view.E.map((v) => v.peerId).sort(), ['h1', 'h2']);

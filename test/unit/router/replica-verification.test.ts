@@ -3,7 +3,7 @@
  * its probe passes, one probe at a time per replica, again at random times; a mismatch distrusts it
  * for a while whatever it announces; a failed probe call strikes it like any failed call.
  */
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { NoLiveReplicaError } from '../../../shared/errors.ts';
 import { silentLogger } from '../../../shared/log.ts';
@@ -32,6 +32,7 @@ function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number
   const probes: string[] = [];
   const outcomes: string[] = [];
   const peerOf = new Map<ExpertClient, string>();
+  let landed: (() => void)[] = [];
   const pool = createReplicaPool({ model: 'toy', cacheTtlMs: 1000, noReplicaWaitMs: 100, pollMs: 10, verifyEveryMs: o.verifyEveryMs ?? 1000, distrustMs: o.distrustMs ?? 5000 }, {
     discovery: d, balancer: new ReplicaBalancer({ strikesToBan: 1, banBaseMs: 60_000 }), log: silentLogger,
     clock: () => Date.now() + offset,
@@ -51,8 +52,11 @@ function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number
       return b === 'ok' ? { type: 'ok' } : { type: 'mismatch', got: [1], want: [2] };
     },
     onVerified: (expertId, peerId, result) => outcomes.push(`${expertId} ${peerId} ${result}`),
+    onLiveReplicas: () => { const w = landed; landed = []; for (const r of w) r(); },
   });
-  return { d, hosts, pool, probes, outcomes, behaviour, advance: (ms: number) => { offset += ms; } };
+  /** Resolves once the next discovery refresh (or distrust) has been applied to the balancer. */
+  const refreshLanded = () => new Promise<void>((r) => { landed.push(r); });
+  return { d, hosts, pool, probes, outcomes, behaviour, refreshLanded, advance: (ms: number) => { offset += ms; } };
 }
 
 describe('replica verification by probe', () => {
@@ -72,22 +76,24 @@ describe('replica verification by probe', () => {
   });
 
   it('a replica whose output fails the probe gets no work for distrustMs, whatever it announces', async () => {
-    const { d, hosts, pool, probes, outcomes, behaviour, advance } = setup({ bad: 'mismatch', good: 'ok' });
+    const { d, hosts, pool, probes, outcomes, behaviour, advance, refreshLanded } = setup({ bad: 'mismatch', good: 'ok' });
     for (let i = 0; i < 10; i++) assert.equal((await pool.acquire('E')).peerId, 'good');
     assert.ok(outcomes.includes('E bad mismatch'));
     assert.deepEqual((await pool.view(['E'])).E.map((r) => r.peerId), ['good'], '/v1/swarm leaves it out');
     // A re-announcement (higher seq) reinstates a banned replica, but not a distrusted one.
     d.answer = [{ ...hosts[0].record(), seq: 2 }, hosts[1].record()];
     advance(1500); // past the discovery cache (1 s), within distrustMs (5 s)
+    let landed = refreshLanded();
     await pool.acquire('E');
-    await new Promise((r) => setTimeout(r, 5)); // the background refresh lands
+    await landed; // the background refresh
     for (let i = 0; i < 10; i++) assert.equal((await pool.acquire('E')).peerId, 'good');
     assert.deepEqual(probes.filter((p) => p === 'E bad'), ['E bad'], 'not even probed while distrusted');
     // After distrustMs the replica is probed again before any work; fixed, it serves.
     behaviour.bad = 'ok';
     advance(5000);
+    landed = refreshLanded();
     await pool.acquire('E');
-    await new Promise((r) => setTimeout(r, 5));
+    await landed;
     const peers = new Set<string>();
     for (let i = 0; i < 10; i++) peers.add((await pool.acquire('E')).peerId);
     assert.ok(peers.has('bad'), 'probed again and trusted once it passes');
@@ -121,8 +127,13 @@ describe('replica verification by probe', () => {
     const bad = s.host as string;
     behaviour[bad] = 'mismatch';
     advance(600); // its probe no longer holds (0.5 x verifyEveryMs)
+    // A new request's acquire re-probes it. Which replica the balancer offers next depends on the
+    // throughputs it measured, so this request has already failed on the other one (`exclude`): it
+    // gets `bad`, whose probe now fails, and then nothing (NoLiveReplicaError after the bounded wait).
+    const other = bad === 'h1' ? 'h2' : 'h1';
+    await assert.rejects(pool.acquire('E', { exclude: new Set([other]) }), NoLiveReplicaError);
     const others = new Set<string>();
-    for (let i = 0; i < 4; i++) others.add((await pool.acquire('E')).peerId); // a new request's acquire re-probes it
+    for (let i = 0; i < 4; i++) others.add((await pool.acquire('E')).peerId);
     assert.equal(pool.trusted('E', bad), false);
     assert.ok(!others.has(bad));
     const rest = await run(s, 4, 8);

@@ -1,4 +1,4 @@
-import { describe, it } from 'node:test';
+import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { StopMatcher } from '../../../router/stop-matcher.ts';
 import { CHAT_STOPS, renderChat } from '../../../router/chat-template.ts';

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createMetricsRegistry, routerMetrics, hostMetrics } from '../../../shared/telemetry/metrics.ts';
 import { parsePrometheusText, sampleValue } from './prometheus-text.ts';

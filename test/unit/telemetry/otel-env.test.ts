@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readOtelEnv, otlpUrl } from '../../../shared/telemetry/otel-env.ts';
 

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { trace } from '@opentelemetry/api';
 import { withSpan, currentTraceparent, injectTraceContext } from '../../../shared/telemetry/trace.ts';

@@ -1,0 +1,116 @@
+/**
+ * One simulated host of the scale scenario (bench/scale.ts): a real libp2p node with kad-dht
+ * (shared/dht/node.ts, as `swarmpath host` builds it), the real announcer, discovery, swarm view,
+ * migrator and rebalancer; only the model is a stand-in (an expert is "loaded" at once) and Info is
+ * answered in process from the host's own state (an in-process registry instead of a gRPC channel,
+ * counted as one message per call). Every control-plane message the host sends is counted.
+ */
+import { createAnnouncer, type Announcer } from '../shared/dht/announcer.ts';
+import { createDiscovery } from '../shared/dht/discovery.ts';
+import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
+import { createRpcCounter, type RpcCounter } from '../shared/dht/rpc-counter.ts';
+import { SwarmpathError } from '../shared/errors.ts';
+import { silentLogger } from '../shared/log.ts';
+import type { HostInfo } from '../shared/transport-types.ts';
+import { createMigrator, type MigrationHost } from '../expert-host/rebalancing/migrator.ts';
+import { createRebalancer, type Rebalancer } from '../expert-host/rebalancing/rebalancer.ts';
+import { createSwarmView, type InfoSource } from '../expert-host/rebalancing/swarm-view.ts';
+
+export interface ScaleSettings {
+  model: string;
+  experts: readonly string[];
+  targetReplicas: number;
+  /** Mean rebalancing interval, ms. */
+  intervalMs: number;
+  /** Record TTL, s. */
+  recordTtlS: number;
+}
+
+/** Live hosts by their (never dialled) gRPC label: the in-process stand-in for Info calls. */
+export type InfoRegistry = Map<string, SimHost>;
+
+export interface SimHost {
+  readonly index: number;
+  readonly peerId: string;
+  readonly grpc: string;
+  readonly node: SwarmNode;
+  readonly counter: RpcCounter;
+  /** Experts served now. */
+  served(): readonly string[];
+  /** Completed moves (announced and released). */
+  moves(): number;
+  /** Rebalancing checks made and skipped (own publications failing), and failed publications in a row now. */
+  stats(): { checks: number; skipped: number; publicationFailures: number };
+  info(): HostInfo;
+  /** Stops rebalancing and refreshing, without an OFFLINE record, and closes the node: a crash. */
+  crash(): Promise<void>;
+  /** Stops cleanly (end of the benchmark). */
+  stop(): Promise<void>;
+}
+
+export async function startSimHost(index: number, expert: string, bootstrap: string[], s: ScaleSettings, registry: InfoRegistry): Promise<SimHost> {
+  const counter = createRpcCounter();
+  const node = await createSwarmNode({ bootstrap, log: silentLogger, rpcCounter: counter });
+  await node.start();
+  const grpc = `127.0.0.1:${20_000 + index}`;
+  let served: string[] = [expert];
+  let moves = 0;
+  let checks = 0;
+  let skipped = 0;
+  const info = (): HostInfo => ({
+    peerId: node.peerId, version: 'scale', model: s.model, state: 'ONLINE', device: 'cpu', maxContext: 0,
+    experts: served.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+    queueDepth: 0, throughput: 0, kvCapacityBytes: 1, kvFreeBytes: 1,
+  });
+  const infoSource: InfoSource = {
+    async info(address) {
+      counter.add('grpc/Info');
+      const h = registry.get(address);
+      if (!h) throw new SwarmpathError('UNAVAILABLE', `no host at ${address}`);
+      return h.info();
+    },
+  };
+  const announcer: Announcer = createAnnouncer({
+    ttlS: s.recordTtlS,
+    record: { model: s.model, experts: served, grpc, version: 'scale', device: 'cpu', kvCapacityBytes: 1, kvFreeBytes: 1, queueDepth: 0, throughput: 0, auto: true },
+  }, { node, log: silentLogger });
+  await announcer.start();
+  const discovery = createDiscovery({}, { node, log: silentLogger });
+  const swarmView = createSwarmView({ model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas }, {
+    replicas: (model, e, opts) => discovery.replicas(model, e, opts), info: infoSource, ownLoad: () => new Map(), served: () => served,
+  });
+  const view = (signal: AbortSignal) => { checks++; return swarmView(signal); };
+  const host: MigrationHost = {
+    prepare: async (expertId) => ({ expertId, source: 'package' }),
+    discard: async () => {},
+    serve: (p) => { if (!served.includes(p.expertId)) served = [...served, p.expertId]; },
+    activeSessions: () => 0,
+    retire: async (id) => { served = served.filter((e) => e !== id); },
+    announce: (experts) => announcer.update({ experts: [...experts] }),
+  };
+  const migrator = createMigrator({ peerId: node.peerId, experts: served, settleMs: 2000, drainGraceMs: 0 }, {
+    host, view, log: silentLogger, emit: (event, f) => { if (event === 'migration' && f.type === 'moved') moves++; },
+  });
+  const rebalancer: Rebalancer = createRebalancer({
+    model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas, intervalMs: s.intervalMs,
+    firstDelayMs: Math.random() * s.intervalMs,
+  }, { migrator, view, log: silentLogger, paused: () => { const p = announcer.failures() > 0; if (p) skipped++; return p; } });
+  rebalancer.start();
+  const sim: SimHost = {
+    index, peerId: node.peerId, grpc, node, counter,
+    served: () => served, moves: () => moves, info,
+    stats: () => ({ checks, skipped, publicationFailures: announcer.failures() }),
+    async crash() {
+      registry.delete(grpc);
+      await Promise.all([rebalancer.stop(), announcer.stop()]);
+      await node.stop();
+    },
+    async stop() {
+      registry.delete(grpc);
+      await Promise.all([rebalancer.stop(), announcer.stop()]);
+      await node.stop();
+    },
+  };
+  registry.set(grpc, sim);
+  return sim;
+}

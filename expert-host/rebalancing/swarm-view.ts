@@ -1,0 +1,190 @@
+/**
+ * The view a rebalancing check decides on, read at a cost that depends on the model and on what this
+ * host serves, not on the number of hosts (issue 10).
+ *
+ * Provider lookups (records come from discovery's cache, fetched once per record lifetime) give the
+ * holders of the experts looked at: every expert of a model with at most `fullViewExperts`; else this
+ * host's own experts, the experts seen thinly served (or losing hosts) in the last `watchMs`, and
+ * `sampleExperts` random others, so that across a swarm of checking hosts every expert is looked at
+ * often while each check costs a few lookups. A decision is made among the experts looked at.
+ * Liveness is checked with Info calls only where a decision depends on it, at most `maxProbes` per check:
+ *   1. `targetReplicas + 1` holders of each of this host's own experts (may it leave one?);
+ *   2. the holders of experts with at most `targetReplicas + 1` of them (is one under-provisioned,
+ *      or unserved?);
+ *   3. `sampleProbes` random other holders, so that a crash anywhere is noticed by some check;
+ *   4. when a probe finds a dead host, the other holders of its experts (did an expert lose them all?).
+ * An Info answer counts for `aliveTtlMs`, a refused one keeps the host out for `deadTtlMs`: dead
+ * hosts' provider entries outlive them (node.ts, PROVIDER_VALIDITY_MS) and must not count as supply.
+ * A probed host's experts and load come from its Info answer, fresher than its record. A host that
+ * is only slow (deadline exceeded) is kept: slow is not dead.
+ */
+import { LRUCache } from 'lru-cache';
+import { SwarmpathError } from '../../shared/errors.ts';
+import type { HostInfo, HostRecord } from '../../shared/transport-types.ts';
+import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
+import type { ViewInput } from './migrator.ts';
+import type { RebalanceOptions } from './types.ts';
+
+/** The Info call a check makes, per gRPC address. */
+export interface InfoSource {
+  info(address: string, deadlineMs: number, signal?: AbortSignal): Promise<HostInfo>;
+}
+
+export interface SwarmViewInit {
+  model: string;
+  /** Every expert id of the model. */
+  experts: readonly string[];
+  peerId: string;
+  targetReplicas: number;
+  /** Info calls per check at most (default 32). */
+  maxProbes?: number;
+  /** Models with at most this many experts are looked at whole at every check (default 16). */
+  fullViewExperts?: number;
+  /** Random other experts looked at per check in larger models (default 4). */
+  sampleExperts?: number;
+  /** How long a thinly served expert stays on the watch list, ms (default 600000). */
+  watchMs?: number;
+  /** Random other holders probed per check (default 4). */
+  sampleProbes?: number;
+  /** How long an Info answer stands for the host's liveness and load, ms (default 30000). */
+  aliveTtlMs?: number;
+  /** How long a host that refused an Info call is left out, ms (default 120000). */
+  deadTtlMs?: number;
+  /** Deadline of one Info call, ms (default 2000). */
+  probeTimeoutMs?: number;
+  /** EMA weight of a new demand sample (default 0.3). */
+  demandAlpha?: number;
+  options?: Partial<RebalanceOptions>;
+}
+
+export interface SwarmViewComponents {
+  /** Live records of an expert's providers (shared/dht/discovery.ts `replicas`). */
+  replicas(model: string, expertId: string, opts: { signal: AbortSignal; fresh: boolean; cachedRecords: boolean }): Promise<HostRecord[]>;
+  info: InfoSource;
+  /** This host's own per-expert load (fresher than its record). */
+  ownLoad(): ReadonlyMap<string, OwnExpertLoad>;
+  /** The experts this host serves now. */
+  served(): readonly string[];
+  random?: () => number;
+  clock?: () => number;
+}
+
+/** Returns the view function (a fresh view per call, demand smoothed across calls). */
+export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (signal: AbortSignal) => Promise<ViewInput> {
+  const clock = c.clock ?? Date.now;
+  const random = c.random ?? Math.random;
+  const maxProbes = init.maxProbes ?? 32;
+  const sampleProbes = init.sampleProbes ?? 4;
+  const timeoutMs = init.probeTimeoutMs ?? 2000;
+  const alive = new LRUCache<string, HostInfo>({ max: 4096, ttl: init.aliveTtlMs ?? 30_000, ttlResolution: 0, perf: { now: clock } });
+  const dead = new LRUCache<string, true>({ max: 4096, ttl: init.deadTtlMs ?? 120_000, ttlResolution: 0, perf: { now: clock } });
+  const watched = new LRUCache<string, true>({ max: 4096, ttl: init.watchMs ?? 600_000, ttlResolution: 0, perf: { now: clock } });
+  let smoothed: Map<string, number> | undefined;
+
+  /** Info of `r`'s host: cached, or asked now; undefined while it is only slow; 'dead' when it refused. */
+  const probe = async (r: HostRecord, signal: AbortSignal): Promise<HostInfo | 'dead' | undefined> => {
+    const hit = alive.get(r.peerId);
+    if (hit) return hit;
+    try {
+      const info = await c.info.info(r.grpc, clock() + timeoutMs, signal);
+      if (info.state !== 'ONLINE' || (info.peerId !== '' && info.peerId !== r.peerId)) throw new SwarmpathError('UNAVAILABLE', 'not this peer, or not online');
+      alive.set(r.peerId, info);
+      return info;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      if (err instanceof SwarmpathError && err.code === 'DEADLINE_EXCEEDED') return undefined;
+      dead.set(r.peerId, true);
+      return 'dead';
+    }
+  };
+
+  return async (signal) => {
+    const experts = expertsToLook(init, c.served(), (e) => watched.has(e), random);
+    const holders = await holdersOf({ ...init, experts }, c, signal, (p) => dead.has(p));
+    const budget = { left: maxProbes };
+    const infos = new Map<string, HostInfo>();
+    const probeAll = async (peers: Iterable<string>): Promise<string[]> => {
+      const todo = [...new Set(peers)].filter((p) => holders.has(p) && !infos.has(p) && !dead.has(p)).slice(0, Math.max(0, budget.left));
+      budget.left -= todo.filter((p) => !alive.has(p)).length;
+      const verdicts = await Promise.all(todo.map(async (p) => [p, await probe(holders.get(p)!, signal)] as const));
+      const died: string[] = [];
+      for (const [p, v] of verdicts) {
+        if (v === 'dead') died.push(p);
+        else if (v) infos.set(p, v);
+      }
+      return died;
+    };
+    const died = await probeAll(priorityPeers({ ...init, experts }, c.served(), holders, sampleProbes, random));
+    const suspect = new Set(died.flatMap((p) => holders.get(p)!.experts));
+    if (died.length > 0) await probeAll([...holders.values()].filter((r) => r.experts.some((e) => suspect.has(e))).map((r) => r.peerId));
+    const hosts = [...holders.values()].filter((r) => !dead.has(r.peerId)).map((r) => withInfo(r, infos.get(r.peerId)));
+    for (const e of experts) {
+      if (suspect.has(e) || hosts.filter((h) => h.experts.includes(e)).length <= init.targetReplicas + 1) watched.set(e, true);
+      else watched.delete(e);
+    }
+    const raw = measureDemand(experts, hosts, { own: { peerId: init.peerId, perExpert: c.ownLoad() } });
+    smoothed = smoothDemand(smoothed, raw, init.demandAlpha ?? 0.3);
+    // In a sampled view few hosts see a lost expert at once, so damping by the movers in the view
+    // (decide.ts) would leave it unserved for minutes: rescues are not damped; a surplus rescuer
+    // aborts at its final check (moveStillWorthwhile, decideFinish).
+    const sampled = experts.length < init.experts.length;
+    return { experts, hosts, targetReplicas: init.targetReplicas, demand: smoothed, options: sampled ? { ...init.options, rescueBoost: Infinity } : init.options };
+  };
+}
+
+/** The experts a check looks at (see the file comment), in the model's order. */
+export function expertsToLook(init: Pick<SwarmViewInit, 'experts' | 'fullViewExperts' | 'sampleExperts'>, served: readonly string[],
+  isWatched: (expertId: string) => boolean, random: () => number): string[] {
+  if (init.experts.length <= (init.fullViewExperts ?? 16)) return [...init.experts];
+  const pick = new Set(init.experts.filter((e) => served.includes(e) || isWatched(e)));
+  const others = shuffle(init.experts.filter((e) => !pick.has(e)), random);
+  for (const e of others.slice(0, init.sampleExperts ?? 4)) pick.add(e);
+  return init.experts.filter((e) => pick.has(e));
+}
+
+/** Every expert's providers' live records, one per peer (highest seq), self and known-dead left out. */
+async function holdersOf(init: SwarmViewInit, c: SwarmViewComponents, signal: AbortSignal, isDead: (peerId: string) => boolean): Promise<Map<string, HostRecord>> {
+  const lists = await Promise.all(init.experts.map((e) => c.replicas(init.model, e, { signal, fresh: true, cachedRecords: true }).catch(() => [])));
+  const out = new Map<string, HostRecord>();
+  for (const r of lists.flat()) {
+    if (r.peerId === init.peerId || r.model !== init.model || isDead(r.peerId)) continue;
+    const prev = out.get(r.peerId);
+    if (!prev || r.seq > prev.seq) out.set(r.peerId, r);
+  }
+  return out;
+}
+
+/**
+ * Peers to probe, most needed first: `targetReplicas + 1` random holders of each own expert (enough
+ * to know whether this host may leave it), every holder of a thinly served expert, then a random
+ * sample of the rest.
+ */
+function priorityPeers(init: SwarmViewInit, served: readonly string[], holders: ReadonlyMap<string, HostRecord>, sample: number, random: () => number): string[] {
+  const byExpert = new Map<string, string[]>();
+  for (const r of holders.values()) for (const e of r.experts) byExpert.set(e, [...(byExpert.get(e) ?? []), r.peerId]);
+  const first: string[] = [];
+  for (const e of served) first.push(...shuffle(byExpert.get(e) ?? [], random).slice(0, init.targetReplicas + 1));
+  for (const e of init.experts) {
+    const list = byExpert.get(e) ?? [];
+    if (list.length <= init.targetReplicas + 1) first.push(...list);
+  }
+  const picked = new Set(first);
+  const rest = shuffle([...holders.keys()].filter((p) => !picked.has(p)), random);
+  return [...picked, ...rest.slice(0, sample)];
+}
+
+/** A uniformly shuffled copy (Fisher-Yates). */
+function shuffle<T>(xs: readonly T[], random: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+/** The record with experts, state and load from a fresh Info answer, when there is one. */
+function withInfo(r: HostRecord, info: HostInfo | undefined): HostRecord {
+  if (!info) return r;
+  return { ...r, experts: info.experts.map((e) => e.expertId), state: info.state, queueDepth: info.queueDepth, throughput: info.throughput };
+}

@@ -1,0 +1,104 @@
+/**
+ * The router's discovery results, cached per expert. Stale-while-revalidate: known records are
+ * returned at once and refreshed in the background once older than `maxAgeMs` says (the pool's
+ * policy); a caller waits for a query only when nothing is known or when it asks for fresh records.
+ * `invalidate` (after a failed call) makes the next use refresh. One query per expert at a time,
+ * shared; a query never rejects (a failed one keeps the cached records).
+ */
+import type { Logger } from '../shared/log.ts';
+import type { Discovery, HostRecord } from '../shared/transport-types.ts';
+import { untilAborted } from './sleep.ts';
+
+export interface DiscoveryCacheInit {
+  model: string;
+  /** Safety bound of one discovery query, ms (discovery bounds its own searches). */
+  queryTimeoutMs: number;
+}
+
+export interface DiscoveryCacheComponents {
+  discovery: Discovery;
+  clock: () => number;
+  log: Logger;
+  /** The expert's records after each completed query (the pool makes them the balancer's membership). */
+  onRecords(expertId: string, recs: HostRecord[], now: number): void;
+  /** How long the expert's cached `records` are reused, ms. */
+  maxAgeMs(expertId: string, records: readonly HostRecord[], now: number): number;
+}
+
+export interface DiscoveryCache {
+  /** The expert's live, deduplicated records (see the header for when this waits for a query). */
+  records(expertId: string, fresh: boolean, signal?: AbortSignal): Promise<HostRecord[]>;
+  /** What is cached now, without a query. */
+  cached(expertId: string): HostRecord[] | undefined;
+  /** The next use of the expert's records refreshes them. */
+  invalidate(expertId: string): void;
+}
+
+interface CacheEntry {
+  records: HostRecord[];
+  fetchedAt: number;
+  pending?: Promise<HostRecord[]>;
+}
+
+export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheComponents): DiscoveryCache {
+  const cache = new Map<string, CacheEntry>();
+
+  /** Live, deduplicated (highest seq per peer) records of the expert, as discovery finds them now. */
+  const query = async (expertId: string): Promise<HostRecord[]> => {
+    const t0 = c.clock();
+    const recs = (await c.discovery.replicas(init.model, expertId, { signal: AbortSignal.timeout(init.queryTimeoutMs), fresh: true }))
+      .filter((r) => r.state === 'ONLINE' && r.expiresAt > t0 && r.experts.includes(expertId));
+    const byPeer = new Map<string, HostRecord>();
+    for (const r of recs) {
+      const prev = byPeer.get(r.peerId);
+      if (!prev || r.seq > prev.seq) byPeer.set(r.peerId, r);
+    }
+    c.log.debug('discovery', { expert: expertId, replicas: byPeer.size, ms: c.clock() - t0 });
+    return [...byPeer.values()];
+  };
+
+  /** Starts (or joins) a discovery query for `expertId`; never rejects. */
+  const refresh = (expertId: string, entry: CacheEntry): Promise<HostRecord[]> => {
+    entry.pending ??= query(expertId)
+      .then((recs) => {
+        // An empty answer while we know unexpired records is more likely a flaky DHT query than a
+        // swarm that vanished: keep those (failures strike and ban the dead ones).
+        const now = c.clock();
+        const kept = recs.length > 0 ? recs : entry.records.filter((r) => r.expiresAt > now);
+        if (recs.length === 0 && kept.length > 0) c.log.debug('discovery found nothing; keeping unexpired records', { expert: expertId, kept: kept.length });
+        entry.records = kept;
+        entry.fetchedAt = now;
+        c.onRecords(expertId, kept, now);
+        return kept;
+      })
+      .catch((err: unknown) => {
+        c.log.warn('discovery failed; using cached replicas', { expert: expertId, error: err });
+        return entry.records;
+      })
+      .finally(() => { entry.pending = undefined; });
+    return entry.pending;
+  };
+
+  return {
+    async records(expertId, fresh, signal) {
+      let e = cache.get(expertId);
+      if (!e) {
+        e = { records: [], fetchedAt: -Infinity };
+        cache.set(expertId, e);
+      }
+      const now = c.clock();
+      const stale = now - e.fetchedAt >= c.maxAgeMs(expertId, e.records, now);
+      if (!fresh && e.records.length > 0) {
+        if (stale) void refresh(expertId, e);
+        return e.records;
+      }
+      if (!fresh && !stale) return e.records;
+      return untilAborted(refresh(expertId, e), signal);
+    },
+    cached: (expertId) => cache.get(expertId)?.records,
+    invalidate(expertId) {
+      const e = cache.get(expertId);
+      if (e) e.fetchedAt = -Infinity;
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import { test } from 'vitest';
+import assert from 'node:assert/strict';
+import { createSwarmView } from '../../../expert-host/rebalancing/swarm-view.ts';
+import { SwarmpathError } from '../../../shared/errors.ts';
+import type { HostInfo, HostRecord } from '../../../shared/transport-types.ts';
+import { prng, rec } from './fixtures.ts';
+
+const EXPERTS32 = Array.from({ length: 32 }, (_, i) => `L${Math.floor(i / 16)}.${i % 16}`);
+
+/** A swarm of `n` one-expert hosts spread evenly over `experts`; `dead` hosts refuse Info but keep their records. */
+function swarm(n: number, experts: readonly string[], dead: ReadonlySet<string> = new Set()) {
+  const records = Array.from({ length: n }, (_, i) => rec(`p${i}`, [experts[i % experts.length]], { grpc: `g${i}` }));
+  const calls = { replicas: 0, info: 0 };
+  const info = (r: HostRecord): HostInfo => ({
+    peerId: r.peerId, version: 't', model: 'm', experts: r.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+    queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64,
+  });
+  const components = {
+    async replicas(_model: string, expertId: string) {
+      calls.replicas++;
+      return records.filter((r) => r.experts.includes(expertId));
+    },
+    info: {
+      async info(address: string) {
+        calls.info++;
+        const r = records.find((x) => x.grpc === address)!;
+        if (dead.has(r.peerId)) throw new SwarmpathError('UNAVAILABLE', 'connection refused');
+        return info(r);
+      },
+    },
+    ownLoad: () => new Map(),
+    served: () => [experts[0]],
+  };
+  return { records, calls, components };
+}
+
+const view = (s: ReturnType<typeof swarm>, experts: readonly string[], seed = 1, clock = () => 0) =>
+  createSwarmView({ model: 'm', experts, peerId: 'self', targetReplicas: 2 }, { ...s.components, random: prng(seed), clock });
+
+test('a check of a large model costs a few lookups and a bounded number of Info calls, whatever the swarm size', async () => {
+  const cost: string[] = [];
+  for (const n of [128, 256, 1024]) {
+    const s = swarm(n, EXPERTS32);
+    const input = await view(s, EXPERTS32)(new AbortController().signal);
+    assert.equal(input.experts.length, 5, 'own expert + 4 sampled');
+    assert.ok(input.experts.includes(EXPERTS32[0]));
+    assert.equal(input.hosts.length, (n / 32) * 5, 'every holder of the experts looked at');
+    cost.push(`${s.calls.replicas}/${s.calls.info}`);
+  }
+  // Lookups: 5. Info: 3 holders of the own expert + 4 sampled others.
+  assert.deepEqual(cost, ['5/7', '5/7', '5/7']);
+});
+
+test('a small model is looked at whole; a thinly served expert is watched at every later check', async () => {
+  const experts8 = EXPERTS32.slice(0, 8);
+  const s = swarm(16, experts8);
+  assert.deepEqual((await view(s, experts8)(new AbortController().signal)).experts, experts8);
+  // 32 experts, 2 holders each (thin): after one check every expert looked at stays watched.
+  const big = swarm(64, EXPERTS32);
+  const v = view(big, EXPERTS32);
+  const first = await v(new AbortController().signal);
+  const second = await v(new AbortController().signal);
+  assert.ok(first.experts.every((e) => second.experts.includes(e)), 'thin experts are looked at again');
+  assert.ok(second.experts.length > first.experts.length, 'and new ones are sampled');
+});
+
+test('answers are reused for aliveTtlMs: a second check soon after asks only newly sampled hosts', async () => {
+  let now = 0;
+  const s = swarm(128, EXPERTS32);
+  const v = view(s, EXPERTS32, 1, () => now);
+  await v(new AbortController().signal);
+  const first = s.calls.info;
+  now += 10_000;
+  await v(new AbortController().signal);
+  assert.ok(s.calls.info - first <= 4, `only newly sampled hosts are asked (${s.calls.info - first})`);
+  now += 31_000;
+  await v(new AbortController().signal);
+  assert.ok(s.calls.info - first >= 3, 'after the TTL the own expert\'s holders are asked again');
+});
+
+test('thinly served experts are probed in full: a dead sole holder leaves its expert unserved', async () => {
+  const experts = ['L0.0', 'L0.1', 'L1.0', 'L1.1'];
+  const s = swarm(8, experts, new Set(['p1', 'p5']));
+  const input = await view(s, experts)(new AbortController().signal);
+  const served = (e: string) => input.hosts.filter((h) => h.experts.includes(e)).length;
+  assert.equal(served('L0.1'), 0, 'both holders of L0.1 refused Info');
+  assert.equal(served('L0.0'), 2);
+  assert.equal(s.calls.info, 8);
+});
+
+test('a dead host found by the sample makes its expert suspect: every holder of it is probed', async () => {
+  // 320 hosts, 10 per expert; every holder of L1.5 is dead (index 21 mod 32).
+  const dead = new Set(Array.from({ length: 10 }, (_, k) => `p${21 + 32 * k}`));
+  const s = swarm(320, EXPERTS32, dead);
+  const components = { ...s.components, random: () => 0.999 };
+  let input;
+  // The sample is random: some check soon draws a dead holder; every check is bounded.
+  for (let check = 0; check < 40; check++) {
+    const before = s.calls.info;
+    input = await createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2 },
+      { ...components, random: prng(check + 1) })(new AbortController().signal);
+    assert.ok(s.calls.info - before <= 32);
+    if (input.experts.includes('L1.5') && !input.hosts.some((h) => h.experts.includes('L1.5'))) break;
+  }
+  assert.ok(input && input.experts.includes('L1.5') && !input.hosts.some((h) => h.experts.includes('L1.5')), 'L1.5 is seen unserved');
+});
+
+test('a probed host\'s experts come from its Info answer, not its (older) record', async () => {
+  const experts = ['L0.0', 'L0.1'];
+  const s = swarm(4, experts);
+  // p1's record still lists L0.1, but it moved to L0.0 (its provider entry for L0.1 lingers).
+  s.components.info.info = async (address: string) => {
+    s.calls.info++;
+    const r = s.records.find((x) => x.grpc === address)!;
+    const now = r.peerId === 'p1' ? ['L0.0'] : r.experts;
+    return { peerId: r.peerId, version: 't', model: 'm', experts: now.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+      queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64 };
+  };
+  const input = await view(s, experts)(new AbortController().signal);
+  assert.deepEqual(input.hosts.find((h) => h.peerId === 'p1')!.experts, ['L0.0']);
+  assert.equal(input.hosts.filter((h) => h.experts.includes('L0.1')).length, 1);
+});
+
+test('a host that is only slow (deadline exceeded) stays in the view', async () => {
+  const experts = ['L0.0', 'L0.1'];
+  const s = swarm(4, experts);
+  s.components.info.info = async () => { s.calls.info++; throw new SwarmpathError('DEADLINE_EXCEEDED', 'slow'); };
+  const input = await view(s, experts)(new AbortController().signal);
+  assert.equal(input.hosts.length, 4);
+});

@@ -1,0 +1,50 @@
+/**
+ * The test suite (vitest): two projects.
+ * - `unit`: test/unit, pure logic and in-memory fakes; files run in parallel workers.
+ * - `integration`: test/integration, real child processes (`node cli/main.ts …`), libp2p, gRPC and
+ *   onnxruntime. One file at a time in a forked process: the tests start whole swarms and measure
+ *   recovery times, which a second file sharing the 2 cores would distort. They run after the
+ *   unit tests (sequence.groupOrder) for the same reason.
+ *
+ * `npm test` starts vitest through bin/run-node.js, so the workers (forks of that Node) and the
+ * children they spawn with `process.execPath` run on a Node that strips types (>= 22.18).
+ */
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    // Every test on its own line, with its annotations (the measurements the DHT tests report); the
+    // run closes with the "Tests  N passed (N)" summary, and exits non-zero on any failure.
+    reporters: ['verbose'],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          // One worker per core (vitest's default leaves one core idle: a single worker on 2 cores).
+          maxWorkers: '100%',
+          // The slowest unit test takes about 0.8 s alone; vitest's default 5 s leaves little room
+          // when parallel workers share 2 busy cores.
+          testTimeout: 15_000,
+          // Group 1, not 0: vitest runs a group-0 project that ends up with one worker after every
+          // numbered group, which would put the unit tests after the integration tests.
+          sequence: { groupOrder: 1 },
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          pool: 'forks',
+          fileParallelism: false,
+          // The longest tests (a chaos run with a kill plan, a host migration with up to 45 s of
+          // waits, 32 DHT nodes settling) take 25-45 s on 2 cores, and hooks start whole swarms. A
+          // limit of a few times that ends a hang without failing a slow run.
+          testTimeout: 240_000,
+          hookTimeout: 240_000,
+          sequence: { groupOrder: 2 },
+        },
+      },
+    ],
+  },
+});

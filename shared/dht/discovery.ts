@@ -53,6 +53,8 @@ export interface DhtDiscovery extends Discovery {
   clear(): void;
 }
 
+/** Peers answering with providers that end a rebalancing view's provider search (node.ts). */
+const ENOUGH_PROVIDER_RESPONSES = 3;
 /** How long a provider whose record does not list the expert is not asked again, ms. */
 const MISMATCH_RECHECK_MS = 30_000;
 
@@ -89,11 +91,11 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const mismatches = new LRUCache<string, true>({ max: 4096, ttl: MISMATCH_RECHECK_MS, ttlResolution: 0, perf: { now: clock } });
   const results = new LRUCache<string, Promise<HostRecord[]>>({ max: 1024, ttl: cacheMs, ttlResolution: 0, perf: { now: clock } });
 
-  const providersOf = async (cids: readonly CID[], signal: AbortSignal): Promise<string[]> => {
+  const providersOf = async (cids: readonly CID[], signal: AbortSignal, enoughResponses?: number): Promise<string[]> => {
     const found = new Set<string>();
     await Promise.all(cids.map(async (cid) => {
       try {
-        for await (const peerId of node.findProviders(cid, { signal })) {
+        for await (const peerId of node.findProviders(cid, { signal, enoughResponses })) {
           found.add(peerId);
           if (found.size >= maxProviders) break;
         }
@@ -115,7 +117,8 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   };
 
   const search = async (cids: readonly CID[], expertId: string | undefined, refetch: boolean): Promise<HostRecord[]> => {
-    const peers = await providersOf(cids, AbortSignal.timeout(searchTimeoutMs));
+    // Rebalancing views (cached records) settle for the first peers' lists: see SwarmDht's enoughResponses.
+    const peers = await providersOf(cids, AbortSignal.timeout(searchTimeoutMs), refetch ? undefined : ENOUGH_PROVIDER_RESPONSES);
     const found = await Promise.all(peers.map((p) => recordFor(p, expertId, refetch)));
     return found.filter((r): r is HostRecord => r !== undefined);
   };

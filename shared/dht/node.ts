@@ -47,7 +47,15 @@ export interface SwarmNodeInit {
 export type SwarmLibp2p = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>;
 
 /** Options of every DHT operation. */
-export interface DhtOpts { signal?: AbortSignal }
+export interface DhtOpts {
+  signal?: AbortSignal;
+  /**
+   * findProviders only: end the search once this many peers answered with providers (each of the k
+   * closest peers of a settled swarm holds the whole list; in a young swarm a provide may have
+   * reached only some of them, so callers that must see every provider leave this out).
+   */
+  enoughResponses?: number;
+}
 
 /** The DHT operations of a node, as announcer and discovery need them (fakes implement this). */
 export interface SwarmDht {
@@ -101,8 +109,6 @@ const PROVIDER_CLEANUP_MS = 60_000;
  * dead peers are found by TCP closing, failed RPCs, kad-dht's own contact checks and record expiry.
  */
 const CONNECTION_MONITOR = false;
-/** Provider responses that end a provider search early: each of the closest peers holds the full list. */
-const ENOUGH_PROVIDER_RESPONSES = 2;
 /**
  * Valid values that end a record search early (kad-dht's own `get` asks every peer it can reach,
  * until its timeout in a large swarm). Hosts put each new record on all of the k closest peers, and
@@ -230,9 +236,8 @@ async function countResponses(events: AsyncIterable<QueryEvent>, message: 'ADD_P
 
 /**
  * Provider ids from every PEER_RESPONSE (each remote peer sends all the providers it holds; kad-dht's
- * own PROVIDER events stop at k) and from the final PROVIDER events, deduplicated. The search ends
- * once ENOUGH_PROVIDER_RESPONSES peers answered with providers (a provide stores the entry on all of
- * the k closest peers, so each of them knows every live provider); kad-dht would go on asking.
+ * own PROVIDER events stop at k) and from the final PROVIDER events, deduplicated. With
+ * `enoughResponses` the search ends once that many peers answered with providers.
  */
 async function* findProviders(dht: KadDHT, cid: CID, opts: DhtOpts): AsyncGenerator<string> {
   const seen = new Set<string>();
@@ -240,7 +245,7 @@ async function* findProviders(dht: KadDHT, cid: CID, opts: DhtOpts): AsyncGenera
   try {
     for await (const ev of dht.findProviders(cid, { signal: opts.signal })) {
       const list = ev.name === 'PEER_RESPONSE' || ev.name === 'PROVIDER' ? ev.providers : [];
-      if (ev.name === 'PEER_RESPONSE' && list.length > 0 && ++answered > ENOUGH_PROVIDER_RESPONSES) break;
+      if (ev.name === 'PEER_RESPONSE' && list.length > 0 && opts.enoughResponses !== undefined && ++answered > opts.enoughResponses) break;
       for (const p of list) {
         const id = p.id.toString();
         if (seen.has(id)) continue;

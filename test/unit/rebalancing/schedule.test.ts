@@ -1,8 +1,8 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { jitteredDelayMs, jitteredSchedule } from '../../../expert-host/rebalancing/schedule.ts';
-import type { Timers } from '../../../expert-host/rebalancing/schedule.ts';
 import { prng } from './fixtures.ts';
+import { manualTimers } from '../../helpers/manual-timers.ts';
 
 test('jittered delays stay in [interval*(1-j), interval*(1+j)] and spread over it', () => {
   assert.equal(jitteredDelayMs(1000, 0.5, 0), 500);
@@ -17,32 +17,7 @@ test('jittered delays stay in [interval*(1-j), interval*(1+j)] and spread over i
 });
 
 /** Hand-driven timers: `advance(ms)` fires what is due, in order. */
-function fakeTimers() {
-  let now = 0;
-  let id = 0;
-  const due = new Map<number, { at: number; fn: () => void }>();
-  const timers: Timers = {
-    setTimeout(fn, ms) { due.set(++id, { at: now + ms, fn }); return id; },
-    clearTimeout(h) { due.delete(h as number); },
-  };
-  return {
-    timers,
-    get now() { return now; },
-    get pending() { return due.size; },
-    async advance(ms: number) {
-      const end = now + ms;
-      for (;;) {
-        const next = [...due.entries()].filter(([, t]) => t.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-        if (!next) break;
-        due.delete(next[0]);
-        now = next[1].at;
-        next[1].fn();
-        for (let i = 0; i < 10; i++) await Promise.resolve();
-      }
-      now = end;
-    },
-  };
-}
+const fakeTimers = () => manualTimers();
 
 test('the schedule checks at jittered intervals, one at a time, until stopped', async () => {
   const t = fakeTimers();

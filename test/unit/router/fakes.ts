@@ -237,3 +237,12 @@ export class FakeDiscovery implements Discovery {
     return h.client();
   };
 }
+
+/** Discovery answering a fixed list of records (set `answer`), copies each time. */
+export class StaticDiscovery implements Discovery {
+  answer: HostRecord[] = [];
+  async replicas(_model: string, expertId: string): Promise<HostRecord[]> {
+    return this.answer.filter((r) => r.experts.includes(expertId)).map((r) => ({ ...r }));
+  }
+  async allHosts(): Promise<HostRecord[]> { return this.answer; }
+}

@@ -12,15 +12,7 @@ import type { Discovery, ExpertClient, HostRecord } from '../../../shared/transp
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { createReplicaPool } from '../../../router/replica-pool.ts';
 import type { VerifyResult } from '../../../router/replica-verifier.ts';
-import { FakeHost } from './fakes.ts';
-
-class StaticDiscovery implements Discovery {
-  answer: HostRecord[] = [];
-  async replicas(_model: string, expertId: string): Promise<HostRecord[]> {
-    return this.answer.filter((r) => r.experts.includes(expertId)).map((r) => ({ ...r }));
-  }
-  async allHosts(): Promise<HostRecord[]> { return this.answer; }
-}
+import { FakeHost, StaticDiscovery } from './fakes.ts';
 
 type Behaviour = 'ok' | 'mismatch' | 'throw';
 

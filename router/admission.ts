@@ -18,7 +18,7 @@ export interface Admission {
   readonly queued: number;
 }
 
-interface Waiter { admit(): void; fail(e: Error): void }
+interface Waiter { admit(): void }
 
 export function createAdmission(init: AdmissionInit): Admission {
   let running = 0;
@@ -45,7 +45,6 @@ export function createAdmission(init: AdmissionInit): Admission {
         const onAbort = () => { drop(); reject(new SwarmpathError('CANCELLED', 'client went away')); };
         const w: Waiter = {
           admit: () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); resolve(once()); },
-          fail: reject,
         };
         const drop = () => {
           clearTimeout(timer);

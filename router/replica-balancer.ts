@@ -104,11 +104,6 @@ export class ReplicaBalancer {
     if (!(this.strikesToBan >= 1)) throw new RangeError('strikesToBan must be >= 1');
   }
 
-  /** Stage ids known so far. */
-  stages(): string[] {
-    return [...this.#stages.keys()];
-  }
-
   /**
    * Makes `replicas` the stage's membership (as found by discovery): new ones enter at the heap
    * minimum, absent ones leave (with their measurements). Existing ones keep their state.

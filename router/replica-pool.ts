@@ -11,6 +11,7 @@
  * else is distrusted for `distrustMs`. Each discovery refresh also probes, in the background, every
  * live replica that has not passed its probe yet, so that `readiness` turns true without traffic.
  */
+import { LRUCache } from 'lru-cache';
 import { NoLiveReplicaError, SwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Discovery, ExpertClient, HostRecord } from '../shared/transport-types.ts';
@@ -19,6 +20,15 @@ import { discoveryCache } from './discovery-cache.ts';
 import { replicaVerification } from './replica-verification.ts';
 import type { ReplicaVerifier } from './replica-verifier.ts';
 import { sleep } from './sleep.ts';
+
+/** Host clients (gRPC channels) kept at most. */
+const CLIENTS_MAX = 1024;
+/** `expert peer` sequence numbers remembered at most. */
+const SEQS_MAX = 16_384;
+
+function closeQuietly(cl: ExpertClient): void {
+  try { cl.close(); } catch { /* already closed */ }
+}
 
 export interface ReplicaPoolInit {
   model: string;
@@ -123,9 +133,13 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
   const pollMs = init.pollMs ?? 500;
   const probeTimeoutMs = init.probeTimeoutMs ?? 1000;
   const clock = c.clock ?? Date.now;
-  const clients = new Map<string, ExpertClient>();
+  /**
+   * One client per host address, the least recently acquired closed past CLIENTS_MAX (a session
+   * still on an evicted client fails over by replay, as on any broken stream).
+   */
+  const clients = new LRUCache<string, ExpertClient>({ max: CLIENTS_MAX, dispose: (cl) => closeQuietly(cl) });
   /** Latest seq seen per expert and peer, to notice re-announcements. */
-  const seqs = new Map<string, number>();
+  const seqs = new LRUCache<string, number>({ max: SEQS_MAX });
   /**
    * Replicas (`expert peer`) whose ban ran out without a re-announcement: before real work goes to
    * one again it must answer a cheap Info call, so a dead host whose record outlives it costs a
@@ -292,9 +306,6 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
 
     close() {
       closed = true;
-      for (const cl of clients.values()) {
-        try { cl.close(); } catch { /* already closed */ }
-      }
       clients.clear();
     },
   };

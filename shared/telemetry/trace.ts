@@ -17,7 +17,6 @@ export type { Attributes, Context, Span };
 /** Instrumentation scope of every swarmpath span. */
 export const TRACER_NAME = 'swarmpath';
 export const TRACEPARENT = 'traceparent';
-export const TRACESTATE = 'tracestate';
 
 /** The swarmpath tracer (the global provider's; a no-op tracer while tracing is off). */
 export function tracer(): Tracer {
@@ -118,7 +117,3 @@ export function contextFromTraceparent(traceparent: string | undefined, base: Co
   return traceparent ? extractTraceContext({ [TRACEPARENT]: traceparent }, base) : base;
 }
 
-/** Whether the active (or given) context holds a recording span: cheap, to skip costly attribute work. */
-export function spanRecording(ctx: Context = context.active()): boolean {
-  return trace.getSpan(ctx)?.isRecording() ?? false;
-}

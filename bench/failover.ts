@@ -5,7 +5,7 @@
  * kill, and how long until requests were back to normal.
  */
 import type { Logger } from '../shared/log.ts';
-import { loadScenarioTable, runLoad } from './load-harness.ts';
+import { runLoad } from './load-harness.ts';
 import type { RequestSample } from './load-harness.ts';
 import { quantile } from './arrivals.ts';
 import type { BenchSwarm } from './bench-swarm.ts';

@@ -42,7 +42,7 @@ export function parseFlags(argv: readonly string[], spec: Readonly<Record<string
     let value: string | undefined;
     const eq = name.indexOf('=');
     if (eq >= 0) { value = name.slice(eq + 1); name = name.slice(0, eq); }
-    let s = spec[name];
+    const s = spec[name];
     if (!s && name.startsWith('no-') && spec[name.slice(3)]?.kind === 'boolean' && value === undefined) {
       out[name.slice(3)] = false;
       continue;

@@ -7,7 +7,7 @@
 import type { GrpcExpertClient } from '../../shared/grpc/client.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { FileRef, Manifest } from '../../shared/manifest.ts';
-import type { Device, ExpertModel, ModelPackage } from '../../shared/runtime-types.ts';
+import type { ExpertModel, ModelPackage } from '../../shared/runtime-types.ts';
 import type { Discovery, HostInfo } from '../../shared/transport-types.ts';
 import type { ServedModel } from '../host-core.ts';
 import { locateShard } from '../shard-store.ts';

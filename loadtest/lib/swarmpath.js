@@ -194,7 +194,7 @@ export function streamCompletion(t, i) {
     'stream: ends with [DONE]': () => done && !failed,
   });
   /** @type {any} */
-  let final = null;
+  let final;
   try { final = events.length >= 2 ? JSON.parse(events[events.length - 2]) : null; } catch (_) { final = null; }
   tokensGenerated.add(final && final.usage ? Number(final.usage.completion_tokens) || 0 : Math.max(0, events.length - 1));
   if (res.status === 200) timeToFirstToken.add(res.timings.waiting);

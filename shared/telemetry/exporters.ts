@@ -10,7 +10,7 @@ import type { Logger } from '../log.ts';
 import type { ExportTarget } from './otel-env.ts';
 
 /** The exporter for spans, or undefined when the target is `none`. */
-export async function createSpanExporter(target: ExportTarget, log: Logger): Promise<SpanExporter | undefined> {
+export async function createSpanExporter(target: ExportTarget, _log: Logger): Promise<SpanExporter | undefined> {
   switch (target.type) {
     case 'none': return undefined;
     case 'console': return stderrSpanExporter();

@@ -80,7 +80,7 @@ export async function startLocalSwarm(o: LocalSwarmOptions): Promise<LocalSwarm>
     ev = await child.ready;
   } catch (err) {
     await child.stop(2000);
-    throw new Error(`${(err as Error).message}\n--- last logs ---\n${logs.slice(-40).join('\n')}`);
+    throw new Error(`${(err as Error).message}\n--- last logs ---\n${logs.slice(-40).join('\n')}`, { cause: err });
   }
   const hosts = (ev.hosts as SwarmHost[]).map((h) => ({ ...h }));
   const http = ev.http as string;

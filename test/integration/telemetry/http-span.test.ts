@@ -2,7 +2,7 @@ import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { trace, SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode } from '@opentelemetry/api';
 import { useInMemoryTracing } from '../../helpers/in-memory-tracing.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { traceHttpRequest } from '../../../shared/telemetry/http-span.ts';

@@ -170,6 +170,7 @@ export class FakeHost {
   }
 
   client(): ExpertClient {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the returned object's methods need the host, not themselves, as `this`.
     const host = this;
     const unavailable = () => new SwarmpathError('UNAVAILABLE', `host ${host.peerId} is gone`);
     return {

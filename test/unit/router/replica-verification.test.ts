@@ -7,7 +7,7 @@ import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { NoLiveReplicaError } from '../../../shared/errors.ts';
 import { silentLogger } from '../../../shared/log.ts';
-import type { Discovery, ExpertClient, HostRecord } from '../../../shared/transport-types.ts';
+import type { ExpertClient } from '../../../shared/transport-types.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { createReplicaPool } from '../../../router/replica-pool.ts';
 import { StageSession } from '../../../router/stage-session.ts';

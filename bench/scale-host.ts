@@ -4,6 +4,10 @@
  * migrator and rebalancer; only the model is a stand-in (an expert is "loaded" at once) and Info is
  * answered in process from the host's own state (an in-process registry instead of a gRPC channel,
  * counted as one message per call). Every control-plane message the host sends is counted.
+ *
+ * All hosts share this process's one event loop, so a DHT operation here waits behind every other
+ * host's work: the DHT deadlines are SIM_TIMEOUTS (longer than a real host's defaults), else a
+ * publication would fail only because its neighbours in the process are busy.
  */
 import { createAnnouncer, type Announcer } from '../shared/dht/announcer.ts';
 import { createDiscovery } from '../shared/dht/discovery.ts';
@@ -15,6 +19,9 @@ import type { HostInfo } from '../shared/transport-types.ts';
 import { createMigrator, type MigrationHost } from '../expert-host/rebalancing/migrator.ts';
 import { createRebalancer, type Rebalancer } from '../expert-host/rebalancing/rebalancer.ts';
 import { createSwarmView, type InfoSource } from '../expert-host/rebalancing/swarm-view.ts';
+
+/** DHT deadlines of simulated hosts, ms (see the file comment). */
+export const SIM_TIMEOUTS = { publishTimeoutMs: 30_000, searchTimeoutMs: 15_000, recordTimeoutMs: 10_000 };
 
 export interface ScaleSettings {
   model: string;
@@ -71,11 +78,12 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
     },
   };
   const announcer: Announcer = createAnnouncer({
-    ttlS: s.recordTtlS,
+    ttlS: s.recordTtlS, publishTimeoutMs: SIM_TIMEOUTS.publishTimeoutMs,
     record: { model: s.model, experts: served, grpc, version: 'scale', device: 'cpu', kvCapacityBytes: 1, kvFreeBytes: 1, queueDepth: 0, throughput: 0, auto: true },
   }, { node, log: silentLogger });
-  await announcer.start();
-  const discovery = createDiscovery({}, { node, log: silentLogger });
+  // Not awaited: hundreds of hosts join at once, each publishing in the background as it can.
+  void announcer.start();
+  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs }, { node, log: silentLogger });
   const swarmView = createSwarmView({ model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas }, {
     replicas: (model, e, opts) => discovery.replicas(model, e, opts), info: infoSource, ownLoad: () => new Map(), served: () => served,
   });

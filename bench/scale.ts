@@ -17,7 +17,7 @@ import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
 import { createRpcCounter } from '../shared/dht/rpc-counter.ts';
 import type { Logger } from '../shared/log.ts';
 import { silentLogger } from '../shared/log.ts';
-import { startSimHost, type InfoRegistry, type ScaleSettings, type SimHost } from './scale-host.ts';
+import { SIM_TIMEOUTS, startSimHost, type InfoRegistry, type ScaleSettings, type SimHost } from './scale-host.ts';
 
 export interface ScaleSizes {
   hosts: number;
@@ -36,7 +36,7 @@ export interface ScaleSizes {
 
 export const SCALE_FULL: ScaleSizes = {
   hosts: 200, levels: [16, 16], targetReplicas: 2, intervalMs: 60_000, recordTtlS: 300,
-  measureMs: 60_000, healTimeoutMs: 90_000, settleMs: 45_000, startConcurrency: 8,
+  measureMs: 60_000, healTimeoutMs: 90_000, settleMs: 45_000, startConcurrency: 16,
 };
 export const SCALE_QUICK: ScaleSizes = { ...SCALE_FULL, hosts: 32, levels: [4, 4], measureMs: 20_000, intervalMs: 20_000, healTimeoutMs: 40_000, settleMs: 10_000 };
 
@@ -105,7 +105,7 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
   const node: SwarmNode = await createSwarmNode({ bootstrap, log: silentLogger, clientMode: true, rpcCounter: createRpcCounter() });
   const t0 = performance.now();
   await node.start();
-  const discovery = createDiscovery({}, { node, log: silentLogger });
+  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs }, { node, log: silentLogger });
   try {
     const missing = new Set(experts);
     while (missing.size > 0 && performance.now() - t0 < 60_000) {

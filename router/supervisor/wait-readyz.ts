@@ -29,7 +29,9 @@ export async function waitReadyz(init: WaitReadyzInit): Promise<number> {
       if (r.status === 200) return polls;
     } catch (err) {
       if (init.signal?.aborted) throw err;
-      last = err instanceof Error ? err.message : String(err);
+      // A poll cut short by the deadline says less than the router's last answer: keep that one.
+      const cutShort = err instanceof Error && err.name === 'TimeoutError' && Date.now() >= init.deadlineMs;
+      if (!cutShort || polls === 1) last = err instanceof Error ? err.message : String(err);
     }
     await sleep(Math.min(interval, Math.max(0, init.deadlineMs - Date.now())), init.signal);
   }

@@ -8,11 +8,11 @@
  * measured counts at the mean of its stage's measured replicas (1 unit/s when none is measured).
  * A new replica enters at the heap minimum and wins ties, so it is tried at once.
  *
- * Failures: a deadline exceeded is not the replica's fault alone and strikes nothing (the caller
- * retries elsewhere), but its elapsed time counts as a measurement (`recordTimeout`); any other failure is a strike, and `strikesToBan` strikes in a row ban the
- * replica for `banBaseMs * 2^k` (k = bans so far, capped at `banMaxMs`). A success clears strikes
- * and the ban level. A banned replica comes back when its ban expires (a single failure then bans it
- * again, for twice as long) or at once when it re-announces (`reinstate`).
+ * Failures: a deadline exceeded strikes nothing (the caller retries elsewhere) but counts as a
+ * measurement (`recordTimeout`); any other failure is a strike, and `strikesToBan` in a row ban the
+ * replica for `banBaseMs * 2^k` (k = bans so far, capped at `banMaxMs`). A success clears strikes and
+ * the ban level. A banned replica comes back when its ban expires (one failure then bans it for
+ * twice as long) or at once when it re-announces (`reinstate`).
  */
 import { MinHeap } from './min-heap.ts';
 import { DEFAULT_EMA_ALPHA, ThroughputEma } from './throughput-ema.ts';
@@ -104,10 +104,7 @@ export class ReplicaBalancer {
     if (!(this.strikesToBan >= 1)) throw new RangeError('strikesToBan must be >= 1');
   }
 
-  /**
-   * Makes `replicas` the stage's membership (as found by discovery): new ones enter at the heap
-   * minimum, absent ones leave (with their measurements). Existing ones keep their state.
-   */
+  /** Makes `replicas` the stage's membership: new ones enter at the heap minimum, absent ones leave; others keep their state. */
   setReplicas(stage: string, replicas: Iterable<string>, now: number): void {
     const want = new Set(replicas);
     const s = this.#stage(stage);

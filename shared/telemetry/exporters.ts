@@ -8,6 +8,7 @@ import type { PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import type { ExportResult } from '@opentelemetry/core';
 import type { Logger } from '../log.ts';
 import type { ExportTarget } from './otel-env.ts';
+import { ATTR_SERVICE_NAME } from './attributes.ts';
 
 /** The exporter for spans, or undefined when the target is `none`. */
 export async function createSpanExporter(target: ExportTarget, _log: Logger): Promise<SpanExporter | undefined> {
@@ -69,7 +70,7 @@ function stderrSpanExporter(): SpanExporter {
         const ctx = s.spanContext();
         const line = {
           name: s.name, traceId: ctx.traceId, spanId: ctx.spanId, parentSpanId: s.parentSpanContext?.spanId,
-          service: s.resource.attributes['service.name'], ms: s.duration[0] * 1e3 + s.duration[1] / 1e6,
+          service: s.resource.attributes[ATTR_SERVICE_NAME], ms: s.duration[0] * 1e3 + s.duration[1] / 1e6,
           status: s.status.code, attributes: s.attributes,
         };
         try { process.stderr.write(`span ${JSON.stringify(line)}\n`); } catch { /* never fails the program */ }

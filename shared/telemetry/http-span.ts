@@ -7,12 +7,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { context, trace, SpanStatusCode } from '@opentelemetry/api';
 import { extractTraceContext, recordError, tracer, SpanKind } from './trace.ts';
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from './attributes.ts';
 
 /** Runs `fn` (the handler of `route`) inside the request's server span. */
 export async function traceHttpRequest<T>(req: IncomingMessage, res: ServerResponse, route: string, fn: () => Promise<T>): Promise<T> {
   const method = req.method ?? 'GET';
   const parent = extractTraceContext(req.headers);
-  const span = tracer().startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': method, 'http.route': route } }, parent);
+  const span = tracer().startSpan(`${method} ${route}`, { kind: SpanKind.SERVER, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, [ATTR_HTTP_ROUTE]: route } }, parent);
   if (!span.isRecording()) {
     span.end();
     return fn();
@@ -24,7 +25,7 @@ export async function traceHttpRequest<T>(req: IncomingMessage, res: ServerRespo
     throw err;
   } finally {
     const end = (): void => {
-      span.setAttribute('http.response.status_code', res.statusCode);
+      span.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res.statusCode);
       if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${res.statusCode}` });
       span.end();
     };

@@ -13,6 +13,7 @@
  * `shutdown()` gives up after a bounded time.
  */
 import { context, propagation, trace, diag, DiagLogLevel } from '@opentelemetry/api';
+import { ATTR_SERVICE_INSTANCE_ID, ATTR_SERVICE_NAME } from './attributes.ts';
 import type { Logger } from '../log.ts';
 import { readOtelEnv } from './otel-env.ts';
 import type { TelemetryConfig } from './otel-env.ts';
@@ -56,8 +57,8 @@ export async function setupTelemetry(init: TelemetryInit): Promise<Telemetry> {
   const resource = resourceFromAttributes({
     ...config.resourceAttributes,
     ...init.attributes,
-    'service.name': config.serviceName,
-    'service.instance.id': typeof init.instanceId === 'string' ? init.instanceId : init.instanceId.catch(() => 'unknown'),
+    [ATTR_SERVICE_NAME]: config.serviceName,
+    [ATTR_SERVICE_INSTANCE_ID]: typeof init.instanceId === 'string' ? init.instanceId : init.instanceId.catch(() => 'unknown'),
   });
   if (exporting) await installErrorReporting(log);
   const stops: Array<() => Promise<void>> = [];

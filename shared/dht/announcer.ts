@@ -3,7 +3,7 @@
  * `/swarmpath-host/<peerId>` and provides the CID of every expert it serves and its swarm-wide CID.
  *
  * Cost is what the host serves, not the swarm's size or its load: a refresh (record + every CID)
- * every TTL/2 x U(0.8, 1.2), so hosts that started together spread out; the record carries only
+ * every TTL/2 x U(0.7, 1), so hosts that started together spread out; the record carries only
  * what changes with a move or a state change (load and throughput travel in Info calls, which
  * routers and rebalancing make anyway). update() republishes at once: the record, new CIDs, and
  * stops providing CIDs no longer served. goOffline() puts an OFFLINE record (the host calls it on
@@ -29,8 +29,11 @@ export type AnnouncedFields = Omit<HostRecord, 'peerId' | 'seq' | 'expiresAt' | 
 export const MAX_REFRESH_MS = 240_000;
 /** Bound of the OFFLINE put at shutdown, ms. */
 const OFFLINE_TIMEOUT_MS = 3_000;
-/** Relative spread of refresh and retry delays. */
-const JITTER = 0.2;
+/**
+ * Relative spread of refresh and retry delays, downwards only: a refresh never comes later than
+ * TTL/2, so a record is replaced well before it expires even when a publication is slow.
+ */
+const JITTER = 0.3;
 
 export interface AnnouncerInit {
   /** Record lifetime, seconds. A host that stops refreshing disappears after at most this. */
@@ -78,7 +81,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
   const refreshMs = Math.min(MAX_REFRESH_MS, (init.refreshS ?? init.ttlS / 2) * 1000);
   const timeoutMs = init.publishTimeoutMs ?? Math.min(10_000, refreshMs);
   const retryMs = init.retryMs ?? Math.min(5_000, refreshMs);
-  const jittered = (ms: number) => ms * (1 - JITTER + 2 * JITTER * random());
+  const jittered = (ms: number) => ms * (1 - JITTER * random());
   let failuresInARow = 0;
   let fields: AnnouncedFields = { ...init.record, experts: [...init.record.experts] };
   let seq = 0;

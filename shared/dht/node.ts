@@ -159,9 +159,6 @@ export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
       dht: kadDHT({
         protocol: DHT_PROTOCOL,
         clientMode: init.clientMode ?? false,
-        // One path per lookup (kad-dht's default is alpha = 3 disjoint paths, each asking its own
-        // peers): a third of the messages; alpha requests stay in flight, so lookups are not slower.
-        disjointPaths: 1,
         // Keep private and loopback addresses: a local or LAN swarm has no public ones.
         peerInfoMapper: passthroughMapper,
         validators: { [HOST_RECORD_NAMESPACE]: hostRecordValidator(init.clock) },

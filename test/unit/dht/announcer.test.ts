@@ -54,8 +54,8 @@ async function setup(init: Partial<Parameters<typeof createAnnouncer>[0]> = {}, 
   return { t, dht, peer, ann };
 }
 
-test('refreshes every TTL/2 (jittered ±20 %, at most 4 min) with an increasing seq until stop()', async () => {
-  const { t, dht, peer, ann } = await setup({ ttlS: 60 });
+test('refreshes every TTL/2 (at most 4 min) with an increasing seq until stop()', async () => {
+  const { t, dht, peer, ann } = await setup({ ttlS: 60 }, 0);
   await ann.start();
   const first = latest(dht, peer)!;
   await t.advance(29_999);
@@ -73,17 +73,19 @@ test('refreshes every TTL/2 (jittered ±20 %, at most 4 min) with an increasing 
   assert.equal(t.pending, 0);
 });
 
-test('the refresh period is jittered and capped at 4 min', async () => {
+test('the refresh period is capped at 4 min and jittered downwards only (never past TTL/2)', async () => {
   const lo = await setup({ ttlS: 3600 }, 0);
   await lo.ann.start();
-  await lo.t.advance(0.8 * 240_000);
-  assert.equal(lo.dht.calls.put, 2, 'u = 0: 0.8 x 240 s');
+  await lo.t.advance(240_000 - 1);
+  assert.equal(lo.dht.calls.put, 1);
+  await lo.t.advance(1);
+  assert.equal(lo.dht.calls.put, 2, 'u = 0: 240 s');
   const hi = await setup({ ttlS: 100 }, 0.999_999);
   await hi.ann.start();
-  await hi.t.advance(59_999);
+  await hi.t.advance(34_999);
   assert.equal(hi.dht.calls.put, 1);
-  await hi.t.advance(1);
-  assert.equal(hi.dht.calls.put, 2, 'u -> 1: 1.2 x 50 s');
+  await hi.t.advance(2);
+  assert.equal(hi.dht.calls.put, 2, 'u -> 1: 0.7 x 50 s');
   await lo.ann.stop();
   await hi.ann.stop();
 });
@@ -117,7 +119,7 @@ test('concurrent updates all land: the last published record has every change', 
 
 
 test('goOffline() puts an OFFLINE record that wins and stops refreshing', async () => {
-  const { t, dht, peer, ann } = await setup({ ttlS: 10 });
+  const { t, dht, peer, ann } = await setup({ ttlS: 10 }, 0);
   await ann.start();
   const online = latest(dht, peer)!;
   await ann.goOffline();
@@ -132,7 +134,7 @@ test('goOffline() puts an OFFLINE record that wins and stops refreshing', async 
 });
 
 test('a failed publication does not throw; retries back off (5 s doubling, up to the refresh period) and re-provide everything', async () => {
-  const { t, dht, peer, ann } = await setup({ ttlS: 600 });
+  const { t, dht, peer, ann } = await setup({ ttlS: 600 }, 0);
   dht.failPuts = true;
   await ann.start();
   assert.equal(latest(dht, peer), undefined);
@@ -172,7 +174,7 @@ test('seq stays monotonic across announcers of the same key (a restarted host, 1
 });
 
 test('a refresh re-provides every CID; an update provides only new CIDs and stops providing dropped ones', async () => {
-  const { t, dht, ann } = await setup({ ttlS: 600 });
+  const { t, dht, ann } = await setup({ ttlS: 600 }, 0);
   await ann.start();
   assert.deepEqual([dht.calls.put, dht.calls.provide], [1, 3], 'start: one put, swarm CID + 2 experts');
   await ann.update({ experts: ['L0.1', 'L1.2', 'L2.0'] });

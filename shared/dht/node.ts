@@ -163,9 +163,9 @@ export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
         peerInfoMapper: passthroughMapper,
         validators: { [HOST_RECORD_NAMESPACE]: hostRecordValidator(init.clock) },
         selectors: { [HOST_RECORD_NAMESPACE]: hostRecordSelector },
-        // Stale provider entries of dead hosts go after the validity. Threshold 0: kad-dht never
-        // re-provides our own entries by itself (the announcer does, and a host that moved away
-        // from an expert must stop providing it).
+        // Stale provider entries of dead hosts go after the validity. Threshold 0: kad-dht
+        // re-provides our own entries only once expired, which the announcer's refreshes (every
+        // <= 4 min) prevent; a host that moved away from an expert drops its entry (unprovide).
         reprovide: { validity: init.providerValidityMs ?? PROVIDER_VALIDITY_MS, interval: PROVIDER_CLEANUP_MS, threshold: 0 },
         // Queries wait for the first self-query; start it at once instead of after 1 s.
         initialQuerySelfInterval: 0,

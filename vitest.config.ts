@@ -35,6 +35,9 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          // Every test swarm runs on loopback: its routers and hosts must dial each other's 127.0.0.1
+          // addresses, which they refuse by default (shared/net-address.ts). Spawned children inherit it.
+          env: { SWARMPATH_ALLOW_PRIVATE_ADDRESSES: '1' },
           pool: 'forks',
           fileParallelism: false,
           // The longest tests (a chaos run with a kill plan, a host migration with up to 45 s of

@@ -23,7 +23,9 @@ export interface ReadyChild {
 
 /** Spawns `cmd args` and resolves once it printed `{"event":"ready",…}`; rejects on exit or after `timeoutMs`. */
 export function spawnReady(cmd: string, args: readonly string[], opts: { name: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<ReadyChild> {
-  const proc = spawn(cmd, [...args], { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Benchmark swarms run on loopback: their processes must dial each other's 127.0.0.1 addresses.
+  const env = { ...(opts.env ?? process.env), SWARMPATH_ALLOW_PRIVATE_ADDRESSES: '1' };
+  const proc = spawn(cmd, [...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4096); });
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));

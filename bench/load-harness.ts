@@ -18,7 +18,7 @@ import type { RequestSample } from './load-request.ts';
 export { isStream } from './load-request.ts';
 export type { RequestSample } from './load-request.ts';
 import type { Shape } from './arrivals.ts';
-import { parseFlags, helpText } from '../shared/cli-args.ts';
+import { parseFlags, helpText, type FlagSpecs } from '../shared/cli-args.ts';
 import { BadConfigError } from '../shared/errors.ts';
 
 export interface Limits { failedRate: number; p95Ms: number; p99Ms?: number; ttftP95Ms: number; serverErrorRate?: number }
@@ -176,7 +176,7 @@ const FLAGS = {
   'allow-remote': { kind: 'boolean', help: 'allow a non-loopback URL', default: false },
   json: { kind: 'boolean', help: 'print the report as one JSON object', default: false },
   help: { kind: 'boolean', help: 'this text', default: false },
-} as const;
+} as const satisfies FlagSpecs;
 
 /** CLI: runs one scenario and prints the report; exit 1 when a threshold fails. */
 export async function main(argv: string[]): Promise<number> {
@@ -185,11 +185,11 @@ export async function main(argv: string[]): Promise<number> {
   const table = loadScenarioTable();
   const name = String(flags.scenario);
   const { report } = await runLoad({
-    baseUrl: String(flags.url), apiKey: flags['api-key'] as string | undefined, scenario: name,
+    baseUrl: String(flags.url), apiKey: flags['api-key'], scenario: name,
     shape: table.scenarios[name][flags.size as 'ci' | 'full'], prompts: table.prompts, maxTokens: table.maxTokens,
-    streamShare: table.streamShare, model: flags.model as string | undefined, limits: table.thresholds[name],
-    rateScale: Number(flags['rate-scale']), maxRequests: flags['max-requests'] as number | undefined,
-    maxDurationS: flags['max-duration'] as number | undefined, shedIsExpected: name === 'stress',
+    streamShare: table.streamShare, model: flags.model, limits: table.thresholds[name],
+    rateScale: Number(flags['rate-scale']), maxRequests: flags['max-requests'],
+    maxDurationS: flags['max-duration'], shedIsExpected: name === 'stress',
     allowRemote: Boolean(flags['allow-remote']),
   });
   if (flags.json) process.stdout.write(JSON.stringify(report) + '\n');

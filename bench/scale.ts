@@ -105,7 +105,7 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
   const node: SwarmNode = await createSwarmNode({ bootstrap, log: silentLogger, clientMode: true, rpcCounter: createRpcCounter() });
   const t0 = performance.now();
   await node.start();
-  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs }, { node, log: silentLogger });
+  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
   try {
     const missing = new Set(experts);
     while (missing.size > 0 && performance.now() - t0 < 60_000) {

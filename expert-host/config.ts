@@ -3,7 +3,7 @@
  * the environment, validated, frozen. A bad flag fails fast naming the flag.
  */
 import { BadConfigError } from '../shared/errors.ts';
-import { parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
+import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
 import type { Device } from '../shared/runtime-types.ts';
 
 export const HOST_USAGE = 'swarmpath host --model DIR (--expert ID… | --auto) [flags]';
@@ -33,6 +33,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'rebalance-interval-s': { kind: 'number', help: 'mean seconds between rebalancing checks (jittered ±50%); each costs one provider lookup per expert and a few Info calls, whatever the swarm size', default: 60, min: 0.1 },
   'rebalance-delay-s': { kind: 'number', help: 'seconds before the first rebalancing check (default: 1 to 2 intervals with --expert, so a swarm starting up settles first; one interval with --auto)', min: 0 },
   'metrics-listen': { kind: 'string', help: 'HOST:PORT serving Prometheus text at GET /metrics (off unless given)' },
+  'allow-private-addresses': ALLOW_PRIVATE_FLAG,
   help: { kind: 'boolean', help: 'print this help', default: false },
 });
 
@@ -58,6 +59,8 @@ export interface HostConfig {
   threads: number;
   keyFile?: string;
   dht: boolean;
+  /** Use other hosts that announce loopback, private or named addresses (rebalancing's Info calls). */
+  allowPrivateAddresses: boolean;
   /** Rebalancing (expert-host/rebalancing/): --rebalance, else on for --auto; never without the DHT. */
   rebalance: boolean;
   targetReplicas: number;
@@ -103,6 +106,7 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     threads: f.threads as number,
     keyFile: f['key-file'] as string | undefined,
     dht: f['no-dht'] !== true,
+    allowPrivateAddresses: f['allow-private-addresses'] === true,
     metricsListen,
     rebalance: (f.rebalance === undefined ? f.auto === true : f.rebalance === true) && f['no-dht'] !== true,
     targetReplicas: f['target-replicas'] as number,

@@ -13,7 +13,7 @@ import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { helpText, parseFlags, type FlagSpec } from '../shared/cli-args.ts';
+import { helpText, parseFlags, type FlagSpecs } from '../shared/cli-args.ts';
 import { BadConfigError } from '../shared/errors.ts';
 import { createLogger } from '../shared/log.ts';
 import { planChaos } from './chaos/kill-plan.ts';
@@ -21,7 +21,7 @@ import { formatChaosReport } from './chaos/format.ts';
 import { runChaos } from './chaos/run-chaos.ts';
 
 const USAGE = 'node bin/run-node.js loadtest/chaos.ts [flags]';
-const FLAGS: Record<string, FlagSpec> = {
+const FLAGS = {
   model: { kind: 'string', help: 'model package (default: a small random one is synthesized, see --levels)' },
   levels: { kind: 'string', help: 'experts per level of the synthesized model (without --model); 2 keeps the swarm at 5 hosts for 2 cores, 2,2 makes 9', default: '2' },
   log: { kind: 'string', help: 'append every process log line here' },
@@ -39,13 +39,13 @@ const FLAGS: Record<string, FlagSpec> = {
   'host-arg': { kind: 'list', help: 'flag for every host (default --rebalance: every host may heal the swarm)', default: ['--rebalance'] },
   json: { kind: 'boolean', help: 'print the report as one JSON object', default: false },
   help: { kind: 'boolean', help: 'print this help', default: false },
-};
+} as const satisfies FlagSpecs;
 
 export async function main(argv: string[]): Promise<number> {
   const { flags: f } = parseFlags(argv, FLAGS);
   if (f.help) { process.stdout.write(helpText(USAGE, FLAGS)); return 0; }
   const log = createLogger('chaos');
-  let model = f.model as string | undefined;
+  let model = f.model;
   let synthDir: string | undefined;
   if (model === undefined) {
     const { synthPackage } = await import('../shared/model/synth.ts');
@@ -58,21 +58,21 @@ export async function main(argv: string[]): Promise<number> {
   } else if (!existsSync(join(model, 'manifest.json'))) {
     throw new BadConfigError(`--model ${model}: no manifest.json there`);
   }
-  const logFile = f.log as string | undefined;
+  const logFile = f.log;
   const onLog = logFile ? (line: string) => appendFileSync(logFile, line + '\n') : undefined;
   try {
-    const durationMs = (f['duration-s'] as number) * 1000;
+    const durationMs = f['duration-s'] * 1000;
     const plan = planChaos({
-      seed: f.seed as number, durationMs, warmupMs: Math.min(10_000, durationMs / 6), cooldownMs: Math.min(20_000, durationMs / 4),
-      killEveryMs: (f['kill-every-s'] as number) * 1000, expertKillShare: f['expert-kill-share'] as number,
-      restartAfterMs: [(f['restart-min-s'] as number) * 1000, (f['restart-max-s'] as number) * 1000],
+      seed: f.seed, durationMs, warmupMs: Math.min(10_000, durationMs / 6), cooldownMs: Math.min(20_000, durationMs / 4),
+      killEveryMs: f['kill-every-s'] * 1000, expertKillShare: f['expert-kill-share'],
+      restartAfterMs: [f['restart-min-s'] * 1000, f['restart-max-s'] * 1000],
     });
     const prompts = JSON.parse(readFileSync(fileURLToPath(new URL('./scenarios.json', import.meta.url)), 'utf8')).prompts as string[];
     log.info(`chaos: ${plan.length} kills planned over ${durationMs / 1000} s at ${f.rate} req/s`);
     const { report } = await runChaos({
-      swarm: { model, replicas: f.replicas as number, spare: f.spare as number, hostArgs: f['host-arg'] as string[], onLog },
-      rate: f.rate as number, durationMs, plan, prompts, maxTokens: f['max-tokens'] as number, seedBase: (f.seed as number) * 100_000,
-      windowMs: (f['window-s'] as number) * 1000, log,
+      swarm: { model, replicas: f.replicas, spare: f.spare, hostArgs: f['host-arg'], onLog },
+      rate: f.rate, durationMs, plan, prompts, maxTokens: f['max-tokens'], seedBase: f.seed * 100_000,
+      windowMs: f['window-s'] * 1000, log,
     });
     process.stdout.write(f.json ? JSON.stringify(report) + '\n' : formatChaosReport(report));
     const lostWithReplica = report.kills.some((k) => k.served_again_s === 0 && k.during.failed > 0);

@@ -2,13 +2,13 @@
  * The router's configuration: one flag schema (shared/cli-args.ts) parsed once from argv and the
  * environment, validated, frozen. A bad flag fails fast naming the flag.
  */
-import { parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
+import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpecs } from '../shared/cli-args.ts';
 import { BadConfigError } from '../shared/errors.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
 
 export const ROUTER_USAGE = 'swarmpath router --model DIR [--bootstrap MA]… [--http-listen H:P] [--api-key K]…';
 
-export const ROUTER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+export const ROUTER_FLAGS = Object.freeze({
   model: { kind: 'string', help: 'model package folder (the router loads tokenizer, stem and head)', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
   bootstrap: { kind: 'list', help: 'multiaddr of a DHT peer to join through (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
   'http-listen': { kind: 'string', help: 'HOST:PORT of the HTTP API (port 0 picks one)', env: 'SWARMPATH_HTTP_LISTEN', default: '127.0.0.1:8080' },
@@ -29,8 +29,9 @@ export const ROUTER_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads for stem and head', default: 1, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
+  'allow-private-addresses': ALLOW_PRIVATE_FLAG,
   help: { kind: 'boolean', help: 'print this help', default: false },
-});
+} as const satisfies FlagSpecs);
 
 export interface RouterConfig {
   model: string;
@@ -47,6 +48,8 @@ export interface RouterConfig {
   stepTimeoutMs: number;
   discoveryCacheMs: number;
   verifyHosts: boolean;
+  /** Use hosts that announce loopback, private or named addresses (a LAN, a cluster, `swarm`). */
+  allowPrivateAddresses: boolean;
   verifyEveryMs: number;
   distrustMs: number;
   wireDtype: WireDtype;
@@ -60,29 +63,30 @@ export interface RouterConfig {
 export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): RouterConfig {
   const { flags: f, args } = parseFlags(argv, ROUTER_FLAGS, env);
   if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${ROUTER_USAGE}`);
-  const http = parseHostPort('http-listen', f['http-listen'] as string);
+  const http = parseHostPort('http-listen', f['http-listen']);
   return Object.freeze({
-    model: f.model as string,
-    bootstrap: Object.freeze([...((f.bootstrap as string[] | undefined) ?? [])]),
+    model: f.model,
+    bootstrap: Object.freeze([...(f.bootstrap ?? [])]),
     httpHost: http.host,
     httpPort: http.port,
-    listen: Object.freeze([...(f.listen as string[])]),
-    apiKeys: Object.freeze([...((f['api-key'] as string[] | undefined) ?? [])].flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean)),
-    maxConcurrent: f['max-concurrent'] as number,
-    maxQueue: f['max-queue'] as number,
-    queueTimeoutMs: (f['queue-timeout-s'] as number) * 1000,
-    requestTimeoutMs: (f['request-timeout-s'] as number) * 1000,
-    noReplicaWaitMs: (f['replica-wait-s'] as number) * 1000,
-    stepTimeoutMs: (f['step-timeout-s'] as number) * 1000,
-    discoveryCacheMs: (f['discovery-cache-s'] as number) * 1000,
-    verifyHosts: f['verify-hosts'] as boolean,
-    verifyEveryMs: (f['verify-every-s'] as number) * 1000,
-    distrustMs: (f['distrust-s'] as number) * 1000,
-    wireDtype: f['wire-dtype'] as WireDtype,
-    drainGraceMs: (f['drain-grace-s'] as number) * 1000,
-    bodyLimitBytes: (f['body-limit-kb'] as number) * 1024,
-    threads: f.threads as number,
-    ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] as string } : {}),
+    listen: Object.freeze([...f.listen]),
+    apiKeys: Object.freeze([...(f['api-key'] ?? [])].flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean)),
+    maxConcurrent: f['max-concurrent'],
+    maxQueue: f['max-queue'],
+    queueTimeoutMs: f['queue-timeout-s'] * 1000,
+    requestTimeoutMs: f['request-timeout-s'] * 1000,
+    noReplicaWaitMs: f['replica-wait-s'] * 1000,
+    stepTimeoutMs: f['step-timeout-s'] * 1000,
+    discoveryCacheMs: f['discovery-cache-s'] * 1000,
+    verifyHosts: f['verify-hosts'],
+    allowPrivateAddresses: f['allow-private-addresses'],
+    verifyEveryMs: f['verify-every-s'] * 1000,
+    distrustMs: f['distrust-s'] * 1000,
+    wireDtype: f['wire-dtype'],
+    drainGraceMs: f['drain-grace-s'] * 1000,
+    bodyLimitBytes: f['body-limit-kb'] * 1024,
+    threads: f.threads,
+    ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] } : {}),
     help: f.help === true,
   });
 }

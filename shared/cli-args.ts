@@ -21,17 +21,34 @@ export interface FlagSpec {
   max?: number;
 }
 
-export type FlagValues = Readonly<Record<string, string | number | boolean | string[] | undefined>>;
+export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
 
-export interface Parsed {
-  flags: FlagValues;
+/** The value a flag parses to: lists are string arrays, booleans booleans, numbers numbers, strings their choices or strings. */
+export type FlagValue<S extends FlagSpec> =
+  FlagKind extends S['kind'] ? string | number | boolean | string[] // a spec typed only as FlagSpec
+    : S['kind'] extends 'list' ? string[]
+    : S['kind'] extends 'boolean' ? boolean
+      : S['kind'] extends 'number' | 'int' ? number
+        : S extends { choices: readonly (infer C extends string)[] } ? C : string;
+
+/** The parsed flags of a spec: a flag with a default (or a boolean) is always set; others may be undefined. */
+export type FlagValues<T extends FlagSpecs> = {
+  readonly [K in keyof T]: T[K] extends { default: unknown } ? FlagKind extends T[K]['kind'] ? FlagValue<T[K]> | undefined : FlagValue<T[K]>
+    : FlagValue<T[K]> | undefined;
+};
+
+export interface Parsed<T extends FlagSpecs> {
+  flags: FlagValues<T>;
   /** Positional arguments, in order. */
   args: readonly string[];
 }
 
-/** Parses `argv` against `spec`. `--name value`, `--name=value`; booleans take no value (`--no-name` negates). */
-export function parseFlags(argv: readonly string[], spec: Readonly<Record<string, FlagSpec>>,
-  env: NodeJS.ProcessEnv = process.env): Parsed {
+/**
+ * Parses `argv` against `spec`. `--name value`, `--name=value`; booleans take no value (`--no-name`
+ * negates). Declare a spec `as const satisfies FlagSpecs` (or inline) so that the result is typed.
+ */
+export function parseFlags<const T extends FlagSpecs>(argv: readonly string[], spec: T,
+  env: NodeJS.ProcessEnv = process.env): Parsed<T> {
   const out: Record<string, string | number | boolean | string[] | undefined> = {};
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
@@ -70,7 +87,8 @@ export function parseFlags(argv: readonly string[], spec: Readonly<Record<string
       out[name] = Array.isArray(s.default) ? [...s.default] : s.default;
     }
   }
-  return Object.freeze({ flags: Object.freeze(out), args: Object.freeze(args) });
+  // Every flag was converted by its spec's kind above: the record has the shape FlagValues<T> describes.
+  return Object.freeze({ flags: Object.freeze(out) as FlagValues<T>, args: Object.freeze(args) });
 }
 
 function convert(name: string, s: FlagSpec, value: string): string | number | boolean | string[] {
@@ -96,8 +114,18 @@ function convert(name: string, s: FlagSpec, value: string): string | number | bo
   }
 }
 
+/**
+ * Hosts announce their own gRPC address; by default only public IP literals are dialled (a record
+ * cannot aim a swarm's calls at a loopback or LAN service). Private swarms (`swarm`, a LAN, a
+ * cluster) set this on every router, host and `ls`.
+ */
+export const ALLOW_PRIVATE_FLAG = {
+  kind: 'boolean', default: false, env: 'SWARMPATH_ALLOW_PRIVATE_ADDRESSES',
+  help: 'use hosts that announce loopback, private or named (DNS) addresses: a LAN, a cluster, one machine',
+} as const satisfies FlagSpec;
+
 /** Help text for a command from its spec. */
-export function helpText(usage: string, spec: Readonly<Record<string, FlagSpec>>): string {
+export function helpText(usage: string, spec: FlagSpecs): string {
   const lines = Object.entries(spec).map(([k, s]) => {
     const def = s.default === undefined ? '' : ` (default ${Array.isArray(s.default) ? s.default.join(',') : s.default})`;
     const env = s.env ? ` [env ${s.env}]` : '';

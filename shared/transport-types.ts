@@ -4,7 +4,9 @@
  */
 import type { F32 } from './runtime-types.ts';
 
-export type HostState = 'ONLINE' | 'DRAINING' | 'OFFLINE';
+import type { HostRecord, HostState } from './dht/host-record-schema.ts';
+
+export type { HostRecord, HostState } from './dht/host-record-schema.ts';
 export type WireDtype = 'float32' | 'float16';
 
 /** Options of one remote call. Every call has a deadline. */
@@ -53,30 +55,6 @@ export interface ExpertSession {
   /** Ends the session; the host frees its KV reservation. Idempotent. */
   close(): void;
   readonly closed: boolean;
-}
-
-/** A host's signed, expiring record in the DHT (see shared/dht/host-record.ts). */
-export interface HostRecord {
-  peerId: string;
-  model: string;
-  experts: string[];
-  /** host:port of its gRPC server. */
-  grpc: string;
-  state: HostState;
-  version: string;
-  device: string;
-  kvCapacityBytes: number;
-  kvFreeBytes: number;
-  /** Steps queued or running at publication. */
-  queueDepth: number;
-  /** Tokens per second the host measured (advisory: routers trust their own measurements). */
-  throughput: number;
-  /** Whether the host was started with --auto (may migrate). */
-  auto: boolean;
-  /** Monotonic per host; the higher wins. */
-  seq: number;
-  /** ms since the epoch after which the record is invalid. */
-  expiresAt: number;
 }
 
 /** Finds hosts through the DHT. */

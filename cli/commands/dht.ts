@@ -3,16 +3,16 @@
  * bootstrap peer of a swarm. Prints the ready event on stdout, logs on stderr, and stops cleanly
  * (exit 0) on SIGTERM or SIGINT.
  */
-import { parseFlags, helpText, type FlagSpec } from '../../shared/cli-args.ts';
+import { parseFlags, helpText, type FlagSpecs } from '../../shared/cli-args.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { createSwarmNode } from '../../shared/dht/node.ts';
 
-export const FLAGS: Record<string, FlagSpec> = {
+export const FLAGS = {
   listen: { kind: 'list', help: 'multiaddr to listen on (repeatable)', default: ['/ip4/127.0.0.1/tcp/0'] },
   bootstrap: { kind: 'list', help: 'multiaddr of a peer to join through, with /p2p/<id> (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
   'key-file': { kind: 'string', help: 'keep the node identity in this file (created, mode 0600, on first run)' },
   help: { kind: 'boolean', help: 'show this help' },
-};
+} as const satisfies FlagSpecs;
 
 export async function run(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, FLAGS);
@@ -22,9 +22,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   const log = createLogger('dht');
   const node = await createSwarmNode({
-    listen: flags.listen as string[],
-    bootstrap: (flags.bootstrap as string[] | undefined) ?? [],
-    keyFile: flags['key-file'] as string | undefined,
+    listen: flags.listen,
+    bootstrap: flags.bootstrap ?? [],
+    keyFile: flags['key-file'],
     log,
   });
   // Handlers first: a signal that comes right after the ready line must not find the default action.

@@ -3,21 +3,21 @@
  * one JSON object on stdout; otherwise a readable table.
  */
 import { helpText, parseFlags } from '../../shared/cli-args.ts';
-import type { FlagSpec } from '../../shared/cli-args.ts';
+import type { FlagSpecs } from '../../shared/cli-args.ts';
 import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 import { evaluatePackage } from '../../shared/model/eval.ts';
 import type { BpbTable, EvalReport } from '../../shared/model/eval.ts';
 import { loadPackage } from '../../shared/model/package.ts';
 
-const SPEC: Record<string, FlagSpec> = {
+const SPEC = {
   model: { kind: 'string', help: 'model package folder', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
   json: { kind: 'boolean', help: 'print one JSON object', default: false },
   workers: { kind: 'int', help: 'worker threads scoring documents in parallel (default: min(2, cores))', min: 1, max: 64 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads per worker', default: 1, min: 1, max: 64 },
   'max-docs': { kind: 'int', help: 'score only the first N documents', min: 1 },
   help: { kind: 'boolean', help: 'this text', default: false },
-};
+} as const satisfies FlagSpecs;
 
 const f = (x: number | null) => (x === null || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
@@ -53,7 +53,7 @@ export async function run(argv: string[]): Promise<number> {
   if (typeof flags.model !== 'string' || flags.model === '') throw new BadConfigError('--model is required');
   const log = createLogger('eval');
   const pkg = await loadPackage(flags.model);
-  const report = await evaluatePackage(pkg, { log, workers: flags.workers as number | undefined, threads: flags.threads as number, maxDocs: flags['max-docs'] as number | undefined });
+  const report = await evaluatePackage(pkg, { log, workers: flags.workers, threads: flags.threads, maxDocs: flags['max-docs'] });
   process.stdout.write(flags.json ? JSON.stringify(report) + '\n' : formatReport(report));
   return 0;
 }

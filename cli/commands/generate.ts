@@ -4,12 +4,12 @@
  * arrives with --stream) and, with --verbose, the path, hosts and usage to stderr. An API error
  * prints its message and exits 1.
  */
-import { parseFlags, helpText, type FlagSpec } from '../../shared/cli-args.ts';
+import { parseFlags, helpText, type FlagSpecs } from '../../shared/cli-args.ts';
 import { BadConfigError } from '../../shared/errors.ts';
 
 const USAGE = 'swarmpath generate PROMPT [--url URL] [--max-tokens N] [--temperature T] [--seed S] [--stream]';
 
-export const FLAGS: Record<string, FlagSpec> = {
+export const FLAGS = {
   url: { kind: 'string', help: 'base URL of the router', env: 'SWARMPATH_URL', default: 'http://127.0.0.1:8080' },
   'max-tokens': { kind: 'int', help: 'new tokens at most', default: 128, min: 1 },
   temperature: { kind: 'number', help: 'sampling temperature (0 = greedy)', default: 0.8, min: 0, max: 2 },
@@ -22,7 +22,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'api-key': { kind: 'string', help: 'API key (Authorization: Bearer)', env: 'SWARMPATH_API_KEY' },
   verbose: { kind: 'boolean', help: 'print path, hosts and usage to stderr', default: false },
   help: { kind: 'boolean', help: 'print this help', default: false },
-};
+} as const satisfies FlagSpecs;
 
 interface Chunk {
   choices?: { text?: string; delta?: { content?: string }; message?: { content?: string }; finish_reason?: string | null }[];

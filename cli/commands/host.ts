@@ -48,7 +48,7 @@ export async function realHostComponents(config: HostConfig): Promise<HostCompon
       return node;
     };
     c.createAnnouncer = (node, record, ttlS) => annMod.createAnnouncer({ ttlS, record }, { node: nodes.get(node.peerId)!, log: log.child('announce') });
-    c.createDiscovery = (node) => discMod.createDiscovery({}, { node: nodes.get(node.peerId)!, log: log.child('discovery') });
+    c.createDiscovery = (node) => discMod.createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: nodes.get(node.peerId)!, log: log.child('discovery') });
   }
   return c;
 }

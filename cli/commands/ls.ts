@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseFlags, helpText, type FlagSpec } from '../../shared/cli-args.ts';
+import { parseFlags, helpText, type FlagSpecs } from '../../shared/cli-args.ts';
 import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger } from '../../shared/log.ts';
 import type { HostRecord } from '../../shared/transport-types.ts';
@@ -14,13 +14,13 @@ import { createDiscovery } from '../../shared/dht/discovery.ts';
 import { exitSoon } from './dht.ts';
 import { modelsByHosts, swarmListing, type SwarmListing } from '../../shared/dht/listing.ts';
 
-export const FLAGS: Record<string, FlagSpec> = {
+export const FLAGS = {
   bootstrap: { kind: 'list', help: 'multiaddr of a swarm peer, with /p2p/<id> (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
   json: { kind: 'boolean', help: 'print JSON (the shape of GET /v1/swarm)' },
   model: { kind: 'string', help: 'model package folder: list only its experts, including those with no host' },
   timeout: { kind: 'number', help: 'seconds to search the DHT', default: 5, min: 0.5, max: 600 },
   help: { kind: 'boolean', help: 'show this help' },
-};
+} as const satisfies FlagSpecs;
 
 export async function run(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, FLAGS);
@@ -28,10 +28,10 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(helpText('swarmpath ls [--bootstrap MA]… [--json] [--model DIR] [--timeout S]', FLAGS));
     return 0;
   }
-  const bootstrap = (flags.bootstrap as string[] | undefined) ?? [];
+  const bootstrap = flags.bootstrap ?? [];
   if (bootstrap.length === 0) throw new BadConfigError('--bootstrap MA (or SWARMPATH_BOOTSTRAP) is required: the multiaddr of a swarm peer');
-  const manifest = flags.model === undefined ? undefined : await readModel(flags.model as string);
-  const timeoutMs = (flags.timeout as number) * 1000;
+  const manifest = flags.model === undefined ? undefined : await readModel(flags.model);
+  const timeoutMs = flags.timeout * 1000;
   const log = createLogger('ls');
   const node = await createSwarmNode({ bootstrap, clientMode: true, log });
   let records: HostRecord[];
@@ -59,6 +59,8 @@ async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, mani
   const discovery = createDiscovery({
     searchTimeoutMs: Math.max(300, timeoutMs * 0.6),
     recordTimeoutMs: Math.max(200, Math.min(2_000, timeoutMs * 0.35)),
+    // A listing: every host the DHT holds, whatever address it announces (ls never dials them).
+    allowPrivateAddresses: true,
   }, { node, log });
   const lookups = [discovery.allHosts({ fresh: true }),
     ...(manifest?.expertIds ?? []).map((id) => discovery.replicas(manifest!.name, id, { fresh: true }))];

@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
       nodes.set(node.peerId, node);
       return node;
     },
-    createDiscovery: (node) => createDiscovery({}, { node: nodes.get(node.peerId) as SwarmNode, log: log.child('discovery') }),
+    createDiscovery: (node) => createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: nodes.get(node.peerId) as SwarmNode, log: log.child('discovery') }),
     connect: (address) => createExpertClient(address),
     metrics: telemetry.metrics,
   });

@@ -15,7 +15,7 @@
  * stops the whole swarm (exit 1).
  */
 import { createServer } from 'node:net';
-import { parseFlags, helpText, parseHostPort, type FlagSpec } from '../../shared/cli-args.ts';
+import { parseFlags, helpText, parseHostPort, type FlagSpecs } from '../../shared/cli-args.ts';
 import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { loadPackage } from '../../shared/model/package.ts';
@@ -25,7 +25,7 @@ import { planHosts } from './swarm-plan.ts';
 
 const USAGE = 'swarmpath swarm [--model DIR] [--replicas N] [--experts-per-host K] [--spare N] [--http-listen H:P]';
 
-export const FLAGS: Record<string, FlagSpec> = {
+export const FLAGS = {
   model: { kind: 'string', help: 'model package folder', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
   replicas: { kind: 'int', help: 'replicas of every expert, each on its own host process', default: 2, min: 1, max: 16 },
   'experts-per-host': { kind: 'int', help: 'most experts one pinned host process serves (1: a process per replica)', default: 4, min: 1 },
@@ -39,7 +39,7 @@ export const FLAGS: Record<string, FlagSpec> = {
   'router-arg': { kind: 'list', help: 'extra flag passed to the router (repeatable)' },
   'restart-router': { kind: 'boolean', help: 'restart the router when it dies (--no-restart-router leaves it dead)', default: true },
   help: { kind: 'boolean', help: 'print this help', default: false },
-};
+} as const satisfies FlagSpecs;
 
 export async function run(argv: string[]): Promise<number> {
   const { flags: f, args } = parseFlags(argv, FLAGS);
@@ -48,15 +48,15 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${USAGE}`);
-  const http = parseHostPort('http-listen', f['http-listen'] as string);
+  const http = parseHostPort('http-listen', f['http-listen']);
   await checkPortFree(http.host, http.port);
   const log = createLogger('swarm');
-  const modelDir = f.model as string;
+  const modelDir = f.model;
   const pkg = await loadPackage(modelDir);
   const experts = pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id));
-  const readyTimeoutMs = (f['ready-timeout-s'] as number) * 1000;
-  const graceMs = (f['stop-grace-s'] as number) * 1000;
-  const hostArgs = (f['host-arg'] as string[] | undefined) ?? [];
+  const readyTimeoutMs = f['ready-timeout-s'] * 1000;
+  const graceMs = f['stop-grace-s'] * 1000;
+  const hostArgs = f['host-arg'] ?? [];
   const children: SwarmpathChild[] = [];
   let stopping = false;
 
@@ -64,7 +64,8 @@ export async function run(argv: string[]): Promise<number> {
 
   /** Spawns a child; when it dies unexpectedly, `onDeath` runs (default: log it and go on without it). */
   const start = (name: string, cmdArgs: string[], onDeath?: () => void): SwarmpathChild => {
-    const child = spawnSwarmpath({ name, args: cmdArgs, readyTimeoutMs });
+    // Every process of this swarm announces a loopback address: they must use each other's.
+    const child = spawnSwarmpath({ name, args: cmdArgs, readyTimeoutMs, env: { ...process.env, SWARMPATH_ALLOW_PRIVATE_ADDRESSES: '1' } });
     children.push(child);
     void child.exited.then(({ code, signal }) => {
       children.splice(children.indexOf(child), 1);
@@ -105,14 +106,14 @@ export async function run(argv: string[]): Promise<number> {
       const boot = bootstrap.flatMap((ma) => ['--bootstrap', ma]);
       // --rebalance: a pinned host too moves to an expert that lost every host (SPEC.md section 1);
       // `--host-arg=--no-rebalance` (later on the line, so it wins) pins them.
-      const plan = planHosts(experts, f.replicas as number, f['experts-per-host'] as number).map((ids, i) => ({
+      const plan = planHosts(experts, f.replicas, f['experts-per-host']).map((ids, i) => ({
         name: `host ${i + 1}`, args: ['host', '--model', modelDir, ...ids.flatMap((id) => ['--expert', id]), '--rebalance', ...boot, ...hostArgs],
       }));
-      for (let s = 1; s <= (f.spare as number); s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
+      for (let s = 1; s <= f.spare; s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
       log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`,
         { replicas: f.replicas, expertsPerHost: f['experts-per-host'], spare: f.spare });
-      const hosts = await startLimited(plan, f['start-concurrency'] as number, (p) => start(p.name, p.args));
-      let listen = f['http-listen'] as string;
+      const hosts = await startLimited(plan, f['start-concurrency'], (p) => start(p.name, p.args));
+      let listen = f['http-listen'];
       let backoffMs = 0;
       let restarts = 0;
       /** The router now serving (a restart during the wait for /readyz replaces the first one). */
@@ -121,9 +122,9 @@ export async function run(argv: string[]): Promise<number> {
         const startedAt = Date.now();
         return start('router', ['router', '--model', modelDir, '--http-listen', listen,
           ...bootstrapAddrs.flatMap((ma) => ['--bootstrap', ma]),
-          ...((f['api-key'] as string[] | undefined) ?? []).flatMap((k) => ['--api-key', k]),
-          ...((f['router-arg'] as string[] | undefined) ?? [])], () => {
-          if (!(f['restart-router'] as boolean)) {
+          ...(f['api-key'] ?? []).flatMap((k) => ['--api-key', k]),
+          ...(f['router-arg'] ?? [])], () => {
+          if (!f['restart-router']) {
             log.warn('the router is not restarted (--no-restart-router): the API is down');
             return;
           }

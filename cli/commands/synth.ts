@@ -3,12 +3,12 @@
  * format (docs/model-format.md), for tests and benchmarks. Prints one `synth_done` event.
  */
 import { helpText, parseFlags } from '../../shared/cli-args.ts';
-import type { FlagSpec } from '../../shared/cli-args.ts';
+import type { FlagSpecs } from '../../shared/cli-args.ts';
 import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { synthPackage } from '../../shared/model/synth.ts';
 
-const SPEC: Record<string, FlagSpec> = {
+const SPEC = {
   out: { kind: 'string', help: 'folder to write the package into' },
   'd-model': { kind: 'int', help: 'model width D', default: 64, min: 1 },
   heads: { kind: 'int', help: 'attention heads (D must be a multiple)', default: 4, min: 1 },
@@ -24,7 +24,7 @@ const SPEC: Record<string, FlagSpec> = {
   'prefix-bytes': { kind: 'int', help: 'routing prefix of the featurizer', default: 64, min: 1 },
   dense: { kind: 'boolean', help: 'with --heldout: also write a dense baseline', default: false },
   help: { kind: 'boolean', help: 'this text', default: false },
-};
+} as const satisfies FlagSpecs;
 
 export async function run(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, SPEC);
@@ -38,10 +38,10 @@ export async function run(argv: string[]): Promise<number> {
   const log = createLogger('synth');
   const t0 = performance.now();
   const m = await synthPackage({
-    out: flags.out, dModel: flags['d-model'] as number, heads: flags.heads as number, layers: flags.layers as number,
-    levels, vocab: flags.vocab as number, maxContext: flags['max-context'] as number, seed: flags.seed as number,
-    name: flags.name as string, heldout: flags.heldout as number, heldoutBytes: flags['heldout-bytes'] as number,
-    dense: flags.dense as boolean, clusters: flags.clusters as number | undefined, prefixBytes: flags['prefix-bytes'] as number, log,
+    out: flags.out, dModel: flags['d-model'], heads: flags.heads, layers: flags.layers,
+    levels, vocab: flags.vocab, maxContext: flags['max-context'], seed: flags.seed,
+    name: flags.name, heldout: flags.heldout, heldoutBytes: flags['heldout-bytes'],
+    dense: flags.dense, clusters: flags.clusters, prefixBytes: flags['prefix-bytes'], log,
   });
   const experts = m.levels.reduce((n, l) => n + l.experts.length, 0);
   log.info(`wrote ${m.name} to ${flags.out}`, { experts, levels: levels.join(','), d_model: m.dims.d_model });

@@ -1,7 +1,8 @@
 /**
  * One `swarmpath <command>` child process, as `swarmpath swarm` and the tests run them: spawned on
  * this Node, its stdout read line by line for events (the first `ready` event resolves `ready`), its
- * stderr forwarded line by line with a prefix, and a stop that sends SIGTERM, then SIGKILL after a
+ * stderr forwarded line by line (the child's JSON log lines as they are: they carry its name as `proc`;
+ * any other line, a crash's stack say, with a `[name]` prefix), and a stop that sends SIGTERM, then SIGKILL after a
  * grace. Never hangs: `ready` rejects when the child exits first or after `readyTimeoutMs`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +22,7 @@ export interface ChildInit {
   args: string[];
   /** Longest wait for the ready event, ms (default 120000). */
   readyTimeoutMs?: number;
-  /** Where stderr lines go (default: this process's stderr, prefixed). */
+  /** Where stderr lines go (default: this process's stderr; non-JSON lines prefixed with the name). */
   onLog?(line: string): void;
   /** Every stdout event line (parsed), including ready. */
   onEvent?(ev: Record<string, unknown>): void;
@@ -44,7 +45,7 @@ export interface SwarmpathChild {
 export function spawnSwarmpath(init: ChildInit): SwarmpathChild {
   // The IPC channel tells the child when this process is gone (cli/main.ts watchSupervisor).
   const child = spawn(process.execPath, [CLI_MAIN, ...init.args], {
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...(init.env ?? process.env), SWARMPATH_SUPERVISED: '1' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: { ...(init.env ?? process.env), SWARMPATH_SUPERVISED: '1', SWARMPATH_PROCESS: init.name },
   });
   child.channel?.unref();
   let alive = true;
@@ -52,7 +53,7 @@ export function spawnSwarmpath(init: ChildInit): SwarmpathChild {
     child.once('exit', (code, signal) => { alive = false; resolve({ code, signal }); });
     child.once('error', () => { alive = false; resolve({ code: null, signal: null }); });
   });
-  const log = init.onLog ?? ((line: string) => process.stderr.write(`[${init.name}] ${line}\n`));
+  const log = init.onLog ?? ((line: string) => process.stderr.write(line.startsWith('{') ? `${line}\n` : `[${init.name}] ${line}\n`));
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', log);
   const ready = new Promise<ReadyEvent>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`${init.name}: no ready event after ${init.readyTimeoutMs ?? 120_000} ms`)),

@@ -11,7 +11,8 @@
  * search plus a GET for peers not seen before; a provider whose cached record does not list the
  * expert (it may have moved there since) is re-fetched at most once per MISMATCH_RECHECK_MS. Results
  * are cached for `cacheMs` (`fresh` bypasses that cache) and identical concurrent lookups share one
- * search. Nothing here can hang: every step has a deadline, and a caller's
+ * search. Hosts whose record announces an address that may not be dialled (shared/net-address.ts:
+ * private or named addresses unless `allowPrivateAddresses`) are never returned. Nothing here can hang: every step has a deadline, and a caller's
  * AbortSignal rejects its own call at once without disturbing others sharing the search.
  */
 import { LRUCache } from 'lru-cache';
@@ -19,6 +20,7 @@ import type { CID } from 'multiformats/cid';
 import type { Discovery, HostRecord } from '../transport-types.ts';
 import type { Logger } from '../log.ts';
 import type { SwarmDht } from './node.ts';
+import { isDialableAddress } from '../net-address.ts';
 import { isLiveRecord, verifyHostRecord } from './host-record.ts';
 import { expertCid, hostRecordKey, SWARM_HOSTS_CIDS } from './keys.ts';
 
@@ -35,6 +37,8 @@ export interface DiscoveryInit {
   maxRecordFetches?: number;
   /** Records kept (least recently used go first); default 4096. */
   recordCacheSize?: number;
+  /** Whether hosts announcing loopback, private or named addresses are used (a LAN, a cluster, `swarm`); default false. */
+  allowPrivateAddresses?: boolean;
 }
 
 export interface DiscoveryComponents {
@@ -66,6 +70,8 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const recordTimeoutMs = init.recordTimeoutMs ?? 2_000;
   const maxProviders = init.maxProviders ?? 32;
   const gets = limiter(init.maxRecordFetches ?? 16);
+  const allowPrivate = init.allowPrivateAddresses ?? false;
+  const usable = (r: HostRecord, now: number) => isLiveRecord(r, now) && isDialableAddress(r.grpc, allowPrivate);
 
   const records = new LRUCache<string, HostRecord>({
     max: init.recordCacheSize ?? 4096,
@@ -133,7 +139,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     }
     const live = result.then((found) => {
       const now = clock();
-      return found.filter((r) => isLiveRecord(r, now) && keep(r)).sort((a, b) => a.peerId.localeCompare(b.peerId));
+      return found.filter((r) => usable(r, now) && keep(r)).sort((a, b) => a.peerId.localeCompare(b.peerId));
     });
     return opts.signal ? raceAbort(live, opts.signal) : live;
   };
@@ -152,7 +158,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     },
     async record(peerId, opts = {}) {
       const r = await records.fetch(peerId, opts.fresh ? { forceRefresh: true } : {});
-      return r !== undefined && isLiveRecord(r, clock()) ? r : undefined;
+      return r !== undefined && usable(r, clock()) ? r : undefined;
     },
     forget(peerId) {
       records.delete(peerId);

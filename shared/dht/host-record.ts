@@ -7,20 +7,22 @@
  * the peer named by the key (ed25519 peer ids embed their public key: no key lookup is needed).
  * The validator rejects (InvalidHostRecordError, with a `reason`): values over HOST_RECORD_MAX_BYTES,
  * malformed JSON or fields, a missing signature, a signature by another key than the peer named in
- * the DHT key, a payload naming another peer, and records past `expiresAt`.
+ * the DHT key, a payload naming another peer, records past `expiresAt`, and records whose `expiresAt`
+ * lies further ahead than the longest TTL a host may announce (plus clock skew). The fields are
+ * checked by one zod schema (host-record-schema.ts): `grpc` must be a plain `host:port`.
  */
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { SwarmpathError } from '../errors.ts';
-import type { HostRecord, HostState } from '../transport-types.ts';
+import type { HostRecord } from '../transport-types.ts';
+import { MAX_CLOCK_SKEW_MS, MAX_RECORD_TTL_S, describeIssue, hostRecordSchema } from './host-record-schema.ts';
 import { peerIdOfHostRecordKey } from './keys.ts';
 
 /** Largest encoded record accepted, bytes. */
 export const HOST_RECORD_MAX_BYTES = 16 * 1024;
 const SIGNING_DOMAIN = 'swarmpath-host-record/1\n';
-const STATES: readonly HostState[] = ['ONLINE', 'DRAINING', 'OFFLINE'];
 
-export type HostRecordRejection = 'too-large' | 'malformed' | 'unsigned' | 'bad-signature' | 'wrong-peer' | 'expired' | 'bad-key';
+export type HostRecordRejection = 'too-large' | 'malformed' | 'unsigned' | 'bad-signature' | 'wrong-peer' | 'expired' | 'far-future' | 'bad-key';
 
 /** A host record that must not be stored or used; `reason` says why. */
 export class InvalidHostRecordError extends SwarmpathError {
@@ -68,6 +70,9 @@ export async function verifyHostRecord(key: Uint8Array, value: Uint8Array, nowMs
   if (!ok) throw new InvalidHostRecordError('bad-signature', `signature is not by ${keyPeer}`);
   if (record.peerId !== keyPeer) throw new InvalidHostRecordError('wrong-peer', `record names ${record.peerId}, key names ${keyPeer}`);
   if (record.expiresAt <= nowMs) throw new InvalidHostRecordError('expired', `expired ${nowMs - record.expiresAt} ms ago`);
+  if (record.expiresAt > nowMs + MAX_RECORD_TTL_S * 1000 + MAX_CLOCK_SKEW_MS) {
+    throw new InvalidHostRecordError('far-future', `expires in ${Math.round((record.expiresAt - nowMs) / 1000)} s; the longest record TTL is ${MAX_RECORD_TTL_S} s`);
+  }
   return record;
 }
 
@@ -97,28 +102,9 @@ export function isLiveRecord(record: HostRecord, nowMs: number): boolean {
 }
 
 function checkFields(x: unknown): HostRecord {
-  if (!isObject(x)) throw new InvalidHostRecordError('malformed', 'record is not an object');
-  const str = (k: string): string => {
-    const v = x[k];
-    if (typeof v !== 'string' || v.length > 1024) throw new InvalidHostRecordError('malformed', `${k} must be a string`);
-    return v;
-  };
-  const num = (k: string): number => {
-    const v = x[k];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidHostRecordError('malformed', `${k} must be a finite number`);
-    return v;
-  };
-  const experts = x.experts;
-  if (!Array.isArray(experts) || experts.some((e) => typeof e !== 'string')) throw new InvalidHostRecordError('malformed', 'experts must be a list of strings');
-  const state = str('state') as HostState;
-  if (!STATES.includes(state)) throw new InvalidHostRecordError('malformed', `state must be one of ${STATES.join(', ')}`);
-  if (typeof x.auto !== 'boolean') throw new InvalidHostRecordError('malformed', 'auto must be a boolean');
-  if (str('peerId').length === 0) throw new InvalidHostRecordError('malformed', 'peerId is empty');
-  return {
-    peerId: str('peerId'), model: str('model'), experts: [...experts] as string[], grpc: str('grpc'), state,
-    version: str('version'), device: str('device'), kvCapacityBytes: num('kvCapacityBytes'), kvFreeBytes: num('kvFreeBytes'),
-    queueDepth: num('queueDepth'), throughput: num('throughput'), auto: x.auto, seq: num('seq'), expiresAt: num('expiresAt'),
-  };
+  const r = hostRecordSchema.safeParse(x);
+  if (!r.success) throw new InvalidHostRecordError('malformed', describeIssue(r.error));
+  return r.data;
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {

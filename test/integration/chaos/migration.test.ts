@@ -38,7 +38,7 @@ beforeAll(async () => {
   await cp(model, partial, { recursive: true, filter: (src) => !src.endsWith('L1.0.onnx') });
   boot = await createSwarmNode({ log: silentLogger });
   await boot.start();
-  discovery = createDiscovery({ cacheMs: 0 }, { node: boot, log: silentLogger });
+  discovery = createDiscovery({ cacheMs: 0, allowPrivateAddresses: true }, { node: boot, log: silentLogger });
 });
 
 afterAll(async () => {

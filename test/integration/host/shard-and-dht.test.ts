@@ -82,7 +82,7 @@ test('FetchShard refuses a wrong sha256, an unknown expert and an offset past th
 test('the host record is found in the DHT; an --auto host fetches its shard; SIGTERM announces OFFLINE', async () => {
   const probe = await createSwarmNode({ log: silentLogger, bootstrap: [boot.multiaddrs()[0]], clientMode: true });
   await probe.start();
-  const discovery = createDiscovery({}, { node: probe, log: silentLogger });
+  const discovery = createDiscovery({ allowPrivateAddresses: true }, { node: probe, log: silentLogger });
   let hostB: HostProcess | undefined;
   try {
     const find = (expertId: string, peerId: string) => waitFor(`${peerId} in the DHT for ${expertId}`,

@@ -38,7 +38,7 @@ test('keeps ONLINE unexpired records listing the expert; drops the rest', async 
   dht.addProvider(expertCid('tiny', 'L0.0'), d.peerId);
   // A provider that never put a record.
   dht.addProvider(expertCid('tiny', 'L0.0'), (await dht.peer()).peerId);
-  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
   assert.deepEqual((await disc.replicas('tiny', 'L0.0')).map((r) => r.peerId).sort(), [a.peerId, c.peerId].sort());
   now = T0 + 1000;
   assert.deepEqual((await disc.replicas('tiny', 'L0.0', { fresh: true })).map((r) => r.peerId), [a.peerId]);
@@ -52,7 +52,7 @@ test('drops forged records even when a peer hands them over unvalidated', async 
   dht.raw(hostRecordKey(victim.peerId), await signHostRecord(rec(victim.peerId, { grpc: 'evil:1' }), forger.privateKey));
   dht.addProvider(expertCid('tiny', 'L0.0'), victim.peerId);
   dht.unvalidatedGets = true;
-  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
   assert.deepEqual(await disc.replicas('tiny', 'L0.0'), []);
 });
 
@@ -61,7 +61,7 @@ test('a provider whose record never arrives costs at most recordTimeoutMs', asyn
   const good = await announce(dht);
   const stuck = await announce(dht);
   dht.hang.add(stuck.peerId);
-  const disc = createDiscovery({ recordTimeoutMs: 150 }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  const disc = createDiscovery({ recordTimeoutMs: 150, allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
   const t = performance.now();
   const got = await disc.replicas('tiny', 'L0.0');
   const ms = performance.now() - t;
@@ -73,7 +73,7 @@ test('results are cached for cacheMs; fresh bypasses; concurrent lookups share o
   let now = T0;
   const dht = createMemoryDht(() => now);
   await announce(dht);
-  const disc = createDiscovery({ cacheMs: 2000 }, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const disc = createDiscovery({ cacheMs: 2000, allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
   await Promise.all([disc.replicas('tiny', 'L0.0'), disc.replicas('tiny', 'L0.0')]);
   assert.equal(dht.calls.findProviders, 1);
   const late = await announce(dht);
@@ -94,7 +94,7 @@ test('a cached result is re-filtered by expiry at every call', async () => {
   let now = T0;
   const dht = createMemoryDht(() => now);
   await announce(dht, { expiresAt: T0 + 100 });
-  const disc = createDiscovery({ cacheMs: 60_000 }, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const disc = createDiscovery({ cacheMs: 60_000, allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
   assert.equal((await disc.replicas('tiny', 'L0.0')).length, 1);
   now += 200;
   assert.deepEqual(await disc.replicas('tiny', 'L0.0'), []);
@@ -105,7 +105,7 @@ test("one caller's abort rejects only that caller", async () => {
   await announce(dht);
   const stuck = await announce(dht);
   dht.hang.add(stuck.peerId);
-  const disc = createDiscovery({ recordTimeoutMs: 200 }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  const disc = createDiscovery({ recordTimeoutMs: 200, allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
   const ac = new AbortController();
   const first = disc.replicas('tiny', 'L0.0', { signal: ac.signal });
   const second = disc.replicas('tiny', 'L0.0');
@@ -119,7 +119,7 @@ test('cachedRecords: a new provider search each time, but each record fetched on
   const dht = createMemoryDht(() => now);
   await announce(dht);
   await announce(dht);
-  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
   const opts = { fresh: true, cachedRecords: true } as const;
   assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 2);
   assert.deepEqual([dht.calls.findProviders, dht.calls.get], [1, 2]);
@@ -136,7 +136,7 @@ test('cachedRecords: a cached record that does not list the expert is fetched ag
   let now = T0;
   const dht = createMemoryDht(() => now);
   const mover = await announce(dht, { experts: ['L0.1'], expiresAt: T0 + 600_000 });
-  const disc = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
   const opts = { fresh: true, cachedRecords: true } as const;
   assert.equal((await disc.replicas('tiny', 'L0.1', opts)).length, 1);
   // It moves to L0.0: a new record, and a provider entry for L0.0.
@@ -152,4 +152,20 @@ test('cachedRecords: a cached record that does not list the expert is fetched ag
   now += 31_000;
   await disc.replicas('tiny', 'L0.1', opts);
   assert.equal(dht.calls.get, gets + 3, 'and again after 30 s');
+});
+
+test('uses hosts announcing loopback, private or named addresses only when allowed', async () => {
+  const dht = createMemoryDht(() => T0);
+  const pub = await announce(dht, { grpc: '8.8.8.8:50051' });
+  const loop = await announce(dht, { grpc: '127.0.0.1:50051' });
+  const lan = await announce(dht, { grpc: '192.168.1.20:50051' });
+  const named = await announce(dht, { grpc: 'victim.example.org:443' });
+  const open = createDiscovery({}, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  assert.deepEqual((await open.replicas('tiny', 'L0.0')).map((r) => r.peerId), [pub.peerId]);
+  assert.deepEqual((await open.allHosts()).map((r) => r.peerId), [pub.peerId]);
+  assert.equal(await open.record(loop.peerId), undefined);
+  assert.equal((await open.record(pub.peerId))?.grpc, '8.8.8.8:50051');
+  const priv = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  assert.deepEqual((await priv.replicas('tiny', 'L0.0')).map((r) => r.peerId).sort(),
+    [pub.peerId, loop.peerId, lan.peerId, named.peerId].sort());
 });

@@ -9,6 +9,7 @@ import {
   isLiveRecord, signHostRecord, verifyHostRecord, type HostRecordRejection,
 } from '../../../shared/dht/host-record.ts';
 import { hostRecordKey } from '../../../shared/dht/keys.ts';
+import { MAX_CLOCK_SKEW_MS, MAX_RECORD_TTL_S } from '../../../shared/dht/host-record-schema.ts';
 
 const NOW = 1_800_000_000_000;
 
@@ -127,4 +128,34 @@ test('isLiveRecord: ONLINE and unexpired only', () => {
   assert.equal(isLiveRecord(record('p', { state: 'OFFLINE' }), NOW), false);
   assert.equal(isLiveRecord(record('p', { state: 'DRAINING' }), NOW), false);
   assert.equal(isLiveRecord(record('p', { expiresAt: NOW }), NOW), false);
+});
+
+test('rejects a record that expires further ahead than the longest TTL allows (plus skew)', async () => {
+  const h = await host();
+  const key = hostRecordKey(h.peerId);
+  const limit = NOW + MAX_RECORD_TTL_S * 1000 + MAX_CLOCK_SKEW_MS;
+  await verifyHostRecord(key, await signHostRecord(record(h.peerId, { expiresAt: limit }), h.key), NOW);
+  await rejects(verifyHostRecord(key, await signHostRecord(record(h.peerId, { expiresAt: limit + 1 }), h.key), NOW), 'far-future');
+  await rejects(verifyHostRecord(key, await signHostRecord(record(h.peerId, { expiresAt: Number.MAX_SAFE_INTEGER }), h.key), NOW), 'far-future');
+});
+
+test('accepts only a plain host:port as the gRPC address', async () => {
+  const h = await host();
+  const key = hostRecordKey(h.peerId);
+  for (const grpc of ['127.0.0.1:50051', '[::1]:7000', 'host-3.example.org:443', 'router:1']) {
+    assert.equal((await verifyHostRecord(key, await signHostRecord(record(h.peerId, { grpc }), h.key), NOW)).grpc, grpc);
+  }
+  const good = envelope(await signHostRecord(record(h.peerId), h.key));
+  for (const grpc of ['unix:/var/run/x.sock', 'dns:///evil.example:53', 'unix-abstract:x', 'ipv4:1.2.3.4:5', 'a.b:0', 'a.b:65536',
+    'a.b', '1.2.3:80', '1.2.3.4.5:80', '[not-ipv6]:80', 'http://h:80', 'h:80/path', 'user@h:80', ' h:80', '-h:80', 'h_1:80', '']) {
+    // A host could not even sign it; a forged payload is rejected before its signature is checked.
+    await assert.rejects(signHostRecord(record(h.peerId, { grpc }), h.key), InvalidHostRecordError, grpc);
+    await rejects(verifyHostRecord(key, enc({ ...good, payload: JSON.stringify({ ...record(h.peerId), grpc }) }), NOW), 'malformed');
+  }
+});
+
+test('a malformed record names the field at fault', async () => {
+  const h = await host();
+  await assert.rejects(signHostRecord(record(h.peerId, { kvFreeBytes: -1 }), h.key), /kvFreeBytes/);
+  await assert.rejects(signHostRecord(record(h.peerId, { experts: Array(300).fill('L0.0') }), h.key), /experts/);
 });

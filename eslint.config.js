@@ -12,7 +12,7 @@ const nodeGlobals = { process: 'readonly', console: 'readonly' };
 const k6Globals = { __ENV: 'readonly', __VU: 'readonly', __ITER: 'readonly', open: 'readonly', console: 'readonly' };
 
 export default defineConfig(
-  globalIgnores(['models/', 'dist/', 'coverage/', 'tmp/', '.cache/', '.whl/', '.devbundle/']),
+  globalIgnores(['models/', 'generated/', 'dist/', 'coverage/', 'tmp/', '.cache/', '.whl/', '.devbundle/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {

@@ -9,25 +9,25 @@ import { InvalidArgumentError } from '../errors.ts';
 import type { F32 } from '../runtime-types.ts';
 import type { WireDtype } from '../transport-types.ts';
 import { float16ToFloat32, float32ToFloat16 } from './float16.ts';
-import type { TensorMsg, WireDType } from './wire-types.ts';
+import type { EncodedTensor, TensorMsg, ProtoDType } from './wire-types.ts';
 
 if (endianness() !== 'LE') throw new Error('swarmpath tensors are little-endian; this machine is big-endian');
 
-const DTYPE_NAMES: Record<number, WireDType> = { 0: 'DTYPE_UNSPECIFIED', 1: 'FLOAT32', 2: 'FLOAT16', 3: 'INT64' };
+const DTYPE_NAMES: Record<number, ProtoDType> = { 0: 'DTYPE_UNSPECIFIED', 1: 'FLOAT32', 2: 'FLOAT16', 3: 'INT64' };
 
 /** The proto enum name of a wire dtype. */
-export function protoDtype(d: WireDtype | undefined): WireDType {
+export function protoDtype(d: WireDtype | undefined): ProtoDType {
   return d === 'float16' ? 'FLOAT16' : 'FLOAT32';
 }
 
 /** The wire dtype of a proto enum value; undefined for unspecified or non-activation dtypes. */
-export function wireDtypeOf(d: WireDType | number | undefined | null): WireDtype | undefined {
+export function wireDtypeOf(d: ProtoDType | number | undefined | null): WireDtype | undefined {
   const name = typeof d === 'number' ? DTYPE_NAMES[d] : d;
   return name === 'FLOAT32' ? 'float32' : name === 'FLOAT16' ? 'float16' : undefined;
 }
 
 /** Encodes a float32 tensor as `dtype` (float32: a view of the same memory, no copy). */
-export function encodeTensor(t: F32, dtype: WireDtype = 'float32'): TensorMsg {
+export function encodeTensor(t: F32, dtype: WireDtype = 'float32'): EncodedTensor {
   const shape = [...t.dims];
   if (dtype === 'float16') {
     const half = float32ToFloat16(t.data);

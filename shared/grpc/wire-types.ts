@@ -1,65 +1,35 @@
 /**
- * TypeScript shapes of the proto messages as proto-loader decodes them (see proto.ts: camelCase,
- * numbers for 64-bit integers, enum names as strings, Buffers for bytes). Types only.
+ * The proto messages the code handles, named once: each is the type proto-loader-gen-types generated
+ * from proto/swarmpath/v1/expert_host.proto into generated/proto/ (`npm run gen:proto`), in the shape
+ * proto-loader decodes with shared/grpc/proto.ts's options (camelCase, numbers for 64-bit integers,
+ * enum names as strings, Buffers for bytes, defaults filled in). Messages a process receives are the
+ * generated `__Output` types, which are also what it builds to send (the input types accept them).
  */
+import type { DType__Output } from '../../generated/proto/swarmpath/v1/DType.ts';
+import type { Tensor__Output } from '../../generated/proto/swarmpath/v1/Tensor.ts';
+import type { InfoResponse__Output } from '../../generated/proto/swarmpath/v1/InfoResponse.ts';
+import type { ForwardRequest__Output } from '../../generated/proto/swarmpath/v1/ForwardRequest.ts';
+import type { ForwardResponse__Output } from '../../generated/proto/swarmpath/v1/ForwardResponse.ts';
+import type { SessionRequest__Output } from '../../generated/proto/swarmpath/v1/SessionRequest.ts';
+import type { SessionResponse__Output } from '../../generated/proto/swarmpath/v1/SessionResponse.ts';
+import type { FetchShardRequest__Output } from '../../generated/proto/swarmpath/v1/FetchShardRequest.ts';
+import type { ShardChunk__Output } from '../../generated/proto/swarmpath/v1/ShardChunk.ts';
 
-import type { HostInfo } from '../transport-types.ts';
+/** The proto's DType enum by name (`FLOAT32`); not the router's `WireDtype` ('float32' | 'float16'). */
+export type ProtoDType = DType__Output;
 
-export type WireDType = 'DTYPE_UNSPECIFIED' | 'FLOAT32' | 'FLOAT16' | 'INT64';
+/**
+ * A tensor as received (decoded): proto-loader decodes an enum value the .proto does not name as its
+ * number, which a hostile peer can send, so `dtype` may be a number.
+ */
+export type TensorMsg = Omit<Tensor__Output, 'dtype'> & { dtype: ProtoDType | number };
+/** A tensor this process encoded: a named dtype, its shape and a Buffer. */
+export type EncodedTensor = Tensor__Output;
 
-export interface TensorMsg {
-  dtype: WireDType | number;
-  shape: number[];
-  data: Buffer | Uint8Array;
-}
-
-/** InfoResponse as proto-loader decodes it: HostInfo's fields, with `state` not yet validated. */
-export type InfoResponseMsg = Omit<HostInfo, 'state'> & { state: string };
-
-export interface ForwardRequestMsg {
-  expertId: string;
-  hidden: TensorMsg | null;
-  replyDtype: WireDType | number;
-}
-
-export interface ForwardResponseMsg {
-  hidden: TensorMsg | null;
-}
-
-export interface SessionOpenMsg {
-  expertId: string;
-  maxLength: number;
-  replyDtype: WireDType | number;
-  clientSessionId: string;
-}
-
-export interface SessionStepMsg {
-  stepId: number;
-  position: number;
-  hidden: TensorMsg | null;
-}
-
-export interface SessionRequestMsg {
-  kind?: 'open' | 'step' | 'close';
-  open?: SessionOpenMsg | null;
-  step?: SessionStepMsg | null;
-  close?: Record<string, never> | null;
-}
-
-export interface SessionResponseMsg {
-  kind?: 'opened' | 'step';
-  opened?: { sessionId: string; kvReservedBytes: number } | null;
-  step?: { stepId: number; hidden: TensorMsg | null; length: number } | null;
-}
-
-export interface FetchShardRequestMsg {
-  expertId: string;
-  offset: number;
-}
-
-export interface ShardChunkMsg {
-  data: Buffer;
-  offset: number;
-  totalBytes: number;
-  sha256: string;
-}
+export type InfoResponseMsg = InfoResponse__Output;
+export type ForwardRequestMsg = ForwardRequest__Output;
+export type ForwardResponseMsg = ForwardResponse__Output;
+export type SessionRequestMsg = SessionRequest__Output;
+export type SessionResponseMsg = SessionResponse__Output;
+export type FetchShardRequestMsg = FetchShardRequest__Output;
+export type ShardChunkMsg = ShardChunk__Output;

@@ -1,0 +1,48 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { ExpertHostClient as _swarmpath_v1_ExpertHostClient, ExpertHostDefinition as _swarmpath_v1_ExpertHostDefinition } from './swarmpath/v1/ExpertHost.ts';
+import type { ExpertInfo as _swarmpath_v1_ExpertInfo, ExpertInfo__Output as _swarmpath_v1_ExpertInfo__Output } from './swarmpath/v1/ExpertInfo.ts';
+import type { FetchShardRequest as _swarmpath_v1_FetchShardRequest, FetchShardRequest__Output as _swarmpath_v1_FetchShardRequest__Output } from './swarmpath/v1/FetchShardRequest.ts';
+import type { ForwardRequest as _swarmpath_v1_ForwardRequest, ForwardRequest__Output as _swarmpath_v1_ForwardRequest__Output } from './swarmpath/v1/ForwardRequest.ts';
+import type { ForwardResponse as _swarmpath_v1_ForwardResponse, ForwardResponse__Output as _swarmpath_v1_ForwardResponse__Output } from './swarmpath/v1/ForwardResponse.ts';
+import type { InfoRequest as _swarmpath_v1_InfoRequest, InfoRequest__Output as _swarmpath_v1_InfoRequest__Output } from './swarmpath/v1/InfoRequest.ts';
+import type { InfoResponse as _swarmpath_v1_InfoResponse, InfoResponse__Output as _swarmpath_v1_InfoResponse__Output } from './swarmpath/v1/InfoResponse.ts';
+import type { SessionClose as _swarmpath_v1_SessionClose, SessionClose__Output as _swarmpath_v1_SessionClose__Output } from './swarmpath/v1/SessionClose.ts';
+import type { SessionOpen as _swarmpath_v1_SessionOpen, SessionOpen__Output as _swarmpath_v1_SessionOpen__Output } from './swarmpath/v1/SessionOpen.ts';
+import type { SessionOpened as _swarmpath_v1_SessionOpened, SessionOpened__Output as _swarmpath_v1_SessionOpened__Output } from './swarmpath/v1/SessionOpened.ts';
+import type { SessionRequest as _swarmpath_v1_SessionRequest, SessionRequest__Output as _swarmpath_v1_SessionRequest__Output } from './swarmpath/v1/SessionRequest.ts';
+import type { SessionResponse as _swarmpath_v1_SessionResponse, SessionResponse__Output as _swarmpath_v1_SessionResponse__Output } from './swarmpath/v1/SessionResponse.ts';
+import type { SessionStep as _swarmpath_v1_SessionStep, SessionStep__Output as _swarmpath_v1_SessionStep__Output } from './swarmpath/v1/SessionStep.ts';
+import type { SessionStepResult as _swarmpath_v1_SessionStepResult, SessionStepResult__Output as _swarmpath_v1_SessionStepResult__Output } from './swarmpath/v1/SessionStepResult.ts';
+import type { ShardChunk as _swarmpath_v1_ShardChunk, ShardChunk__Output as _swarmpath_v1_ShardChunk__Output } from './swarmpath/v1/ShardChunk.ts';
+import type { Tensor as _swarmpath_v1_Tensor, Tensor__Output as _swarmpath_v1_Tensor__Output } from './swarmpath/v1/Tensor.ts';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  swarmpath: {
+    v1: {
+      DType: EnumTypeDefinition
+      ExpertHost: SubtypeConstructor<typeof grpc.Client, _swarmpath_v1_ExpertHostClient> & { service: _swarmpath_v1_ExpertHostDefinition }
+      ExpertInfo: MessageTypeDefinition<_swarmpath_v1_ExpertInfo, _swarmpath_v1_ExpertInfo__Output>
+      FetchShardRequest: MessageTypeDefinition<_swarmpath_v1_FetchShardRequest, _swarmpath_v1_FetchShardRequest__Output>
+      ForwardRequest: MessageTypeDefinition<_swarmpath_v1_ForwardRequest, _swarmpath_v1_ForwardRequest__Output>
+      ForwardResponse: MessageTypeDefinition<_swarmpath_v1_ForwardResponse, _swarmpath_v1_ForwardResponse__Output>
+      InfoRequest: MessageTypeDefinition<_swarmpath_v1_InfoRequest, _swarmpath_v1_InfoRequest__Output>
+      InfoResponse: MessageTypeDefinition<_swarmpath_v1_InfoResponse, _swarmpath_v1_InfoResponse__Output>
+      SessionClose: MessageTypeDefinition<_swarmpath_v1_SessionClose, _swarmpath_v1_SessionClose__Output>
+      SessionOpen: MessageTypeDefinition<_swarmpath_v1_SessionOpen, _swarmpath_v1_SessionOpen__Output>
+      SessionOpened: MessageTypeDefinition<_swarmpath_v1_SessionOpened, _swarmpath_v1_SessionOpened__Output>
+      SessionRequest: MessageTypeDefinition<_swarmpath_v1_SessionRequest, _swarmpath_v1_SessionRequest__Output>
+      SessionResponse: MessageTypeDefinition<_swarmpath_v1_SessionResponse, _swarmpath_v1_SessionResponse__Output>
+      SessionStep: MessageTypeDefinition<_swarmpath_v1_SessionStep, _swarmpath_v1_SessionStep__Output>
+      SessionStepResult: MessageTypeDefinition<_swarmpath_v1_SessionStepResult, _swarmpath_v1_SessionStepResult__Output>
+      ShardChunk: MessageTypeDefinition<_swarmpath_v1_ShardChunk, _swarmpath_v1_ShardChunk__Output>
+      Tensor: MessageTypeDefinition<_swarmpath_v1_Tensor, _swarmpath_v1_Tensor__Output>
+    }
+  }
+}
+

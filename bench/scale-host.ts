@@ -13,7 +13,7 @@ import { createAnnouncer, type Announcer } from '../shared/dht/announcer.ts';
 import { createDiscovery } from '../shared/dht/discovery.ts';
 import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
 import { createRpcCounter, type RpcCounter } from '../shared/dht/rpc-counter.ts';
-import { SwarmpathError } from '../shared/errors.ts';
+import { UnavailableError } from '../shared/errors.ts';
 import { silentLogger } from '../shared/log.ts';
 import type { HostInfo } from '../shared/transport-types.ts';
 import { createMigrator, type MigrationHost } from '../expert-host/rebalancing/migrator.ts';
@@ -73,7 +73,7 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
     async info(address) {
       counter.add('grpc/Info');
       const h = registry.get(address);
-      if (!h) throw new SwarmpathError('UNAVAILABLE', `no host at ${address}`);
+      if (!h) throw new UnavailableError(`no host at ${address}`);
       return h.info();
     },
   };

@@ -2,7 +2,7 @@
  * Admission control of generation requests: at most `maxConcurrent` run at once, at most `maxQueue`
  * wait (FIFO) for at most `queueTimeoutMs`; anything beyond is refused at once with 429.
  */
-import { SwarmpathError } from '../shared/errors.ts';
+import { CancelledError } from '../shared/errors.ts';
 import { RateLimitedError } from './http/errors.ts';
 
 export interface AdmissionInit {
@@ -42,7 +42,7 @@ export function createAdmission(init: AdmissionInit): Admission {
       }
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => { drop(); reject(new RateLimitedError(`waited ${init.queueTimeoutMs} ms for a free slot`)); }, init.queueTimeoutMs);
-        const onAbort = () => { drop(); reject(new SwarmpathError('CANCELLED', 'client went away')); };
+        const onAbort = () => { drop(); reject(new CancelledError('client went away')); };
         const w: Waiter = {
           admit: () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); resolve(once()); },
         };

@@ -12,7 +12,7 @@
  * live replica that has not passed its probe yet, so that `readiness` turns true without traffic.
  */
 import { LRUCache } from 'lru-cache';
-import { NoLiveReplicaError, SwarmpathError } from '../shared/errors.ts';
+import { NoLiveReplicaError, CancelledError } from '../shared/errors.ts';
 import type { ExpertClient, HostRecord } from '../shared/transport-types.ts';
 import { discoveryCache } from './discovery-cache.ts';
 import type { ReplicaPool, ReplicaPoolComponents, ReplicaPoolInit, ReplicaView } from './replica-pool-types.ts';
@@ -114,7 +114,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       probation.delete(key);
       return true;
     } catch (err) {
-      if (signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled');
+      if (signal?.aborted) throw new CancelledError('request cancelled');
       c.balancer.recordFailure(expertId, peerId, 'error', clock());
       c.log.debug('probe of a banned replica failed; banned again', { expert: expertId, host: peerId, error: err });
       return false;
@@ -128,7 +128,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       const retryAfterS = Math.max(1, Math.ceil(pollMs / 1000) * 5);
       let fresh = false;
       for (;;) {
-        if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled');
+        if (opts.signal?.aborted) throw new CancelledError('request cancelled');
         const recs = await cache.records(expertId, fresh, opts.signal);
         const now = clock();
         const pick = c.balancer.pick(expertId, now, { cost: opts.cost, exclude: opts.exclude });

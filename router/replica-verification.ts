@@ -7,7 +7,7 @@
  * whoever asks (a request, or the pool's background check of a newly discovered replica).
  * Without a `verify` component every replica counts as verified and nothing is probed.
  */
-import { SwarmpathError } from '../shared/errors.ts';
+import { SwarmpathError, UnavailableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ExpertClient } from '../shared/transport-types.ts';
 import type { ReplicaVerifier, VerifyResult } from './replica-verifier.ts';
@@ -74,7 +74,7 @@ export function replicaVerification(init: VerificationInit, c: VerificationCompo
       r = await verify(expertId, cl);
     } catch (err) {
       c.onVerified?.(expertId, peerId, 'error');
-      const e = err instanceof SwarmpathError ? err : new SwarmpathError('UNAVAILABLE', `probe of ${expertId} failed: ${(err as Error)?.message ?? err}`);
+      const e = err instanceof SwarmpathError ? err : new UnavailableError(`probe of ${expertId} failed: ${(err as Error)?.message ?? err}`);
       c.log.debug('probe call failed', { expert: expertId, host: peerId, error: e.message });
       c.onProbeError(expertId, peerId, e);
       return false;

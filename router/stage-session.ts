@@ -6,7 +6,7 @@
  * continues. A session whose host has since failed its expert's probe (the pool distrusts it) moves the
  * same way at its next step. Each call has a deadline; attempts are bounded; nothing waits forever.
  */
-import { SwarmpathError, asSwarmpathError } from '../shared/errors.ts';
+import { SwarmpathError, asSwarmpathError, CancelledError, IntegrityError, InternalError, UnavailableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import type { ExpertSession, WireDtype } from '../shared/transport-types.ts';
@@ -104,7 +104,7 @@ export class StageSession {
   /** Runs hidden [1,T,D] at `position` (= positions so far) and resolves the stage's output [1,T,D]. */
   async step(hidden: F32, position: number, opts: StepOpts): Promise<F32> {
     if (position !== this.#length) {
-      throw new SwarmpathError('INTERNAL', `stage ${this.expertId}: step at ${position} but ${this.#length} positions recorded`);
+      throw new InternalError(`stage ${this.expertId}: step at ${position} but ${this.#length} positions recorded`);
     }
     const T = hidden.dims[1];
     const maxAttempts = this.#init.maxAttempts ?? 4;
@@ -113,13 +113,13 @@ export class StageSession {
       const r = this.#replica;
       if (this.#session && r && !this.#c.pool.trusted(this.expertId, r.peerId)) {
         // Its output failed a probe since this session started there: go on elsewhere, by replay.
-        this.#lastError = new SwarmpathError('INTEGRITY', `host ${r.peerId} failed the probe of expert ${this.expertId}`);
+        this.#lastError = new IntegrityError(`host ${r.peerId} failed the probe of expert ${this.expertId}`);
         this.#dropReplica(this.#lastError, 0, 0);
       }
       if (this.#session?.closed) {
         // The stream ended while this stage was idle (its host died or ended it; another stage on
         // the same host may have seen it first): a new session there would start empty, so move by replay.
-        this.#lastError = new SwarmpathError('UNAVAILABLE', `the session of expert ${this.expertId} on ${r?.peerId ?? 'its host'} closed`);
+        this.#lastError = new UnavailableError(`the session of expert ${this.expertId} on ${r?.peerId ?? 'its host'} closed`);
         this.#dropReplica(this.#lastError, 0, 0);
       }
       const replay = this.#session === undefined && this.#length > 0;
@@ -138,7 +138,7 @@ export class StageSession {
         return replay ? lastRows(out, T) : out;
       } catch (err) {
         const e = asSwarmpathError(err);
-        if (opts.signal?.aborted) throw new SwarmpathError('CANCELLED', 'request cancelled', { cause: e });
+        if (opts.signal?.aborted) throw new CancelledError('request cancelled', e);
         this.#lastError = e;
         if (e.code === 'INVALID_ARGUMENT' || e.code === 'NO_LIVE_REPLICA') throw e;
         lastErr = e;
@@ -154,7 +154,7 @@ export class StageSession {
   close(failed = false): void {
     this.#session?.close();
     this.#session = undefined;
-    this.#span.end(failed ? this.#lastError ?? new SwarmpathError('INTERNAL', 'generation failed') : undefined);
+    this.#span.end(failed ? this.#lastError ?? new InternalError('generation failed') : undefined);
   }
 
   async #ensureSession(exclude: ReadonlySet<string>, opts: StepOpts): Promise<ExpertSession> {

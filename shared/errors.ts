@@ -70,6 +70,28 @@ export class SwarmpathError extends Error implements ErrorShape {
   }
 }
 
+/** The caller gave up (client disconnect, AbortSignal): nothing failed. */
+export class CancelledError extends SwarmpathError {
+  constructor(message = 'request cancelled', cause?: unknown) { super('CANCELLED', message, { cause }); this.name = 'CancelledError'; }
+}
+/** A peer or stream went away, or cannot be reached: another replica may serve. */
+export class UnavailableError extends SwarmpathError {
+  constructor(message: string, cause?: unknown) { super('UNAVAILABLE', message, { cause }); this.name = 'UnavailableError'; }
+}
+export class DeadlineExceededError extends SwarmpathError {
+  constructor(message: string) { super('DEADLINE_EXCEEDED', message); this.name = 'DeadlineExceededError'; }
+}
+/** A bug or a broken invariant; or a peer sent something this process cannot use. */
+export class InternalError extends SwarmpathError {
+  constructor(message: string, cause?: unknown) { super('INTERNAL', message, { cause }); this.name = 'InternalError'; }
+}
+export class UnknownSessionError extends SwarmpathError {
+  constructor(message: string) { super('UNKNOWN_SESSION', message); this.name = 'UnknownSessionError'; }
+}
+/** The request is valid but the host's state refuses it now (draining, a session already open, …). */
+export class FailedPreconditionError extends SwarmpathError {
+  constructor(message: string) { super('FAILED_PRECONDITION', message); this.name = 'FailedPreconditionError'; }
+}
 export class InvalidArgumentError extends SwarmpathError {
   constructor(message: string) { super('INVALID_ARGUMENT', message); this.name = 'InvalidArgumentError'; }
 }
@@ -95,9 +117,22 @@ export class ResourceExhaustedError extends SwarmpathError {
   constructor(message: string) { super('RESOURCE_EXHAUSTED', message); this.name = 'ResourceExhaustedError'; }
 }
 
+/**
+ * The error of `code` as its class where there is one (decoding a remote error: shared/grpc/errors.ts),
+ * else a plain SwarmpathError carrying the code.
+ */
+export function errorOf(code: ErrorCode, message: string, cause?: unknown): SwarmpathError {
+  switch (code) {
+    case 'CANCELLED': return new CancelledError(message, cause);
+    case 'UNAVAILABLE': return new UnavailableError(message, cause);
+    case 'INTERNAL': return new InternalError(message, cause);
+    default: return new SwarmpathError(code, message, { cause });
+  }
+}
+
 /** Wraps anything thrown into a SwarmpathError (INTERNAL unless it already is one). */
 export function asSwarmpathError(err: unknown): SwarmpathError {
   if (err instanceof SwarmpathError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new SwarmpathError('INTERNAL', message, { cause: err });
+  return new InternalError(message, err);
 }

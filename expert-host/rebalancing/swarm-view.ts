@@ -19,7 +19,7 @@
  * is only slow (deadline exceeded) is kept: slow is not dead.
  */
 import { LRUCache } from 'lru-cache';
-import { SwarmpathError } from '../../shared/errors.ts';
+import { SwarmpathError, UnavailableError } from '../../shared/errors.ts';
 import type { HostInfo, HostRecord } from '../../shared/transport-types.ts';
 import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
 import type { ViewInput } from './migrator.ts';
@@ -87,7 +87,7 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
     if (hit) return hit;
     try {
       const info = await c.info.info(r.grpc, clock() + timeoutMs, signal);
-      if (info.state !== 'ONLINE' || (info.peerId !== '' && info.peerId !== r.peerId)) throw new SwarmpathError('UNAVAILABLE', 'not this peer, or not online');
+      if (info.state !== 'ONLINE' || (info.peerId !== '' && info.peerId !== r.peerId)) throw new UnavailableError('not this peer, or not online');
       alive.set(r.peerId, info);
       return info;
     } catch (err) {

@@ -5,7 +5,7 @@
  * every failure is a SwarmpathError (shared/grpc/errors.ts).
  */
 import * as grpc from '@grpc/grpc-js';
-import { SwarmpathError } from '../errors.ts';
+import { InternalError } from '../errors.ts';
 import type { F32 } from '../runtime-types.ts';
 import type { CallOpts, ExpertClient, ExpertSession, HostInfo, HostState } from '../transport-types.ts';
 import { callMetadata, deadlineOptions, linkAbort } from './call-options.ts';
@@ -82,7 +82,7 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
       try {
         return decodeTensor(r.hidden, hidden.dims, 'forward result');
       } catch (err) {
-        throw new SwarmpathError('INTERNAL', `host ${address} sent a bad forward result: ${(err as Error).message}`);
+        throw new InternalError(`host ${address} sent a bad forward result: ${(err as Error).message}`);
       }
     },
     openSession(expertId: string, maxLength: number, o: CallOpts): Promise<ExpertSession> {

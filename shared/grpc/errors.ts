@@ -5,7 +5,7 @@
  * when present, else a mapping of the status), so raw transport errors never leak past shared/grpc.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ERRORS, SwarmpathError, asSwarmpathError, type ErrorCode } from '../errors.ts';
+import { ERRORS, SwarmpathError, asSwarmpathError, type ErrorCode, errorOf } from '../errors.ts';
 
 /** Trailer carrying the SwarmpathError code. */
 export const CODE_TRAILER = 'swarmpath-code';
@@ -51,5 +51,5 @@ export function fromServiceError(err: unknown, address?: string): SwarmpathError
   const trailer = se.metadata?.get(CODE_TRAILER)[0];
   const code = typeof trailer === 'string' && trailer in ERRORS ? trailer as ErrorCode : codeForStatus(se.code, details);
   const where = address ? ` (host ${address})` : '';
-  return new SwarmpathError(code, `${details}${where}`, { cause: err });
+  return errorOf(code, `${details}${where}`, err);
 }

@@ -6,7 +6,7 @@
  * idempotent). A stream that ends with a status rejects every pending and later step with that error.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { SwarmpathError } from '../errors.ts';
+import { SwarmpathError, CancelledError, DeadlineExceededError, InternalError, UnavailableError, UnknownSessionError } from '../errors.ts';
 import type { F32 } from '../runtime-types.ts';
 import type { CallOpts, ExpertSession, WireDtype } from '../transport-types.ts';
 import { linkAbort } from './call-options.ts';
@@ -46,7 +46,7 @@ export function openSessionOnStream(stream: SessionStream, address: string, init
       if (!opened) { opened = true; clearTimeout(openTimer); detachOpen(); rejectOpen(err); }
     };
     const openTimer = setTimeout(() => {
-      failAll(new SwarmpathError('DEADLINE_EXCEEDED', `session open on ${address} exceeded its deadline`));
+      failAll(new DeadlineExceededError(`session open on ${address} exceeded its deadline`));
       stream.cancel();
     }, Math.max(0, init.opts.deadlineMs - Date.now()));
     const detachOpen = linkAbort(init.opts.signal, stream);
@@ -67,13 +67,13 @@ export function openSessionOnStream(stream: SessionStream, address: string, init
         try {
           p.resolve(decodeTensor(msg.step.hidden, p.dims, 'step result'));
         } catch (err) {
-          p.reject(new SwarmpathError('INTERNAL', `host ${address} sent a bad step result: ${(err as Error).message}`));
+          p.reject(new InternalError(`host ${address} sent a bad step result: ${(err as Error).message}`));
         }
       }
     });
     stream.on('error', (err) => failAll(fromServiceError(err, address)));
     // A non-OK status arrives as 'error' first; an OK status means the host ended the session.
-    stream.on('status', () => failAll(new SwarmpathError('UNAVAILABLE', `session stream to ${address} ended`)));
+    stream.on('status', () => failAll(new UnavailableError(`session stream to ${address} ended`)));
 
     const session = {
       get closed() { return closed; },
@@ -81,19 +81,19 @@ export function openSessionOnStream(stream: SessionStream, address: string, init
       get kvReservedBytes() { return kvReservedBytes; },
       step(hidden: F32, position: number, opts: CallOpts): Promise<F32> {
         if (closed) {
-          return Promise.reject(failure ?? new SwarmpathError('UNKNOWN_SESSION', `session ${sessionId} on ${address} is closed`));
+          return Promise.reject(failure ?? new UnknownSessionError(`session ${sessionId} on ${address} is closed`));
         }
         const stepId = nextStepId++;
         return new Promise<F32>((resolve, reject) => {
           const timer = setTimeout(() => {
             if (!pending.delete(stepId)) return;
             cleanup();
-            reject(new SwarmpathError('DEADLINE_EXCEEDED', `session step at position ${position} on ${address} exceeded its deadline`));
+            reject(new DeadlineExceededError(`session step at position ${position} on ${address} exceeded its deadline`));
           }, Math.max(0, opts.deadlineMs - Date.now()));
           const onAbort = () => {
             if (!pending.delete(stepId)) return;
             cleanup();
-            reject(new SwarmpathError('CANCELLED', `session step at position ${position} was cancelled`));
+            reject(new CancelledError(`session step at position ${position} was cancelled`));
           };
           opts.signal?.addEventListener('abort', onAbort, { once: true });
           const cleanup = () => { clearTimeout(timer); opts.signal?.removeEventListener('abort', onAbort); };
@@ -105,8 +105,8 @@ export function openSessionOnStream(stream: SessionStream, address: string, init
       close(): void {
         if (closed) return;
         closed = true;
-        failure = new SwarmpathError('UNKNOWN_SESSION', `session ${sessionId} on ${address} was closed`);
-        for (const p of pending.values()) { p.cleanup(); p.reject(new SwarmpathError('CANCELLED', 'session closed with a step in flight')); }
+        failure = new UnknownSessionError(`session ${sessionId} on ${address} was closed`);
+        for (const p of pending.values()) { p.cleanup(); p.reject(new CancelledError('session closed with a step in flight')); }
         pending.clear();
         try {
           stream.write({ close: {} });

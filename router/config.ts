@@ -23,6 +23,7 @@ export const ROUTER_FLAGS = Object.freeze({
   'step-timeout-s': { kind: 'number', help: 'deadline of one stage step on a host, seconds', default: 10, min: 0.05 },
   'verify-hosts': { kind: 'boolean', help: "check each host's output against the manifest probe before it gets work, and at random times after (--no-verify-hosts trusts hosts)", default: true },
   'verify-every-s': { kind: 'number', help: 'mean interval between probe checks of one host and expert, seconds', default: 600, min: 1 },
+  'spot-check': { kind: 'number', help: "share of real steps recomputed on a second replica and compared (a host's first step always is); 0 turns sampling off", default: 0.05, min: 0, max: 1 },
   'distrust-s': { kind: 'number', help: 'how long a host that failed its probe gets no work, seconds', default: 600, min: 1 },
   'wire-dtype': { kind: 'string', help: 'activations on the wire (float16 halves traffic, changes numbers slightly)', default: 'float32', choices: ['float32', 'float16'] },
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
@@ -52,6 +53,8 @@ export interface RouterConfig {
   allowPrivateAddresses: boolean;
   verifyEveryMs: number;
   distrustMs: number;
+  /** Share of steps cross-checked on other replicas once a replica passed its first check. */
+  spotCheck: number;
   wireDtype: WireDtype;
   drainGraceMs: number;
   bodyLimitBytes: number;
@@ -82,6 +85,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     allowPrivateAddresses: f['allow-private-addresses'],
     verifyEveryMs: f['verify-every-s'] * 1000,
     distrustMs: f['distrust-s'] * 1000,
+    spotCheck: f['spot-check'],
     wireDtype: f['wire-dtype'],
     drainGraceMs: f['drain-grace-s'] * 1000,
     bodyLimitBytes: f['body-limit-kb'] * 1024,

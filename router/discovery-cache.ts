@@ -30,6 +30,8 @@ export interface DiscoveryCache {
   records(expertId: string, fresh: boolean, signal?: AbortSignal): Promise<HostRecord[]>;
   /** What is cached now, without a query. */
   cached(expertId: string): HostRecord[] | undefined;
+  /** The experts with cached records. */
+  experts(): string[];
   /** The next use of the expert's records refreshes them. */
   invalidate(expertId: string): void;
 }
@@ -96,6 +98,7 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
       return untilAborted(refresh(expertId, e), signal);
     },
     cached: (expertId) => cache.get(expertId)?.records,
+    experts: () => [...cache.keys()],
     invalidate(expertId) {
       const e = cache.get(expertId);
       if (e) e.fetchedAt = -Infinity;

@@ -7,6 +7,7 @@ import type { Logger } from '../shared/log.ts';
 import type { Discovery, ExpertClient } from '../shared/transport-types.ts';
 import type { FailureOutcome, ReplicaBalancer } from './replica-balancer.ts';
 import type { ReplicaVerifier } from './replica-verifier.ts';
+import type { CrossChecker, CrossCheckInit, CrossCheckResult } from './cross-check.ts';
 
 export interface ReplicaPoolInit {
   model: string;
@@ -32,8 +33,10 @@ export interface ReplicaPoolInit {
   probeTimeoutMs?: number;
   /** Mean interval between checks of a replica's probe, ms (default 600000; each drawn from U(0.5, 1.5) of it). */
   verifyEveryMs?: number;
-  /** How long a replica that failed its probe gets no work, ms (default 600000). */
+  /** How long a replica that failed its probe, or a host caught by a cross-check, gets no work, ms (default 600000). */
   distrustMs?: number;
+  /** Cross-checks of real steps on other replicas (./cross-check.ts); absent: none. */
+  spotCheck?: CrossCheckInit;
 }
 
 export interface ReplicaPoolComponents {
@@ -49,8 +52,12 @@ export interface ReplicaPoolComponents {
   verify?: ReplicaVerifier;
   /** Called with each probe's outcome: 'ok', 'mismatch', or 'error' (the call failed). */
   onVerified?(expertId: string, peerId: string, result: 'ok' | 'mismatch' | 'error'): void;
-  /** Uniform [0, 1) draws for the re-check intervals (default Math.random). */
+  /** Uniform [0, 1) draws for the re-check intervals and cross-check sampling (default Math.random). */
   random?: () => number;
+  /** Each cross-check's outcome. */
+  onCrossCheck?(expertId: string, result: CrossCheckResult['type']): void;
+  /** A host was distrusted for wrong results (cross-check, non-finite output). */
+  onDistrustedHost?(peerId: string, address: string): void;
 }
 
 /** A replica chosen for a call. */
@@ -91,6 +98,10 @@ export interface ReplicaPool {
   failed(expertId: string, peerId: string, err: SwarmpathError, work?: number, seconds?: number): FailureOutcome;
   /** False while the replica is distrusted (its output failed its expert's probe); its sessions should move. */
   trusted(expertId: string, peerId: string): boolean;
+  /** The host computed wrong results: no work to its peer id or its address, for any expert, for `distrustMs`. */
+  distrustHost(peerId: string, address: string, reason: string): void;
+  /** Cross-checks of real steps (init.spotCheck); undefined when off. */
+  readonly crossCheck?: CrossChecker;
   /** Live (not banned) replicas of each expert. */
   view(expertIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<Record<string, ReplicaView[]>>;
   /**

@@ -17,6 +17,7 @@ import type { ExpertClient, HostRecord } from '../shared/transport-types.ts';
 import { discoveryCache } from './discovery-cache.ts';
 import type { ReplicaPool, ReplicaPoolComponents, ReplicaPoolInit, ReplicaView } from './replica-pool-types.ts';
 import { replicaVerification } from './replica-verification.ts';
+import { createCrossChecker } from './cross-check.ts';
 import { sleep } from './sleep.ts';
 
 /** Host clients (gRPC channels) kept at most. */
@@ -78,26 +79,29 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
     },
   });
 
-  /** Whether the replica may be offered: not banned, not distrusted. */
-  const live = (expertId: string, peerId: string, now: number): boolean =>
-    !c.balancer.isBanned(expertId, peerId, now) && !trust.distrusted(expertId, peerId, now);
+  /** Whether the replica may be offered: not banned, not distrusted (by peer id or address). */
+  const live = (expertId: string, r: HostRecord, now: number): boolean =>
+    !c.balancer.isBanned(expertId, r.peerId, now) && !trust.distrusted(expertId, r.peerId, now, r.grpc);
 
   /** Probes, in the background, every live replica among `recs` that has not passed its probe. */
   const probeUnverified = (expertId: string, recs: readonly HostRecord[], now: number): void => {
     if (closed || !c.verify) return;
-    for (const r of recs) if (live(expertId, r.peerId, now)) trust.checkInBackground(expertId, r.peerId, client(r.grpc));
+    for (const r of recs) if (live(expertId, r, now)) trust.checkInBackground(expertId, r.peerId, client(r.grpc));
   };
 
-  /** Makes `all` the expert's membership in the balancer; a higher seq than seen reinstates a replica. */
+  /**
+   * Makes `all` the expert's membership in the balancer. A banned replica that re-announces (a higher
+   * seq) is reinstated on probation: it gets work again only after it answers an Info call.
+   */
   const apply = (expertId: string, all: HostRecord[], now: number): void => {
-    const recs = all.filter((r) => !trust.distrusted(expertId, r.peerId, now));
+    const recs = all.filter((r) => !trust.distrusted(expertId, r.peerId, now, r.grpc));
     c.balancer.setReplicas(expertId, recs.map((r) => r.peerId), now);
     for (const r of recs) {
       const key = `${expertId} ${r.peerId}`;
       const seen = seqs.get(key);
-      if (seen !== undefined && r.seq > seen) {
+      if (seen !== undefined && r.seq > seen && c.balancer.isBanned(expertId, r.peerId, now)) {
         c.balancer.reinstate(expertId, r.peerId, now);
-        probation.delete(key);
+        probation.add(key);
       }
       seqs.set(key, r.seq);
     }
@@ -173,13 +177,30 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
 
     trusted: (expertId, peerId) => trust.trusted(expertId, peerId),
 
+    distrustHost(peerId, address, reason) {
+      const now = clock();
+      trust.distrustHost(peerId, address, now);
+      c.log.warn(`host ${peerId} at ${address} computes wrong results (${reason}); no work goes to it or its address`, { host: peerId, address });
+      c.onDistrustedHost?.(peerId, address);
+      for (const expertId of cache.experts()) {
+        const recs = cache.cached(expertId);
+        if (recs) apply(expertId, recs, now);
+      }
+    },
+
+    crossCheck: init.spotCheck === undefined ? undefined : createCrossChecker({ ...init.spotCheck }, {
+      acquire: (expertId, opts) => pool.acquire(expertId, opts),
+      distrust: (peerId, address, reason) => pool.distrustHost(peerId, address, reason),
+      random: c.random ?? Math.random, clock, log: c.log, onResult: c.onCrossCheck,
+    }),
+
     async view(expertIds, opts = {}) {
       const out: Record<string, ReplicaView[]> = {};
       await Promise.all(expertIds.map(async (id) => {
         const recs = await cache.records(id, false, opts.signal);
         const now = clock();
         const stats = new Map(c.balancer.stats(id).map((s) => [s.replica, s]));
-        out[id] = recs.filter((r) => live(id, r.peerId, now)).map((r) => {
+        out[id] = recs.filter((r) => live(id, r, now)).map((r) => {
           const s = stats.get(r.peerId);
           return {
             peerId: r.peerId, grpc: r.grpc, load: r.queueDepth,
@@ -195,7 +216,7 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       await Promise.all(expertIds.map(async (id) => {
         const recs = await cache.records(id, false, opts.signal);
         const now = clock();
-        if (recs.some((r) => live(id, r.peerId, now) && trust.passed(id, r.peerId))) served.add(id);
+        if (recs.some((r) => live(id, r, now) && trust.passed(id, r.peerId))) served.add(id);
         // A replica whose ban ran out since the last refresh gets its probe now, not at the next one.
         else probeUnverified(id, recs, now);
       }));

@@ -7,6 +7,7 @@
  * whoever asks (a request, or the pool's background check of a newly discovered replica).
  * Without a `verify` component every replica counts as verified and nothing is probed.
  */
+import { LRUCache } from 'lru-cache';
 import { SwarmpathError, UnavailableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ExpertClient } from '../shared/transport-types.ts';
@@ -41,8 +42,13 @@ export interface ReplicaVerification {
   checkInBackground(expertId: string, peerId: string, client: ExpertClient): void;
   /** Whether the replica passed its latest probe (a re-check that is due does not undo it); true without `verify`. */
   passed(expertId: string, peerId: string): boolean;
-  /** Whether the replica failed its probe less than `distrustMs` ago. */
-  distrusted(expertId: string, peerId: string, now: number): boolean;
+  /**
+   * Whether the replica failed its probe less than `distrustMs` ago, or its host (by peer id, or by
+   * `address` when given) was caught computing something else (`distrustHost`).
+   */
+  distrusted(expertId: string, peerId: string, now: number, address?: string): boolean;
+  /** No work for `distrustMs` to this peer, nor to any peer announcing this address, for any expert. */
+  distrustHost(peerId: string, address: string, now: number): void;
   /** False while the replica is distrusted; free while nobody is. */
   trusted(expertId: string, peerId: string): boolean;
 }
@@ -54,17 +60,21 @@ export function replicaVerification(init: VerificationInit, c: VerificationCompo
   const verifiedUntil = new Map<string, number>();
   /** Probes in flight, shared by every caller that wants the replica. */
   const verifying = new Map<string, Promise<boolean>>();
-  /** `expert peer` → until when a replica that failed its probe gets no work, ms. */
-  const distrustedUntil = new Map<string, number>();
+  /**
+   * Until when (ms) no work goes to: `expert peer` (failed its probe), `peer <id>` and `addr <host:port>`
+   * (caught by a cross-check: a new peer id at the same address gains nothing).
+   */
+  const distrustedUntil = new LRUCache<string, number>({ max: 65_536 });
 
-  const distrusted = (expertId: string, peerId: string, now: number): boolean => {
-    const key = `${expertId} ${peerId}`;
+  const isOn = (key: string, now: number): boolean => {
     const until = distrustedUntil.get(key);
     if (until === undefined) return false;
     if (now < until) return true;
     distrustedUntil.delete(key);
     return false;
   };
+  const distrusted = (expertId: string, peerId: string, now: number, address?: string): boolean =>
+    isOn(`${expertId} ${peerId}`, now) || isOn(`peer ${peerId}`, now) || (address !== undefined && isOn(`addr ${address}`, now));
 
   /** One probe call and its consequences; never rejects. */
   const probe = async (verify: ReplicaVerifier, expertId: string, peerId: string, cl: ExpertClient): Promise<boolean> => {
@@ -117,6 +127,11 @@ export function replicaVerification(init: VerificationInit, c: VerificationCompo
     },
     passed: (expertId, peerId) => !c.verify || verifiedUntil.has(`${expertId} ${peerId}`),
     distrusted,
+    distrustHost(peerId, address, now) {
+      distrustedUntil.set(`peer ${peerId}`, now + distrustMs);
+      distrustedUntil.set(`addr ${address}`, now + distrustMs);
+      for (const key of [...verifiedUntil.keys()]) if (key.endsWith(` ${peerId}`)) verifiedUntil.delete(key);
+    },
     // Asked at every stage step: free while nobody is distrusted.
     trusted: (expertId, peerId) => distrustedUntil.size === 0 || !distrusted(expertId, peerId, c.clock()),
   };

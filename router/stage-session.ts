@@ -5,12 +5,20 @@
  * replays the recorded inputs together with the current step as one prefill at position 0, then
  * continues. A session whose host has since failed its expert's probe (the pool distrusts it) moves the
  * same way at its next step. Each call has a deadline; attempts are bounded; nothing waits forever.
+ *
+ * Hosts are not trusted to judge the router's input: only the router's own validation makes a 4xx,
+ * and any error a host returns (INVALID_ARGUMENT included) is that host's failure. An output with a
+ * NaN or an infinity is an integrity failure: the host is distrusted and the session moves. With the
+ * pool's cross-checks on (router/cross-check.ts), a step due for one is recomputed on other replicas
+ * before its output is used; when the host is outvoted, the client gets the majority's output and
+ * the session moves.
  */
 import { SwarmpathError, asSwarmpathError, CancelledError, IntegrityError, InternalError, UnavailableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import type { ExpertSession, WireDtype } from '../shared/transport-types.ts';
 import type { Replica, ReplicaPool } from './replica-pool.ts';
+import { allFinite } from './cross-check.ts';
 import { startStageSpan } from '../shared/telemetry/stage-span.ts';
 import type { StageSpan } from '../shared/telemetry/stage-span.ts';
 
@@ -127,7 +135,14 @@ export class StageSession {
       try {
         const session = await this.#ensureSession(this.#failed, opts);
         const input = replay ? this.#withHistory(hidden) : hidden;
-        const out = await this.#call(session, input, replay ? 0 : position, opts);
+        let out = await this.#call(session, input, replay ? 0 : position, opts);
+        const replica = this.#replica as Replica;
+        if (!allFinite(out)) {
+          this.#c.pool.distrustHost(replica.peerId, replica.grpc, `its ${this.expertId} output holds NaN or infinity`);
+          throw new IntegrityError(`host ${replica.peerId} returned a non-finite output for expert ${this.expertId}`);
+        }
+        const checked = await this.#crossCheck(replica, replay ? input : this.#withHistory(hidden), replay ? lastRows(out, T) : out, opts);
+        if (checked) out = checked;
         this.#record(hidden);
         if (this.#moving) {
           this.#moving = false;
@@ -135,12 +150,12 @@ export class StageSession {
           this.#c.events?.onFailover?.(this.expertId, this.#lastError?.code ?? 'UNKNOWN');
           this.#span.event('replay', { 'swarmpath.host': this.#replica?.peerId ?? '', 'swarmpath.positions': this.#length });
         }
-        return replay ? lastRows(out, T) : out;
+        return replay && !checked ? lastRows(out, T) : out;
       } catch (err) {
         const e = asSwarmpathError(err);
         if (opts.signal?.aborted) throw new CancelledError('request cancelled', e);
         this.#lastError = e;
-        if (e.code === 'INVALID_ARGUMENT' || e.code === 'NO_LIVE_REPLICA') throw e;
+        if (e.code === 'NO_LIVE_REPLICA') throw e;
         lastErr = e;
         this.#dropReplica(e, (replay ? this.#length : 0) + T, (this.#clock() - t0) / 1000);
         if (this.#clock() >= opts.deadlineMs) break;
@@ -186,6 +201,19 @@ export class StageSession {
     if (T > 1) this.#span.prefill(T, seconds * 1000);
     else this.#span.decode(seconds * 1000);
     return out;
+  }
+
+  /**
+   * Runs a cross-check when one is due: the honest output when the replica was outvoted (it is
+   * distrusted, and this session moves at its next step), else undefined (`out` stands).
+   */
+  async #crossCheck(replica: Replica, sequence: F32, out: F32, opts: StepOpts): Promise<F32 | undefined> {
+    const checker = this.#c.pool.crossCheck;
+    if (!checker || !checker.due(this.expertId, replica.peerId)) return undefined;
+    const r = await checker.check(this.expertId, replica, sequence, out, opts.signal);
+    if (r.type !== 'primary-wrong') return undefined;
+    this.#span.event('cross-check-failed', { 'swarmpath.host': replica.peerId });
+    return r.honest;
   }
 
   /** Forgets the failed replica's session; `work` positions were attempted for `seconds`. */

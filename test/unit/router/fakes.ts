@@ -93,7 +93,9 @@ export function toyRuntime(manifest = toyManifest()): RouterRuntime {
  * output depends on the whole history. k distinguishes experts.
  */
 export function toyExpert(expertId: string, history: Float32Array[], x: F32): F32 {
-  const k = (expertId.charCodeAt(1) + expertId.charCodeAt(3)) % 5 / 10;
+  let k = 0;
+  for (let i = 0; i < expertId.length; i++) k += expertId.charCodeAt(i);
+  k = (k % 5) / 10;
   const T = x.dims[1];
   const out = new Float32Array(T * D);
   for (let t = 0; t < T; t++) {
@@ -136,6 +138,16 @@ export interface FakeHostOpts {
   delayMs?: number;
   /** Steps wait for this promise first. */
   gate?: Promise<void>;
+  /** Adds this to every Session output (a host honest on Forward, lying on real work). */
+  perturbSession?: number;
+  /** Session outputs hold a NaN. */
+  nanSession?: boolean;
+  /** Adds this to every Forward output (a lying checker). */
+  perturbForward?: number;
+}
+
+function shifted(t: F32, by: number): F32 {
+  return { data: t.data.map((x) => x + by), dims: t.dims };
 }
 
 /** A fake host serving some experts; `kill()` makes every call fail as a dead host's would. */
@@ -150,6 +162,8 @@ export class FakeHost {
   activeSessions = 0;
   /** Info calls answered or refused. */
   infos = 0;
+  /** Forward calls answered. */
+  forwards = 0;
   readonly positions: number[] = [];
 
   constructor(peerId: string, experts: string[], opts: FakeHostOpts = {}) {
@@ -184,7 +198,14 @@ export class FakeHost {
           experts: host.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: host.activeSessions })),
         };
       },
-      async forward(): Promise<F32> { throw new Error('not used'); },
+      // Stateless: the whole sequence in one call (what the router's cross-checks send).
+      async forward(expertId: string, hidden: F32): Promise<F32> {
+        if (host.dead) throw unavailable();
+        if (!host.experts.includes(expertId)) throw new SwarmpathError('UNKNOWN_EXPERT', expertId);
+        host.forwards++;
+        const out = toyExpert(expertId, [], hidden);
+        return host.opts.perturbForward ? shifted(out, host.opts.perturbForward) : out;
+      },
       async openSession(expertId: string, maxLength: number, _opts: CallOpts): Promise<ExpertSession> {
         if (host.dead) throw unavailable();
         if (!host.experts.includes(expertId)) throw new SwarmpathError('UNKNOWN_EXPERT', expertId);
@@ -211,7 +232,9 @@ export class FakeHost {
             host.positions.push(position);
             if (host.opts.dieAfterSteps !== undefined && host.steps > host.opts.dieAfterSteps) { host.dead = true; throw unavailable(); }
             history.length = position;
-            return toyExpert(expertId, history, hidden);
+            const out = toyExpert(expertId, history, hidden);
+            if (host.opts.nanSession) out.data[0] = NaN;
+            return host.opts.perturbSession ? shifted(out, host.opts.perturbSession) : out;
           },
         };
       },

@@ -163,6 +163,26 @@ describe('replica pool', () => {
     assert.equal(balancer.isBanned('E', 'h1', Date.now()), false);
     const view = await pool.view(['E']);
     assert.deepEqual(view.E.map((v) => v.peerId).sort(), ['h1', 'h2']);
+    // Reinstated on probation: before work it must answer an Info call (a record alone proves nothing).
+    const infos = hosts[0].infos;
+    assert.equal((await pool.acquire('E', { exclude: new Set(['h2']) })).peerId, 'h1');
+    assert.equal(hosts[0].infos, infos + 1, 'probed once before its first work');
+    await pool.acquire('E', { exclude: new Set(['h2']) });
+    assert.equal(hosts[0].infos, infos + 1, 'and not again once it answered');
+  });
+
+  it('a re-announcement does not bring back a dead replica: its Info probe fails and it is banned again', async () => {
+    const { d, pool, balancer, hosts, advance, refreshLanded } = setup(10);
+    await pool.acquire('E');
+    pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'gone'));
+    hosts[0].kill();
+    d.answer = hosts.map((h) => ({ ...h.record(), seq: h.peerId === 'h1' ? 2 : 1 }));
+    advance(20);
+    const landed = refreshLanded();
+    await pool.acquire('E');
+    await landed;
+    for (let i = 0; i < 4; i++) assert.equal((await pool.acquire('E')).peerId, 'h2');
+    assert.equal(balancer.isBanned('E', 'h1', Date.now() + 30), true);
   });
 
   it('after a ban runs out, a replica must answer an Info probe before it gets work again', async () => {

@@ -1,16 +1,25 @@
 /**
- * The generation loop of one request: stem in the router, the path's experts on hosts (a
- * PathSession), head and sampling in the router. Prefill the prompt in one step, then one position
- * per decode step; text is decoded incrementally and cut at stop strings. With the same seed the
- * same request gives the same text, whichever replicas serve it (failover replays exact inputs).
+ * The generation loop of one request (one choice): stem in the router, the path's experts on hosts
+ * (a PathSession), head and sampling in the router. Prefill the prompt in one step, then one position
+ * per decode step; text is decoded incrementally and cut at stop strings. Sampling is
+ * sampling/token-sampler.ts: logit processing in a fixed order, then the runtime's seeded draw. With
+ * the same seed the same request gives the same text, whichever replicas serve it (failover replays
+ * exact inputs). Log-probabilities (raw, sampling/logprobs.ts) come with the text they belong to.
  */
 import { SwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
+import type { F32 } from '../shared/runtime-types.ts';
 import { PathSession } from './path-session.ts';
 import type { StageEvents, StageTimeouts } from './stage-session.ts';
 import type { ReplicaPool } from './replica-pool.ts';
 import type { RouterRuntime, SamplingParams } from './runtime.ts';
 import { StopMatcher } from './stop-matcher.ts';
+import { NO_PROCESSING } from './sampling/logit-processors.ts';
+import type { LogitProcessing } from './sampling/logit-processors.ts';
+import { LogprobTrail, promptTrail } from './sampling/logprob-trail.ts';
+import { tokenLogprob } from './sampling/logprobs.ts';
+import type { TokenLogprob, TopLogprob } from './sampling/logprobs.ts';
+import { createTokenSampler } from './sampling/token-sampler.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
 
 export type FinishReason = 'stop' | 'length';
@@ -29,6 +38,12 @@ export interface GenerateRequest {
   deadlineMs: number;
   /** For host logs and traces. */
   requestId?: string;
+  /** Logit bias, penalties, top_k, min_p (sampling/logit-processors.ts); none when absent. */
+  processing?: LogitProcessing;
+  /** Report each generated token's log-probability with this many alternatives (0..20); none when absent. */
+  logprobs?: number;
+  /** Also the prompt tokens' log-probabilities (with `logprobs` alternatives each), from the prefill. */
+  promptLogprobs?: boolean;
 }
 
 export interface GenerateResult {
@@ -41,10 +56,24 @@ export interface GenerateResult {
   hosts: string[];
   /** Sessions moved to another replica by replay. */
   replays: number;
+  /** With `logprobs`: one entry per token of `text` (tokens of a cut stop string are left out). */
+  logprobs?: TokenLogprob[];
+  /** With `promptLogprobs`: one entry per prompt token, the first without a log-probability. */
+  promptLogprobs?: TokenLogprob[];
+}
+
+export interface TextInfo {
+  hosts: string[];
+  /** Tokens generated so far. */
+  tokens: number;
+  /** With `logprobs`: the entries of the tokens whose text starts in this piece. */
+  logprobs?: TokenLogprob[];
+  /** With `promptLogprobs`: the prompt's entries (the same on every call). */
+  promptLogprobs?: TokenLogprob[];
 }
 
 /** Called with each piece of text as soon as it is final; awaited (backpressure). */
-export type OnText = (text: string, info: { hosts: string[]; tokens: number }) => void | Promise<void>;
+export type OnText = (text: string, info: TextInfo) => void | Promise<void>;
 
 export interface GeneratorInit extends StageTimeouts {
   wireDtype?: WireDtype;
@@ -77,27 +106,38 @@ export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Ge
       const opts = { signal: req.signal, deadlineMs: req.deadlineMs };
       const decoder = c.runtime.decoder();
       const stopper = new StopMatcher(req.stop);
-      const sample = c.runtime.sampler(req.seed, req.sampling);
+      const sample = createTokenSampler({
+        processing: req.processing ?? NO_PROCESSING, temperature: req.sampling.temperature, prompt: req.prompt,
+        vocabSize: c.runtime.manifest.dims.vocab_size, topLogprobs: req.logprobs,
+      }, c.runtime.sampler(req.seed, req.sampling));
+      const trail = req.logprobs !== undefined ? new LogprobTrail() : undefined;
+      let promptLogprobs: TokenLogprob[] | undefined;
       let text = '';
       let tokens = 0;
       const emit = async (piece: string) => {
         if (piece === '') return;
         text += piece;
-        await onText?.(piece, { hosts: session.hosts(), tokens });
+        const logprobs = trail?.take(text.length);
+        await onText?.(piece, { hosts: session.hosts(), tokens, ...(logprobs ? { logprobs } : {}), ...(promptLogprobs ? { promptLogprobs } : {}) });
       };
       let failed = true;
       try {
         let pos = 0;
         let h = await session.forward(await c.runtime.embed(req.prompt, 0), 0, opts);
         pos = req.prompt.length;
+        if (req.promptLogprobs) promptLogprobs = await promptEntries(c.runtime, h, req.prompt, D, req.logprobs ?? 0, req.signal);
         let logits = await c.runtime.lastLogits(h);
         let finishReason: FinishReason = 'length';
         for (;;) {
-          const token = sample(logits);
+          const s = sample(logits);
+          const token = s.token;
+          if (s.logprob) trail?.add(token, s.logprob.logprob, s.logprob.top);
           tokens++;
           if (tokens === 1) c.events?.onFirstToken?.();
           const last = tokens >= req.maxTokens;
-          const pushed = stopper.push(decoder.push(token) + (last ? decoder.end() : ''));
+          const decoded = decoder.push(token) + (last ? decoder.end() : '');
+          trail?.advance(decoded);
+          const pushed = stopper.push(decoded);
           await emit(pushed.text);
           if (pushed.type === 'stop') { finishReason = 'stop'; break; }
           if (last) { await emit(stopper.flush()); break; }
@@ -110,12 +150,30 @@ export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Ge
         return {
           text, finishReason, promptTokens: req.prompt.length, completionTokens: tokens,
           path: req.path, hosts: session.hosts(), replays: session.replays(),
+          ...(trail ? { logprobs: [...trail.taken] } : {}), ...(promptLogprobs ? { promptLogprobs } : {}),
         };
       } finally {
         session.close(failed);
       }
     },
   };
+}
+
+/**
+ * The prompt tokens' entries from the prefill's output [1,T,D]. The head is position-wise (a final
+ * LayerNorm then a linear map, docs/model-format.md), so the logits at position t are the head of row
+ * t alone: `lastLogits` of a one-position tensor, through the runtime's narrow interface.
+ */
+async function promptEntries(rt: RouterRuntime, hidden: F32, prompt: Uint8Array, D: number, k: number,
+  signal: AbortSignal | undefined): Promise<TokenLogprob[]> {
+  const predicting: { logprob: number; top: TopLogprob[] }[] = [];
+  for (let t = 0; t + 1 < prompt.length; t++) {
+    throwIfAborted(signal);
+    const logits = await rt.lastLogits({ data: hidden.data.slice(t * D, (t + 1) * D), dims: [1, 1, D] });
+    predicting.push(tokenLogprob(logits, prompt[t + 1], k));
+  }
+  const decoder = rt.decoder();
+  return promptTrail(prompt, predicting, (token) => decoder.push(token));
 }
 
 function throwIfAborted(signal: AbortSignal | undefined): void {

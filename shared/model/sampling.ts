@@ -1,7 +1,9 @@
 /**
  * Token sampling from logits: temperature 0 is greedy argmax (first maximum on ties); otherwise
  * softmax at `temperature`, nucleus (top-p) truncation, and one draw from the seeded rng. Pure
- * given the rng: the same logits, options and rng state give the same token.
+ * given the rng: the same logits, options and rng state give the same token. A logit of -Infinity
+ * (a token masked by the router's logit processing: a ban, top_k, min_p) has probability 0 and is
+ * never drawn; at least one logit must be finite.
  */
 import type { Rng } from './rng.ts';
 
@@ -45,12 +47,15 @@ export function sampleToken(logits: Float32Array, opts: SamplingOptions, rng: Rn
 function pick(probs: Float64Array, total: number, u: number, order: number[] | null): number {
   let target = u * total;
   const n = order ? order.length : probs.length;
+  let lastPositive = order ? order[0] : 0;
   for (let j = 0; j < n; j++) {
     const i = order ? order[j] : j;
+    if (probs[i] > 0) lastPositive = i;
     target -= probs[i];
     if (target < 0) return i;
   }
-  return order ? order[n - 1] : n - 1;
+  // Rounding left u * total at or above the running sum: the last token that has any probability.
+  return lastPositive;
 }
 
 /**

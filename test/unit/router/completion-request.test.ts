@@ -42,10 +42,10 @@ describe('completion request validation', () => {
     bad(() => parseCompletion({ prompt: 'hi', temperature: 3 }, ctx), 400, 'temperature');
     bad(() => parseCompletion({ prompt: 'hi', top_p: 0 }, ctx), 400, 'top_p');
     bad(() => parseCompletion({ prompt: 'hi', seed: 1.5 }, ctx), 400, 'seed');
-    bad(() => parseCompletion({ prompt: 'hi', stop: [1] }, ctx), 400, 'stop');
+    bad(() => parseCompletion({ prompt: 'hi', stop: [1] }, ctx), 400, 'stop[0]');
     bad(() => parseCompletion({ prompt: 'hi', stop: ['a', 'b', 'c', 'd', 'e'] }, ctx), 400, 'stop');
     bad(() => parseCompletion({ prompt: 'hi', stream: 'yes' }, ctx), 400, 'stream');
-    bad(() => parseCompletion({ prompt: 'hi', n: 2 }, ctx), 400, 'n');
+    bad(() => parseCompletion({ prompt: 'hi', n: 9 }, ctx), 400, 'n');
     bad(() => parseCompletion({ prompt: 'hi', model: 7 }, ctx), 400, 'model');
   });
   it('answers 404 for an unknown model', () => {
@@ -66,7 +66,7 @@ describe('chat request validation', () => {
     bad(() => parseChat({ messages: 'hi' }, ctx), 400, 'messages');
     bad(() => parseChat({ messages: [{ role: 'wizard', content: 'x' }] }, ctx), 400, 'messages[0].role');
     bad(() => parseChat({ messages: [{ role: 'user', content: 5 }] }, ctx), 400, 'messages[0].content');
-    bad(() => parseChat({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }, ctx), 400, 'messages[0].content[0]');
+    bad(() => parseChat({ messages: [{ role: 'user', content: [{ type: 'image_url' }] }] }, ctx), 400, 'messages[0].content[0].type');
     bad(() => parseChat({ messages: [null] }, ctx), 400, 'messages[0]');
   });
 });

@@ -6,7 +6,10 @@ import { createGenerator } from '../../../router/generation.ts';
 import type { GenerateRequest } from '../../../router/generation.ts';
 import { createReplicaPool } from '../../../router/replica-pool.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
-import { FakeDiscovery, FakeHost, referenceText, toyRuntime } from './fakes.ts';
+import { FakeDiscovery, FakeHost, referenceText, toyExpert, toyRuntime } from './fakes.ts';
+import { NO_PROCESSING } from '../../../router/sampling/logit-processors.ts';
+import { logSoftmax } from '../../../router/sampling/logprobs.ts';
+import type { F32 } from '../../../shared/runtime-types.ts';
 
 function setup(hosts: FakeHost[], opts: { noReplicaWaitMs?: number; stepTimeoutMs?: number } = {}) {
   const runtime = toyRuntime();
@@ -138,13 +141,13 @@ describe('generation over fake hosts', () => {
     assert.ok(r.hosts.includes('b2'), `served by the re-hosted replica: ${r.hosts.join(',')}`);
   });
 
-  it('does not retry bad input', async () => {
+  it("a host's INVALID_ARGUMENT is never the client's 400: every replica refusing makes a 503", async () => {
     const hosts = twoReplicas();
     hosts[0].opts.failWith = 'INVALID_ARGUMENT';
     hosts[1].opts.failWith = 'INVALID_ARGUMENT';
-    const { runtime, gen, failovers } = setup(hosts);
-    await assert.rejects(gen.generate(request(runtime, 'hello')), (e: unknown) => e instanceof SwarmpathError && e.code === 'INVALID_ARGUMENT');
-    assert.equal(failovers.length, 0);
+    const { runtime, gen, retries } = setup(hosts);
+    await assert.rejects(gen.generate(request(runtime, 'hello')), (e: unknown) => e instanceof SwarmpathError && e.http === 503);
+    assert.ok(retries.length >= 2, 'each refusal struck its host and moved on');
   });
 
   it('retries a step past its deadline on another replica, without a strike', async () => {
@@ -177,5 +180,85 @@ describe('generation over fake hosts', () => {
     const p = gen.generate(request(runtime, 'hello', { signal: ac.signal, maxTokens: 100 }), () => { if (++pieces === 3) ac.abort(); });
     await assert.rejects(p, (e: unknown) => e instanceof SwarmpathError && e.code === 'CANCELLED');
     assert.equal(hosts.reduce((n, h) => n + h.activeSessions, 0), 0);
+  });
+});
+
+/** Greedy generation along the path in one place: each token and the log-softmax of the logits it came from. */
+async function greedyReference(runtime: ReturnType<typeof toyRuntime>, prompt: string, path: readonly string[], n: number) {
+  const hist = path.map(() => [] as Float32Array[]);
+  const fwd = (h: F32) => path.reduce((x, id, s) => toyExpert(id, hist[s], x), h);
+  const tokens = runtime.encode(prompt);
+  let logits = await runtime.lastLogits(fwd(await runtime.embed(tokens, 0)));
+  const out: { token: number; logprobs: Float64Array }[] = [];
+  for (let i = 0; i < n; i++) {
+    const lp = logSoftmax(logits);
+    let token = 0;
+    for (let v = 1; v < lp.length; v++) if (lp[v] > lp[token]) token = v;
+    out.push({ token, logprobs: lp });
+    logits = await runtime.lastLogits(fwd(await runtime.embed([token], tokens.length + i)));
+  }
+  return out;
+}
+
+describe('generation with logit processing and log-probabilities', () => {
+  it('reports each token\'s raw log-probability and top alternatives, the same after a failover', async () => {
+    const { runtime, gen } = setup(twoReplicas());
+    const req = request(runtime, 'hello', { sampling: { temperature: 0, topP: 1 }, maxTokens: 20, logprobs: 3 });
+    const want = await greedyReference(runtime, 'hello', req.path, 20);
+    const r = await gen.generate(req);
+    assert.deepEqual(r.logprobs?.map((e) => e.token), want.map((w) => w.token));
+    r.logprobs?.forEach((e, i) => {
+      assert.equal(e.logprob, want[i].logprobs[e.token]);
+      assert.equal(e.offset, i);
+      assert.equal(e.top?.length, 3);
+      assert.equal(e.top?.[0].token, e.token, 'greedy: the chosen token is the most likely');
+    });
+    const other = twoReplicas();
+    other[2].opts.dieAfterSteps = 7; // b0, level 1's first pick, dies mid-generation
+    const second = setup(other);
+    const moved = await second.gen.generate(request(second.runtime, 'hello', { sampling: { temperature: 0, topP: 1 }, maxTokens: 20, logprobs: 3 }));
+    assert.equal(moved.replays, 1);
+    assert.deepEqual(moved.logprobs, r.logprobs);
+  });
+
+  it('hands each piece its tokens\' entries and leaves out a cut stop string\'s', async () => {
+    const { runtime, gen } = setup(twoReplicas());
+    const base = await gen.generate(request(runtime, 'hello'));
+    const stop = base.text.slice(10, 13);
+    const pieces: { text: string; tokens: number[] }[] = [];
+    const r = await gen.generate(request(runtime, 'hello', { stop: [stop], logprobs: 0 }), (text, info) => {
+      pieces.push({ text, tokens: (info.logprobs ?? []).map((e) => e.token) });
+    });
+    assert.equal(r.finishReason, 'stop');
+    assert.equal(String.fromCharCode(...(r.logprobs ?? []).map((e) => e.token)), r.text);
+    for (const p of pieces) assert.equal(String.fromCharCode(...p.tokens), p.text);
+    assert.ok(r.completionTokens > (r.logprobs ?? []).length, 'the stop string\'s tokens were generated, not reported');
+  });
+
+  it('prompt log-probabilities: none for the first token, the model\'s for the others', async () => {
+    const { runtime, gen } = setup(twoReplicas());
+    const r = await gen.generate(request(runtime, 'hello', { maxTokens: 1, logprobs: 2, promptLogprobs: true }));
+    const p = r.promptLogprobs ?? [];
+    assert.deepEqual(p.map((e) => e.token), [...runtime.encode('hello')]);
+    assert.equal(p[0].logprob, null);
+    const path = request(runtime, 'hello').path;
+    for (let t = 1; t < 5; t++) {
+      const ref = await greedyReference(runtime, 'hello'.slice(0, t), path, 1);
+      assert.ok(Math.abs((p[t].logprob ?? 0) - ref[0].logprobs[p[t].token]) < 1e-12, `prompt token ${t}`);
+      assert.equal(p[t].offset, t);
+    }
+  });
+
+  it('top_k = 1 gives the greedy text at any temperature; processing keeps a seed\'s text reproducible', async () => {
+    const { runtime, gen } = setup(twoReplicas());
+    const greedy = await gen.generate(request(runtime, 'hello', { sampling: { temperature: 0, topP: 1 } }));
+    const topK1 = await gen.generate(request(runtime, 'hello', { sampling: { temperature: 1.5, topP: 1 }, processing: { ...NO_PROCESSING, topK: 1 } }));
+    assert.equal(topK1.text, greedy.text);
+    const penalised = { ...NO_PROCESSING, frequencyPenalty: 1.5, repetitionPenalty: 1.3, minP: 0.05 };
+    const a = await gen.generate(request(runtime, 'hello', { processing: penalised }));
+    const b = await gen.generate(request(runtime, 'hello', { processing: penalised }));
+    const plain = await gen.generate(request(runtime, 'hello'));
+    assert.equal(a.text, b.text);
+    assert.notEqual(a.text, plain.text);
   });
 });

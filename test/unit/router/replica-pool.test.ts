@@ -24,15 +24,17 @@ class ScriptedDiscovery implements Discovery {
  * A pool over h1, h2 serving E; `ttl` 'default': the pool's default discovery cache TTL.
  * `refreshLanded()` resolves once the next discovery refresh has been applied (onLiveReplicas).
  */
-function setup(ttl: number | 'default' = 1000) {
+function setup(ttl: number | 'default' = 1000, frozen = false) {
   const d = new ScriptedDiscovery();
   const hosts = [new FakeHost('h1', ['E']), new FakeHost('h2', ['E'])];
   d.answer = hosts.map((h) => h.record());
   const balancer = new ReplicaBalancer({ strikesToBan: 1, banBaseMs: 60_000 });
+  const start = Date.now();
   let offset = 0;
   let landed: (() => void)[] = [];
   const pool = createReplicaPool({ model: 'toy', ...(ttl !== 'default' ? { cacheTtlMs: ttl } : {}), noReplicaWaitMs: 100, pollMs: 10 }, {
-    discovery: d, balancer, log: silentLogger, clock: () => Date.now() + offset,
+    // `frozen`: the clock moves only by advance(), so cache ages do not depend on how busy the machine is.
+    discovery: d, balancer, log: silentLogger, clock: () => (frozen ? start : Date.now()) + offset,
     connect: (a) => (hosts.find((h) => h.grpc === a) as FakeHost).client(),
     onLiveReplicas: () => { const w = landed; landed = []; for (const r of w) r(); },
   });
@@ -109,7 +111,7 @@ describe('replica pool', () => {
   });
 
   it('an empty answer is reused for at most pollMs, not the TTL', async () => {
-    const { d, pool, advance, hosts } = setup(60_000);
+    const { d, pool, advance, hosts } = setup(60_000, true);
     d.answer = [];
     assert.deepEqual((await pool.view(['E'])).E, []);
     assert.equal(d.queries, 1);

@@ -199,8 +199,9 @@ export class FakeHost {
         };
       },
       // Stateless: the whole sequence in one call (what the router's cross-checks send).
-      async forward(expertId: string, hidden: F32): Promise<F32> {
+      async forward(expertId: string, hidden: F32, opts: CallOpts): Promise<F32> {
         if (host.dead) throw unavailable();
+        if (opts.deadlineMs <= Date.now()) throw new SwarmpathError('DEADLINE_EXCEEDED', 'deadline passed before the call');
         if (!host.experts.includes(expertId)) throw new SwarmpathError('UNKNOWN_EXPERT', expertId);
         host.forwards++;
         const out = toyExpert(expertId, [], hidden);

@@ -129,11 +129,20 @@ describe('generation over fake hosts', () => {
     const req = request(runtime, 'hello');
     const want = await referenceText(runtime, 'hello', req.path, 40, 7, req.sampling);
     let rehosted = false;
+    let killedAt = 0;
+    // The replacement appears while the request waits for a replica: two discovery queries after the kill.
+    const replicas = discovery.replicas.bind(discovery);
+    discovery.replicas = async (model, expertId) => {
+      if (rehosted && discovery.queries >= killedAt + 2 && !discovery.hosts.some((h) => h.peerId === 'b2')) {
+        discovery.hosts.push(new FakeHost('b2', ['L1.0', 'L1.1']));
+      }
+      return replicas(model, expertId);
+    };
     const r = await gen.generate(req, () => {
       if (hosts[2].steps + hosts[3].steps > 10 && !rehosted) {
         rehosted = true;
+        killedAt = discovery.queries;
         hosts[2].kill(); hosts[3].kill();
-        setTimeout(() => { discovery.hosts.push(new FakeHost('b2', ['L1.0', 'L1.1'])); }, 100);
       }
     });
     assert.ok(rehosted, 'the stage lost every replica mid-generation');
@@ -173,7 +182,7 @@ describe('generation over fake hosts', () => {
   });
 
   it('cancels on abort and closes its sessions', async () => {
-    const hosts = twoReplicas().map((h) => { h.opts.delayMs = 5; return h; });
+    const hosts = twoReplicas();
     const { runtime, gen } = setup(hosts);
     const ac = new AbortController();
     let pieces = 0;

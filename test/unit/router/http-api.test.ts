@@ -207,8 +207,7 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
     assert.equal(a.inflight, 0);
     const steps = hosts[0].steps;
     assert.ok(steps < 100, `steps ${steps}`);
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(hosts[0].steps, steps);
+    // Every session is closed: no further step can run (a fake session refuses steps once closed).
     assert.equal(hosts[0].activeSessions + hosts[1].activeSessions, 0);
   });
 
@@ -237,13 +236,16 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
   });
 
   it('close() drains an in-flight request before closing', async () => {
-    const hosts = [
-      new FakeHost('a0', ['L0.0', 'L0.1'], { delayMs: 2 }), new FakeHost('b0', ['L1.0', 'L1.1'], { delayMs: 2 }),
-    ];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const hosts = [new FakeHost('a0', ['L0.0', 'L0.1'], { gate }), new FakeHost('b0', ['L1.0', 'L1.1'], { gate })];
     const { server, api: a } = api({}, hosts);
     const pending = inject(server, { path: '/v1/completions', body: { prompt: 'hello', max_tokens: 20 } });
     await waitFor('the request to start', () => a.inflight > 0, { intervalMs: 1 });
-    await a.close(5000);
+    // The request's steps are held at the gate: close() starts while it is in flight, then it goes on.
+    const closing = a.close(5000);
+    release();
+    await closing;
     const r = await pending;
     assert.equal(r.status, 200);
     assert.equal(r.json().usage.completion_tokens, 20);

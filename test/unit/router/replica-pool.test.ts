@@ -11,10 +11,14 @@ import { FakeHost } from './fakes.ts';
 class ScriptedDiscovery implements Discovery {
   answer: HostRecord[] = [];
   queries = 0;
-  delayMs = 0;
+  /** While set, queries wait for it (a slow DHT). */
+  gate: Promise<void> | undefined;
+  /** Called at each query with its number (1, 2, …), before it answers. */
+  onQuery: ((n: number) => void) | undefined;
   async replicas(_model: string, expertId: string): Promise<HostRecord[]> {
     this.queries++;
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+    this.onQuery?.(this.queries);
+    if (this.gate) await this.gate;
     return this.answer.filter((r) => r.experts.includes(expertId)).map((r) => ({ ...r }));
   }
   async allHosts(): Promise<HostRecord[]> { return this.answer; }
@@ -49,11 +53,13 @@ describe('replica pool', () => {
     assert.equal((await pool.acquire('E')).peerId, 'h2');
     assert.equal(d.queries, 1);
     advance(1500);
-    d.delayMs = 50;
+    let release!: () => void;
+    d.gate = new Promise<void>((r) => { release = r; });
     const landed = refreshLanded();
-    const t0 = Date.now();
+    // The refresh is blocked on the gate: the acquire can only resolve from the stale cache.
     await pool.acquire('E');
-    assert.ok(Date.now() - t0 < 40, 'a stale cache answers at once');
+    assert.equal(d.queries, 2, 'a refresh started');
+    release();
     await landed;
     assert.equal(d.queries, 2);
   });
@@ -137,16 +143,17 @@ describe('replica pool', () => {
   it('waits a bounded time, then throws NoLiveReplicaError', async () => {
     const { d, pool } = setup();
     d.answer = [];
-    const t0 = Date.now();
     await assert.rejects(pool.acquire('E'), (e: unknown) => e instanceof NoLiveReplicaError && e.http === 503);
-    assert.ok(Date.now() - t0 < 2000);
     assert.ok(d.queries >= 2, 'it polled discovery while waiting');
+    // Bounded: noReplicaWaitMs (100) / pollMs (10) polls at most, plus the first lookup.
+    assert.ok(d.queries <= 12, `polled ${d.queries} times`);
   });
 
   it('finds a replica that appears while it waits', async () => {
     const { d, pool, hosts } = setup();
     d.answer = [];
-    setTimeout(() => { d.answer = [hosts[1].record()]; }, 30);
+    // The replica appears while the request waits: at its third discovery query.
+    d.onQuery = (n) => { if (n === 3) d.answer = [hosts[1].record()]; };
     assert.equal((await pool.acquire('E')).peerId, 'h2');
   });
 
@@ -214,7 +221,7 @@ describe('replica pool', () => {
     const { d, pool } = setup();
     d.answer = [];
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 20);
+    d.onQuery = (n) => { if (n === 2) ac.abort(); }; // while it waits for a replica
     await assert.rejects(pool.acquire('E', { signal: ac.signal }), (e: unknown) => e instanceof SwarmpathError && e.code === 'CANCELLED');
   });
 });

@@ -72,7 +72,10 @@ export function createRebalancer(init: RebalancerInit, c: RebalancerComponents):
     const input = await c.view(halt.signal);
     const decision = decideRebalance({ ...input, self: { peerId: init.peerId, experts: c.migrator.experts() }, random: random() });
     lastResult = { decision };
-    if (decision.type === 'stay') return;
+    if (decision.type === 'stay') {
+      c.log.debug('rebalance: stay', { hosts: input.hosts.length });
+      return;
+    }
     c.log.info(`rebalance: ${describe(decision)}`, { hosts: input.hosts.length });
     emit('rebalance', { ...decision, peerId: init.peerId });
     const outcome = decision.type === 'join'

@@ -63,7 +63,9 @@ test('an over-provisioned host fetches, verifies and serves an under-provisioned
   hosts.push(...pinned);
   const e = pinned[2];
   // The mover: a third replica of L0.0, whose package lacks L1.0's file.
-  const m = await spawnHost(['--model', partial, '--store', store, '--expert', 'L0.0', '--rebalance', '--rebalance-interval-s', '1', '--rebalance-delay-s', '1', ...bootstrap]);
+  // Debug logs: its 'rebalance: stay' lines show each check that decided nothing (counted below).
+  const m = await spawnHost(['--model', partial, '--store', store, '--expert', 'L0.0', '--rebalance', '--rebalance-interval-s', '1', '--rebalance-delay-s', '1', ...bootstrap],
+    { env: { SWARMPATH_LOG: 'debug' } });
   hosts.push(m);
   assert.deepEqual(m.ready.experts, ['L0.0']);
 
@@ -113,6 +115,8 @@ test('an over-provisioned host fetches, verifies and serves an under-provisioned
   // Once the swarm is balanced, nothing moves again (L0.0: 2, L0.1: 2, L1.0: 2, L1.1: 2).
   const count = () => events(m).filter((ev) => ev.event === 'rebalance').length;
   const n = count();
-  await new Promise((r) => setTimeout(r, 4000));
+  const stays = () => m.stderr().split('\n').filter((l) => l.includes('"msg":"rebalance: stay"')).length;
+  const s0 = stays();
+  await waitFor('three more rebalancing checks by the mover', () => stays() >= s0 + 3, { timeoutMs: 30_000, intervalMs: 200 });
   assert.equal(count(), n, 'no further moves on a balanced swarm');
 });

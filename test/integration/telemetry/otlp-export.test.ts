@@ -1,5 +1,6 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
+import { waitFor } from '../../helpers/wait-for.ts';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
@@ -101,8 +102,8 @@ test('a collector that never answers fails no request, is logged once, and shutd
     await withSpan('request', { i }, async () => { await new Promise((r) => setImmediate(r)); done++; });
   }
   assert.equal(done, 200);
-  // Let several exports fail (each times out after 300 ms), then shut down with a bound.
-  await new Promise((r) => setTimeout(r, 1500));
+  // Let exports fail (each times out after 300 ms) until the failure is logged, then shut down with a bound.
+  await waitFor('an export failure logged', () => lines.some((l) => l.includes('further telemetry errors are not logged')), { timeoutMs: 10_000, intervalMs: 50 });
   const t0 = Date.now();
   await t.shutdown(1500);
   const shutdownMs = Date.now() - t0;

@@ -13,7 +13,7 @@ beforeEach(() => exporter.reset());
 
 test('withSpan nests spans through async code and returns the result', async () => {
   const out = await withSpan('outer', { a: 1 }, async () => {
-    await new Promise((r) => setTimeout(r, 1));
+    await new Promise((r) => setImmediate(r)); // an async hop
     return withSpan('inner', {}, () => 42);
   });
   assert.equal(out, 42);

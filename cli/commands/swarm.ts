@@ -19,9 +19,10 @@ import { parseFlags, helpText, parseHostPort, type FlagSpecs } from '../../share
 import { BadConfigError } from '../../shared/errors.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { loadPackage } from '../../shared/model/package.ts';
-import { spawnSwarmpath, type ReadyEvent, type SwarmpathChild } from '../../router/supervisor/swarmpath-child.ts';
+import type { ReadyEvent, SwarmpathChild } from '../../router/supervisor/swarmpath-child.ts';
 import { waitReadyz } from '../../router/supervisor/wait-readyz.ts';
 import { planHosts } from './swarm-plan.ts';
+import { childGroup, routerSupervisor } from './swarm-children.ts';
 
 const USAGE = 'swarmpath swarm [--model DIR] [--replicas N] [--experts-per-host K] [--spare N] [--http-listen H:P]';
 
@@ -57,39 +58,7 @@ export async function run(argv: string[]): Promise<number> {
   const readyTimeoutMs = f['ready-timeout-s'] * 1000;
   const graceMs = f['stop-grace-s'] * 1000;
   const hostArgs = f['host-arg'] ?? [];
-  const children: SwarmpathChild[] = [];
-  let stopping = false;
-
-  let restartTimer: NodeJS.Timeout | undefined;
-
-  /** Spawns a child; when it dies unexpectedly, `onDeath` runs (default: log it and go on without it). */
-  const start = (name: string, cmdArgs: string[], onDeath?: () => void): SwarmpathChild => {
-    // Every process of this swarm announces a loopback address: they must use each other's.
-    const child = spawnSwarmpath({ name, args: cmdArgs, readyTimeoutMs, env: { ...process.env, SWARMPATH_ALLOW_PRIVATE_ADDRESSES: '1' } });
-    children.push(child);
-    void child.exited.then(({ code, signal }) => {
-      children.splice(children.indexOf(child), 1);
-      if (stopping) return;
-      if (onDeath) {
-        log.warn(`${name} (pid ${child.pid}) exited unexpectedly`, { code, signal });
-        onDeath();
-      } else {
-        log.warn(`${name} (pid ${child.pid}) exited unexpectedly; the swarm goes on without it`, { code, signal });
-      }
-    });
-    return child;
-  };
-  const stopAll = async (): Promise<void> => {
-    stopping = true;
-    clearTimeout(restartTimer);
-    // The router first (it drains requests), then hosts, then the DHT node.
-    const router = children.filter((c) => c.name === 'router');
-    const dht = children.filter((c) => c.name === 'dht');
-    const hosts = children.filter((c) => !router.includes(c) && !dht.includes(c));
-    await Promise.all(router.map((c) => c.stop(graceMs)));
-    await Promise.all(hosts.map((c) => c.stop(graceMs)));
-    await Promise.all(dht.map((c) => c.stop(graceMs)));
-  };
+  const group = childGroup({ log, readyTimeoutMs, graceMs });
   let signalled: ((sig: string) => void) | undefined;
   const signal = new Promise<string>((resolve) => { signalled = resolve; });
   const onSignal = (sig: string) => signalled?.(sig);
@@ -101,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
 
   try {
     const startup = (async () => {
-      const dht = start('dht', ['dht']);
+      const dht = group.start('dht', ['dht']);
       const bootstrap = ((await dht.ready).multiaddrs as string[]) ?? [];
       const boot = bootstrap.flatMap((ma) => ['--bootstrap', ma]);
       // --rebalance: a pinned host too moves to an expert that lost every host (SPEC.md section 1);
@@ -112,48 +81,24 @@ export async function run(argv: string[]): Promise<number> {
       for (let s = 1; s <= f.spare; s++) plan.push({ name: `host auto#${s}`, args: ['host', '--model', modelDir, '--auto', ...boot, ...hostArgs] });
       log.info(`starting ${plan.length} hosts for ${experts.length} experts of ${pkg.manifest.name}`,
         { replicas: f.replicas, expertsPerHost: f['experts-per-host'], spare: f.spare });
-      const hosts = await startLimited(plan, f['start-concurrency'], (p) => start(p.name, p.args));
-      let listen = f['http-listen'];
-      let backoffMs = 0;
-      let restarts = 0;
-      /** The router now serving (a restart during the wait for /readyz replaces the first one). */
-      let current: { pid: number; ev: ReadyEvent } | undefined;
-      const startRouter = (bootstrapAddrs: string[]): SwarmpathChild => {
-        const startedAt = Date.now();
-        return start('router', ['router', '--model', modelDir, '--http-listen', listen,
-          ...bootstrapAddrs.flatMap((ma) => ['--bootstrap', ma]),
-          ...(f['api-key'] ?? []).flatMap((k) => ['--api-key', k]),
-          ...(f['router-arg'] ?? [])], () => {
-          if (!f['restart-router']) {
-            log.warn('the router is not restarted (--no-restart-router): the API is down');
-            return;
-          }
-          backoffMs = Date.now() - startedAt > 60_000 ? 1000 : Math.min(30_000, Math.max(1000, 2 * backoffMs));
-          log.warn(`restarting the router in ${backoffMs / 1000} s`);
-          restartTimer = setTimeout(() => {
-            // From the DHT node and every live host: a dead DHT node does not strand the new router.
-            const live = hosts.filter((h) => h.child.alive).flatMap((h) => (h.ev.multiaddrs as string[] | undefined) ?? []);
-            const next = startRouter([...bootstrap, ...live]);
-            next.ready.then((ev) => {
-              current = { pid: next.pid, ev };
-              restarts++;
-              log.info(`router restarted (pid ${next.pid})`, { http: ev.http, restarts });
-              emitEvent('restarted', { role: 'router', pid: next.pid, peerId: ev.peerId, http: ev.http, restarts });
-            }, (err: Error) => log.error(`router restart failed: ${err.message}`));
-          }, backoffMs);
-        });
-      };
-      const router = startRouter(bootstrap);
-      current = { pid: router.pid, ev: await router.ready };
-      listen = new URL(current.ev.http as string).host; // the port it got, when --http-listen asked for 0
+      const hosts = await startLimited(plan, f['start-concurrency'], (p) => group.start(p.name, p.args));
+      const keys = f['api-key'] ?? [];
+      const router = await routerSupervisor({
+        group, log, listen: f['http-listen'], noRestart: !f['restart-router'],
+        args: ['--model', modelDir, ...(f['router-arg'] ?? [])],
+        // The keys reach the router through its environment: a command line is visible to every user in `ps`.
+        env: keys.length > 0 ? { SWARMPATH_API_KEYS: keys.join(',') } : {},
+        // From the DHT node and every live host: a dead DHT node does not strand a new router.
+        bootstrapForRestart: () => [...bootstrap, ...hosts.filter((h) => h.child.alive).flatMap((h) => (h.ev.multiaddrs as string[] | undefined) ?? [])],
+      }).start(bootstrap);
       log.info('the router is up; waiting until it has verified a replica of every expert (GET /readyz)');
-      await waitReadyz({ http: current.ev.http as string, deadlineMs: Date.now() + readyTimeoutMs, signal: startAbort.signal });
-      return { bootstrap, hosts, router: current.ev, dhtPid: dht.pid, routerPid: current.pid };
+      await waitReadyz({ http: router.ev.http as string, deadlineMs: Date.now() + readyTimeoutMs, signal: startAbort.signal });
+      return { bootstrap, hosts, router: router.ev, dhtPid: dht.pid, routerPid: router.pid };
     })();
     const first = await Promise.race([startup, signal.then((s) => s)]);
     if (typeof first === 'string') {
       log.info(`${first} during start-up: stopping`);
-      await stopAll();
+      await group.stopAll();
       return 0;
     }
     const { bootstrap, hosts, router } = first;
@@ -167,12 +112,12 @@ export async function run(argv: string[]): Promise<number> {
       `-d '{"model":"${pkg.manifest.name}","prompt":"Once upon a time","max_tokens":64,"seed":1}'\n` +
       `  or:  npx swarmpath generate "Once upon a time" --url ${router.http} --stream\n\n`);
     const sig = await signal;
-    log.info(`${sig}: stopping ${children.length} processes`);
-    await stopAll();
+    log.info(`${sig}: stopping ${group.size} processes`);
+    await group.stopAll();
     return 0;
   } catch (err) {
     log.error('start-up failed; stopping every process', { error: err instanceof Error ? err.message : String(err) });
-    await stopAll();
+    await group.stopAll();
     return 1;
   }
 }

@@ -7,6 +7,7 @@
  */
 import { describe, it, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { loadPackage } from '../../../shared/model/package.ts';
 import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
@@ -81,6 +82,12 @@ afterAll(async () => {
 });
 
 describe('router API on a local swarm', () => {
+  it("keeps the API key off the router's command line (ps shows it to every user)", async () => {
+    const cmdline = (await readFile(`/proc/${swarm.routerPid}/cmdline`, 'utf8')).split('\0');
+    assert.ok(cmdline.includes('router'), `the router's command line: ${cmdline.join(' ')}`);
+    assert.ok(!cmdline.some((a) => a.includes(KEY)), 'no key on it');
+  });
+
   it('completes a prompt: OpenAI shape, usage, swarmpath field, and the monolithic text for the seed', async () => {
     const prompt = 'The quick brown fox';
     const r = await post('/v1/completions', { model: 'synth', prompt, max_tokens: 48, temperature: 0.9, top_p: 0.95, seed: 1234 });

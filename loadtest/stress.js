@@ -13,10 +13,15 @@ const TABLE = parseTable(open('./scenarios.json'));
 
 http.setResponseCallback(http.expectedStatuses({ min: 200, max: 299 }, 429, 503));
 
-/** @type {import('k6/options').Options} */
+/**
+ * The table's thresholds with `checks` relaxed to > 50 %: past saturation some requests time out
+ * and fail their checks; `server_errors` and `http_req_failed` bound those. Object.assign, not
+ * object spread: k6 before v0.53 parses ES2015 only (test/unit/loadtest/k6-syntax.test.ts).
+ * @type {import('k6/options').Options}
+ */
 export const options = {
   scenarios: { stress: scenarioFor(TABLE, 'stress') },
-  thresholds: { ...thresholdsFor(TABLE, 'stress'), checks: ['rate>0.5'] },
+  thresholds: Object.assign(thresholdsFor(TABLE, 'stress'), { checks: ['rate>0.5'] }),
 };
 
 export function setup() {

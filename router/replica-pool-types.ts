@@ -6,7 +6,7 @@ import type { SwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { Discovery, ExpertClient } from '../shared/transport-types.ts';
 import type { FailureOutcome, ReplicaBalancer } from './replica-balancer.ts';
-import type { ReplicaVerifier } from './replica-verifier.ts';
+import type { ReplicaVerifier } from '../shared/model/probe-verifier.ts';
 import type { CrossChecker, CrossCheckInit, CrossCheckResult } from './cross-check.ts';
 
 export interface ReplicaPoolInit {
@@ -48,7 +48,7 @@ export interface ReplicaPoolComponents {
   log: Logger;
   /** Called with each expert's live replica count after a discovery refresh. */
   onLiveReplicas?(expertId: string, count: number): void;
-  /** Checks that a replica computes its expert (router/replica-verifier.ts); absent: no checks. */
+  /** Checks that a replica computes its expert (shared/model/probe-verifier.ts); absent: no checks. */
   verify?: ReplicaVerifier;
   /** Called with each probe's outcome: 'ok', 'mismatch', or 'error' (the call failed). */
   onVerified?(expertId: string, peerId: string, result: 'ok' | 'mismatch' | 'error'): void;

@@ -1,6 +1,6 @@
 /**
  * Which replicas the router trusts to compute their expert (the replica pool's probe bookkeeping).
- * A replica passes its expert's probe (router/replica-verifier.ts) before its first work and is
+ * A replica passes its expert's probe (shared/model/probe-verifier.ts) before its first work and is
  * checked again at random times after (on its first use once `verifyEveryMs` x U(0.5, 1.5) has
  * passed). A replica whose output fails the probe is distrusted for `distrustMs`, whatever it
  * announces meanwhile, then probed again before any work. One probe per replica at a time, shared by
@@ -11,7 +11,7 @@ import { LRUCache } from 'lru-cache';
 import { SwarmpathError, UnavailableError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { ExpertClient } from '../shared/transport-types.ts';
-import type { ReplicaVerifier, VerifyResult } from './replica-verifier.ts';
+import type { ReplicaVerifier, VerifyResult } from '../shared/model/probe-verifier.ts';
 import { untilAborted } from './sleep.ts';
 
 export interface VerificationInit {

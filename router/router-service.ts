@@ -1,7 +1,9 @@
 /**
  * The router process's parts wired together, with an explicit lifecycle: load the package, open stem
  * and head, start a libp2p node (DHT client) and discovery, the replica pool and balancer, the
- * generator and the HTTP API. `stop()` drains in-flight requests, then stops everything in reverse.
+ * generator and the HTTP API with its dashboard (whose stats collector hears of host records,
+ * probes, stage call outcomes and failovers from the parts that see them). `stop()` drains
+ * in-flight requests, then stops everything in reverse.
  */
 import type { Logger } from '../shared/log.ts';
 import type { ModelPackage } from '../shared/runtime-types.ts';
@@ -9,11 +11,14 @@ import type { Discovery, ExpertClient } from '../shared/transport-types.ts';
 import type { MetricsRegistry } from '../shared/telemetry/metric-types.ts';
 import { routerMetrics } from '../shared/telemetry/router-metrics.ts';
 import type { RouterConfig } from './config.ts';
+import { observedPool } from './dashboard/observed-pool.ts';
+import { recordingDiscovery } from './dashboard/recording-discovery.ts';
+import { createStatsCollector } from './dashboard/stats-collector.ts';
 import { createGenerator } from './generation.ts';
 import { createRouterApi } from './http/server.ts';
 import { ReplicaBalancer } from './replica-balancer.ts';
 import { createReplicaPool } from './replica-pool.ts';
-import { createProbeVerifier } from './replica-verifier.ts';
+import { createProbeVerifier } from '../shared/model/probe-verifier.ts';
 import type { RouterRuntime } from './runtime.ts';
 
 /** The DHT node as the router uses it. */
@@ -53,20 +58,32 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   const node = await c.createNode({ listen: config.listen, bootstrap: config.bootstrap, keyFile: config.keyFile });
   await node.start();
   const metrics = routerMetrics(c.metrics);
+  const stats = createStatsCollector({}, { clock: Date.now });
   const balancer = new ReplicaBalancer();
-  const pool = createReplicaPool({
+  const pool = observedPool(createReplicaPool({
     model: pkg.manifest.name, noReplicaWaitMs: config.noReplicaWaitMs, cacheTtlMs: config.discoveryCacheMs,
     verifyEveryMs: config.verifyEveryMs, distrustMs: config.distrustMs,
+    // Cross-checks of real steps are part of verifying hosts (--no-verify-hosts trusts them).
+    ...(config.verifyHosts ? { spotCheck: { fraction: config.spotCheck, wireDtype: config.wireDtype } } : {}),
   }, {
-    discovery: c.createDiscovery(node), balancer, connect: c.connect, log: log.child('replicas'),
+    discovery: recordingDiscovery(c.createDiscovery(node), (recs) => stats.hostsSeen(recs)), balancer, connect: c.connect, log: log.child('replicas'),
     onLiveReplicas: (expert, n) => metrics.liveReplicas.set({ expert }, n),
-    ...(config.verifyHosts ? { verify: createProbeVerifier(pkg), onVerified: (expert: string, _peer: string, result: string) => metrics.hostProbes.inc({ expert, result }) } : {}),
-  });
+    ...(config.verifyHosts ? {
+      verify: createProbeVerifier(pkg),
+      onVerified: (expert: string, peer: string, result: 'ok' | 'mismatch' | 'error') => {
+        metrics.hostProbes.inc({ expert, result });
+        stats.probed(expert, peer, result);
+      },
+    } : {}),
+  }), (expert, peer, errorCode) => stats.called(expert, peer, errorCode));
   pool.warm(pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id)));
   const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype }, {
     runtime, pool, log: log.child('generation'),
     events: {
-      onFailover: (expert, reason) => metrics.failovers.inc({ expert, reason }),
+      onFailover: (expert, reason) => {
+        metrics.failovers.inc({ expert, reason });
+        stats.failover(expert, reason);
+      },
       onRetry: (expert, reason) => metrics.retries.inc({ expert, reason }),
       onCall: (expert, kind, seconds) => metrics.stageDuration.observe({ expert, kind }, seconds),
     },
@@ -74,7 +91,8 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   const api = createRouterApi({
     apiKeys: config.apiKeys, bodyLimitBytes: config.bodyLimitBytes, maxConcurrent: config.maxConcurrent,
     maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, requestTimeoutMs: config.requestTimeoutMs,
-  }, { runtime, generator, pool, metrics, metricsText: () => c.metrics.text(), log: log.child('http') });
+    verifyingHosts: config.verifyHosts,
+  }, { runtime, generator, pool, metrics, metricsText: () => c.metrics.text(), log: log.child('http'), stats });
   const http = await api.listen(config.httpHost, config.httpPort);
   log.info('router ready', { model: pkg.manifest.name, http, peerId: node.peerId, keys: config.apiKeys.length });
   let stopping: Promise<void> | undefined;

@@ -4,7 +4,10 @@
  * the generation's AbortSignal, and a graceful stop that drains in-flight requests.
  *
  * Routes: POST /v1/completions, POST /v1/chat/completions, GET /v1/models, POST /v1/route,
- * GET /v1/swarm, GET /healthz, GET /readyz, GET /metrics. Keys (when configured) guard /v1/*.
+ * GET /v1/swarm, GET /healthz, GET /readyz, GET /metrics, and the dashboard (GET /, its assets and
+ * GET /dashboard/stats: ../dashboard/dashboard-routes.ts). Keys (when configured) guard /v1/* and
+ * /dashboard/stats. Generation requests (their end, status, latency, tokens, path) also feed the
+ * dashboard's stats collector.
  */
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -15,6 +18,8 @@ import type { Logger } from '../../shared/log.ts';
 import type { RouterMetrics } from '../../shared/telemetry/router-metrics.ts';
 import { traceHttpRequest } from '../../shared/telemetry/http-span.ts';
 import { createAdmission } from '../admission.ts';
+import { DASHBOARD_STATS_PATH, dashboardRoutes } from '../dashboard/dashboard-routes.ts';
+import { createStatsCollector, type StatsCollector } from '../dashboard/stats-collector.ts';
 import type { Generator } from '../generation.ts';
 import type { ReplicaPool } from '../replica-pool.ts';
 import type { RouterRuntime } from '../runtime.ts';
@@ -36,6 +41,8 @@ export interface RouterApiInit {
   queueTimeoutMs?: number;
   /** Longest generation, ms (default 300000). */
   requestTimeoutMs?: number;
+  /** Whether the router verifies hosts with their experts' probes (the dashboard's trust column). */
+  verifyingHosts?: boolean;
 }
 
 export interface RouterApiComponents {
@@ -49,6 +56,8 @@ export interface RouterApiComponents {
   clock?: () => number;
   /** Seed for requests without one (default: a random uint32). */
   randomSeed?: () => number;
+  /** The dashboard's collector (default: a new one on `clock`); the router also feeds it host records, probes, failovers. */
+  stats?: StatsCollector;
 }
 
 export interface RouterApi {
@@ -65,6 +74,8 @@ export interface RouterApi {
 
 type Handler = (req: IncomingMessage, res: ServerResponse, signal: AbortSignal) => Promise<void>;
 
+const GENERATION_ENDPOINTS: ReadonlySet<string> = new Set(['/v1/completions', '/v1/chat/completions']);
+
 export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): RouterApi {
   const clock = c.clock ?? Date.now;
   const keys = keyCheck(init.apiKeys ?? []);
@@ -73,13 +84,21 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
     maxConcurrent: init.maxConcurrent ?? 8, maxQueue: init.maxQueue ?? 32, queueTimeoutMs: init.queueTimeoutMs ?? 30_000,
   });
   const model = c.runtime.manifest;
+  const stats = c.stats ?? createStatsCollector({}, { clock });
+  const needsKey = (path: string): boolean => path.startsWith('/v1/') || path === DASHBOARD_STATS_PATH;
   const deps = {
     modelName: model.name, maxContext: model.dims.max_context, encode: (t: string) => c.runtime.encode(t),
-    route: (tokens: Uint8Array) => c.runtime.route(tokens), generator: c.generator,
+    route: (tokens: Uint8Array) => {
+      const r = c.runtime.route(tokens);
+      stats.pathChosen(r.path);
+      return r;
+    },
+    generator: c.generator,
     randomSeed: c.randomSeed ?? (() => randomInt(0, 2 ** 32)), clock, requestTimeoutMs: init.requestTimeoutMs ?? 300_000,
     onUsage: (prompt: number, completion: number) => {
       c.metrics.promptTokens.inc({ model: model.name }, prompt);
       c.metrics.tokensGenerated.inc({ model: model.name }, completion);
+      stats.tokens(prompt, completion);
     },
     onFirstText: (endpoint: string, seconds: number) => c.metrics.timeToFirstToken.observe({ endpoint }, seconds),
   };
@@ -96,6 +115,7 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
     '/v1/completions': { POST: generation('completion') },
     '/v1/chat/completions': { POST: generation('chat') },
     ...infoRoutes({ runtime: c.runtime, pool: c.pool, metricsText: c.metricsText, bodyLimit: limit, clock }),
+    ...dashboardRoutes({ runtime: c.runtime, pool: c.pool, stats, keysRequired: keys.enabled, verifying: init.verifyingHosts ?? false }),
   };
 
   let inflight = 0;
@@ -111,16 +131,18 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
     res.on('close', () => { if (!res.writableFinished) abort.abort(); });
     inflight++;
     c.metrics.inflight.set({}, inflight);
+    let errorCode: string | undefined;
     const run = async (): Promise<void> => {
       const byMethod = routes[path];
       const handler = byMethod?.[method];
       if (!handler) throw new RouteNotFoundError(method, path);
-      if (path.startsWith('/v1/') && !keys.allows(req.headers.authorization)) throw new UnauthorizedError();
+      if (needsKey(path) && !keys.allows(req.headers.authorization)) throw new UnauthorizedError();
       if (draining && path.startsWith('/v1/')) throw new SwarmpathError('UNAVAILABLE', 'the router is shutting down', { retryAfterS: 1 });
       await handler(req, res, abort.signal);
     };
     traceHttpRequest(req, res, endpoint, run).catch((err: unknown) => {
       const e = asSwarmpathError(err);
+      errorCode = e.code;
       if (e.code === 'INTERNAL') c.log.error('request failed', { path, error: e.stack ?? e.message });
       if (!res.headersSent && !res.destroyed) sendError(res, e);
       else if (!res.writableEnded) res.end();
@@ -130,6 +152,7 @@ export function createRouterApi(init: RouterApiInit, c: RouterApiComponents): Ro
       const code = String(typeof status === 'number' ? status : res.statusCode);
       c.metrics.requests.inc({ endpoint, code });
       c.metrics.requestDuration.observe({ endpoint }, (clock() - t0) / 1000);
+      if (GENERATION_ENDPOINTS.has(endpoint)) stats.requestEnded({ status: Number(code), durationMs: clock() - t0, errorCode });
     }).finally(() => {
       inflight--;
       c.metrics.inflight.set({}, inflight);

@@ -2,12 +2,13 @@
  * Checks that a host really computes an expert (DESIGN-NOTES: nobody in the field does; a host can
  * serve wrong weights or garbage): a stateless Forward of the expert's manifest probe input
  * (docs/model-format.md, "Probes"), whose output's fingerprint must match the manifest's. float32 on
- * the wire both ways, so that the 1e-3 tolerance is the model's, not the codec's. The replica pool
- * decides when to ask (before a replica's first work, then again at random times).
+ * the wire both ways, so that the 1e-3 tolerance is the model's, not the codec's. Routers (the replica
+ * pool: before a replica's first work, then at random times) and rebalancing hosts (before counting a
+ * holder as supply) ask.
  */
-import { fingerprint, fingerprintMatches, probeInput } from '../shared/model/probe.ts';
-import type { ModelPackage } from '../shared/runtime-types.ts';
-import type { ExpertClient } from '../shared/transport-types.ts';
+import { fingerprint, fingerprintMatches, probeInput } from './probe.ts';
+import type { ModelPackage } from '../runtime-types.ts';
+import type { ExpertClient } from '../transport-types.ts';
 
 export type VerifyResult = { type: 'ok' } | { type: 'mismatch'; got: number[]; want: number[] };
 

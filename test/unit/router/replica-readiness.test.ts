@@ -11,7 +11,7 @@ import { silentLogger } from '../../../shared/log.ts';
 import type { ExpertClient } from '../../../shared/transport-types.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { createReplicaPool } from '../../../router/replica-pool.ts';
-import type { VerifyResult } from '../../../router/replica-verifier.ts';
+import type { VerifyResult } from '../../../shared/model/probe-verifier.ts';
 import { FakeHost, StaticDiscovery } from './fakes.ts';
 
 type Behaviour = 'ok' | 'mismatch' | 'throw';

@@ -17,6 +17,7 @@ import { createInfoClients } from './info-clients.ts';
 import { createMigrator, type MigrationHost, type PreparedExpert, type ViewInput } from './migrator.ts';
 import { createRebalancer, type Rebalancer } from './rebalancer.ts';
 import { createSwarmView } from './swarm-view.ts';
+import { createProbeVerifier, type ReplicaVerifier } from '../../shared/model/probe-verifier.ts';
 
 /** What rebalancing needs of the host core (host-core.ts). */
 export interface RebalancingCore {
@@ -103,8 +104,10 @@ export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId
   targetReplicas: number; core?: Pick<RebalancingCore, 'info'>; served?: () => readonly string[]; onInfoCall?: () => void;
   /** How long an Info answer stands (default: swarm-view's); half the check interval, so each check sees fresh liveness. */
   aliveTtlMs?: number;
+  /** Verifies holders' claims with their experts' manifest probes before they count as supply. */
+  verifier?: ReplicaVerifier;
 }) {
-  const clients = createInfoClients({ onCall: d.onInfoCall });
+  const clients = createInfoClients({ onCall: d.onInfoCall, verifier: d.verifier });
   const view = createSwarmView(
     { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas, aliveTtlMs: d.aliveTtlMs },
     {
@@ -128,7 +131,9 @@ export function ownLoad(info: HostInfo): Map<string, OwnExpertLoad> {
 
 export function startHostRebalancing(d: HostRebalancingDeps): HostRebalancing {
   const log = d.log.child('rebalance');
-  const { view, close } = liveViewSource({ ...d, targetReplicas: d.settings.targetReplicas, aliveTtlMs: Math.min(30_000, d.settings.intervalMs / 2) });
+  const { view, close } = liveViewSource({
+    ...d, targetReplicas: d.settings.targetReplicas, aliveTtlMs: Math.min(30_000, d.settings.intervalMs / 2), verifier: createProbeVerifier(d.pkg),
+  });
   const host: MigrationHost = {
     async prepare(expertId) {
       const entry = d.pkg.expert(expertId);

@@ -6,6 +6,7 @@
 import { LRUCache } from 'lru-cache';
 import { createExpertClient, type GrpcExpertClient } from '../../shared/grpc/client.ts';
 import type { HostInfo } from '../../shared/transport-types.ts';
+import type { ReplicaVerifier } from '../../shared/model/probe-verifier.ts';
 import type { InfoSource } from './swarm-view.ts';
 
 export interface InfoClients extends InfoSource {
@@ -21,6 +22,8 @@ export interface InfoClientsInit {
   onCall?(): void;
   /** Opens a client (default: a real gRPC channel). */
   connect?(address: string): GrpcExpertClient;
+  /** Runs an expert's manifest probe on a host (absent: holders are not verified). */
+  verifier?: ReplicaVerifier;
 }
 
 export function createInfoClients(init: InfoClientsInit = {}): InfoClients {
@@ -32,13 +35,24 @@ export function createInfoClients(init: InfoClientsInit = {}): InfoClients {
     ttlAutopurge: true,
     dispose: (client) => client.close(),
   });
+  const clientFor = (address: string): GrpcExpertClient => {
+    let client = clients.get(address);
+    if (!client) {
+      client = connect(address);
+      clients.set(address, client);
+    }
+    return client;
+  };
+  const verifier = init.verifier;
   return {
+    ...(verifier ? {
+      async verify(address: string, expertId: string, signal?: AbortSignal): Promise<'ok' | 'mismatch'> {
+        init.onCall?.();
+        return (await verifier(expertId, clientFor(address), signal)).type;
+      },
+    } : {}),
     async info(address: string, deadlineMs: number, signal?: AbortSignal): Promise<HostInfo> {
-      let client = clients.get(address);
-      if (!client) {
-        client = connect(address);
-        clients.set(address, client);
-      }
+      const client = clientFor(address);
       init.onCall?.();
       try {
         return await client.info({ deadlineMs, signal });

@@ -17,6 +17,14 @@
  * hosts' provider entries outlive them (node.ts, PROVIDER_VALIDITY_MS) and must not count as supply.
  * A probed host's experts and load come from its Info answer, fresher than its record. A host that
  * is only slow (deadline exceeded) is kept: slow is not dead.
+ *
+ * Supply and verification: with a `verify` source, each expert a probed host claims must pass its
+ * manifest probe (a stateless Forward, shared/model/probe-verifier.ts) before it counts; a pass stands
+ * for `verifiedTtlMs`, and a host whose output fails is left out, like a dead one, for `distrustMs`.
+ * Holders not probed yet count with their records (pending) so that a young view does not see false
+ * rescues, and an expert with at most `targetReplicas + 1` *verified* holders gets its unverified
+ * holders probed first (priority 2): a lying host that claims a needy expert is examined before its
+ * claim can hide the need for long.
  */
 import { LRUCache } from 'lru-cache';
 import { SwarmpathError, UnavailableError } from '../../shared/errors.ts';
@@ -25,9 +33,11 @@ import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
 import type { ViewInput } from './migrator.ts';
 import type { RebalanceOptions } from './types.ts';
 
-/** The Info call a check makes, per gRPC address. */
+/** The Info call a check makes, per gRPC address, and the probe of a claimed expert. */
 export interface InfoSource {
   info(address: string, deadlineMs: number, signal?: AbortSignal): Promise<HostInfo>;
+  /** Runs `expertId`'s manifest probe on the host: 'ok' or 'mismatch'; rejects when the call fails. */
+  verify?(address: string, expertId: string, signal?: AbortSignal): Promise<'ok' | 'mismatch'>;
 }
 
 export interface SwarmViewInit {
@@ -52,6 +62,10 @@ export interface SwarmViewInit {
   deadTtlMs?: number;
   /** Deadline of one Info call, ms (default 2000). */
   probeTimeoutMs?: number;
+  /** How long a passed probe of a holder's expert stands, ms (default 1800000). */
+  verifiedTtlMs?: number;
+  /** How long a holder whose probe failed is left out, ms (default 600000). */
+  distrustMs?: number;
   /** EMA weight of a new demand sample (default 0.3). */
   demandAlpha?: number;
   options?: Partial<RebalanceOptions>;
@@ -79,6 +93,29 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
   const alive = new LRUCache<string, HostInfo>({ max: 4096, ttl: init.aliveTtlMs ?? 30_000, ttlResolution: 0, perf: { now: clock } });
   const dead = new LRUCache<string, true>({ max: 4096, ttl: init.deadTtlMs ?? 120_000, ttlResolution: 0, perf: { now: clock } });
   const watched = new LRUCache<string, true>({ max: 4096, ttl: init.watchMs ?? 600_000, ttlResolution: 0, perf: { now: clock } });
+  /** `peer expert` pairs whose probe passed. */
+  const verified = new LRUCache<string, true>({ max: 16_384, ttl: init.verifiedTtlMs ?? 1_800_000, ttlResolution: 0, perf: { now: clock } });
+  const liars = new LRUCache<string, true>({ max: 4096, ttl: init.distrustMs ?? 600_000, ttlResolution: 0, perf: { now: clock } });
+
+  /** The experts of `info` that passed their probe on `r`'s host (all of them without a verify source). */
+  const verifiedExperts = async (r: HostRecord, info: HostInfo, signal: AbortSignal): Promise<HostInfo | 'liar'> => {
+    const verify = c.info.verify;
+    if (!verify) return info;
+    const ok: HostInfo['experts'] = [];
+    for (const e of info.experts) {
+      const key = `${r.peerId} ${e.expertId}`;
+      if (verified.has(key)) { ok.push(e); continue; }
+      try {
+        if (await verify.call(c.info, r.grpc, e.expertId, signal) === 'mismatch') { liars.set(r.peerId, true); return 'liar'; }
+        verified.set(key, true);
+        ok.push(e);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // Unverified for now (slow or flaky): not counted, asked again at the next check.
+      }
+    }
+    return { ...info, experts: ok };
+  };
   let smoothed: Map<string, number> | undefined;
 
   /** Info of `r`'s host: cached, or asked now; undefined while it is only slow; 'dead' when it refused. */
@@ -86,8 +123,10 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
     const hit = alive.get(r.peerId);
     if (hit) return hit;
     try {
-      const info = await c.info.info(r.grpc, clock() + timeoutMs, signal);
-      if (info.state !== 'ONLINE' || (info.peerId !== '' && info.peerId !== r.peerId)) throw new UnavailableError('not this peer, or not online');
+      const answer = await c.info.info(r.grpc, clock() + timeoutMs, signal);
+      if (answer.state !== 'ONLINE' || (answer.peerId !== '' && answer.peerId !== r.peerId)) throw new UnavailableError('not this peer, or not online');
+      const info = await verifiedExperts(r, answer, signal);
+      if (info === 'liar') return 'dead';
       alive.set(r.peerId, info);
       return info;
     } catch (err) {
@@ -100,7 +139,7 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
 
   return async (signal) => {
     const experts = expertsToLook(init, c.served(), (e) => watched.has(e), random);
-    const holders = await holdersOf({ ...init, experts }, c, signal, (p) => dead.has(p));
+    const holders = await holdersOf({ ...init, experts }, c, signal, (p) => dead.has(p) || liars.has(p));
     const budget = { left: maxProbes };
     const infos = new Map<string, HostInfo>();
     const probeAll = async (peers: Iterable<string>): Promise<string[]> => {
@@ -114,10 +153,12 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
       }
       return died;
     };
-    const died = await probeAll(priorityPeers({ ...init, experts }, c.served(), holders, sampleProbes, random));
+    const isVerified = (peerId: string, expertId: string) => !c.info.verify || verified.has(`${peerId} ${expertId}`);
+    const died = await probeAll(priorityPeers({ ...init, experts }, c.served(), holders, sampleProbes, random, isVerified));
     const suspect = new Set(died.flatMap((p) => holders.get(p)!.experts));
     if (died.length > 0) await probeAll([...holders.values()].filter((r) => r.experts.some((e) => suspect.has(e))).map((r) => r.peerId));
-    const hosts = [...holders.values()].filter((r) => !dead.has(r.peerId)).map((r) => withInfo(r, infos.get(r.peerId)));
+    // A probed holder counts with the experts it verified; one not probed yet with its record's (pending).
+    const hosts = [...holders.values()].filter((r) => !dead.has(r.peerId) && !liars.has(r.peerId)).map((r) => withInfo(r, infos.get(r.peerId)));
     for (const e of experts) {
       if (suspect.has(e) || hosts.filter((h) => h.experts.includes(e)).length <= init.targetReplicas + 1) watched.set(e, true);
       else watched.delete(e);
@@ -159,7 +200,8 @@ async function holdersOf(init: SwarmViewInit, c: SwarmViewComponents, signal: Ab
  * to know whether this host may leave it), every holder of a thinly served expert, then a random
  * sample of the rest.
  */
-function priorityPeers(init: SwarmViewInit, served: readonly string[], holders: ReadonlyMap<string, HostRecord>, sample: number, random: () => number): string[] {
+function priorityPeers(init: SwarmViewInit, served: readonly string[], holders: ReadonlyMap<string, HostRecord>, sample: number,
+  random: () => number, isVerified: (peerId: string, expertId: string) => boolean = () => true): string[] {
   const byExpert = new Map<string, string[]>();
   for (const r of holders.values()) for (const e of r.experts) byExpert.set(e, [...(byExpert.get(e) ?? []), r.peerId]);
   const first: string[] = [];
@@ -167,6 +209,8 @@ function priorityPeers(init: SwarmViewInit, served: readonly string[], holders: 
   for (const e of init.experts) {
     const list = byExpert.get(e) ?? [];
     if (list.length <= init.targetReplicas + 1) first.push(...list);
+    // Few verified holders: the unverified ones are examined before they count for long.
+    else if (list.filter((p) => isVerified(p, e)).length <= init.targetReplicas + 1) first.push(...shuffle(list.filter((p) => !isVerified(p, e)), random));
   }
   const picked = new Set(first);
   const rest = shuffle([...holders.keys()].filter((p) => !picked.has(p)), random);

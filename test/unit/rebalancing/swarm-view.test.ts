@@ -128,3 +128,34 @@ test('a host that is only slow (deadline exceeded) stays in the view', async () 
   const input = await view(s, experts)(new AbortController().signal);
   assert.equal(input.hosts.length, 4);
 });
+
+test('supply counts only holders whose claim passes its probe: a liar is left out, an unverifiable claim does not count', async () => {
+  const experts4 = EXPERTS32.slice(0, 4);
+  const s = swarm(8, experts4);
+  // p1 claims L0.1 but computes something else; p2's probe call fails (flaky): its claim is not counted yet.
+  const verified: string[] = [];
+  const components = {
+    ...s.components,
+    info: {
+      ...s.components.info,
+      async verify(address: string, expertId: string): Promise<'ok' | 'mismatch'> {
+        const r = s.records.find((x) => x.grpc === address)!;
+        verified.push(`${r.peerId} ${expertId}`);
+        if (r.peerId === 'p2') throw new SwarmpathError('UNAVAILABLE', 'reset');
+        return r.peerId === 'p1' ? 'mismatch' : 'ok';
+      },
+    },
+  };
+  const v = createSwarmView({ model: 'm', experts: experts4, peerId: 'self', targetReplicas: 2 }, { ...components, random: prng(1), clock: () => 0 });
+  const input = await v(new AbortController().signal);
+  const holders = (e: string) => input.hosts.filter((h) => h.experts.includes(e)).map((h) => h.peerId).sort();
+  assert.ok(verified.includes('p1 L0.1'), 'the liar was probed');
+  assert.deepEqual(holders('L0.1'), ['p5'], 'the liar does not count as supply of L0.1');
+  assert.ok(!input.hosts.some((h) => h.peerId === 'p1'), 'nor as a host at all');
+  assert.deepEqual(holders('L0.2'), ['p6'], "p2's unverified claim does not count");
+  assert.deepEqual(holders('L0.0'), ['p0', 'p4']);
+  // The next check does not probe verified claims again, and keeps the liar out without asking it.
+  const before = verified.length;
+  await v(new AbortController().signal);
+  assert.ok(!verified.slice(before).some((x) => x.startsWith('p0 ') || x.startsWith('p1 ')), verified.slice(before).join(','));
+});

@@ -5,6 +5,7 @@
 import { BadConfigError } from '../shared/errors.ts';
 import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
 import type { Device } from '../shared/runtime-types.ts';
+import type { HostLimits } from './host-limits.ts';
 
 export const HOST_USAGE = 'swarmpath host --model DIR (--expert ID… | --auto) [flags]';
 
@@ -25,6 +26,19 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'batch-wait-ms': { kind: 'number', help: 'longest wait for company before running a batch, ms', default: 0, min: 0, max: 100 },
   'batch-kv-mb': { kind: 'number', help: "largest padded KV cache of one batched call, MiB (default: the expert's weight bytes, at least 1)", min: 0 },
   'max-message-mb': { kind: 'number', help: 'largest gRPC message sent or accepted, MiB', default: 64, min: 0.01 },
+  // Per-peer limits (peer-key.ts: a peer is an IPv4 address, an IPv6 /64, or one loopback connection).
+  'peer-kv-share': { kind: 'number', help: 'share of --kv-cache-mb guaranteed to each peer; a peer may use more while it is free, and what it holds past its share is reclaimed when a peer within its share needs room', default: 0.25, min: 0.01, max: 1 },
+  'peer-max-sessions': { kind: 'int', help: 'Session streams one peer may hold open', default: 256, min: 1 },
+  'max-sessions': { kind: 'int', help: 'Session streams open in all', default: 2048, min: 1 },
+  'open-idle-s': { kind: 'number', help: 'end sessions (and streams) opened but never stepped after this long, seconds', default: 20, min: 0.1 },
+  'max-steps-in-flight': { kind: 'int', help: 'steps sent on one Session stream and not yet answered; one more ends the stream (RESOURCE_EXHAUSTED)', default: 8, min: 1 },
+  'max-queue': { kind: 'int', help: 'calls waiting for an expert (not running); past it calls are refused (RESOURCE_EXHAUSTED)', default: 512, min: 1 },
+  'peer-max-forward': { kind: 'int', help: 'concurrent Forward calls of one peer', default: 8, min: 1 },
+  'max-forward': { kind: 'int', help: 'concurrent Forward calls in all', default: 64, min: 1 },
+  'peer-max-fetch': { kind: 'int', help: 'concurrent FetchShard streams of one peer', default: 2, min: 1 },
+  'max-fetch': { kind: 'int', help: 'concurrent FetchShard streams in all', default: 8, min: 1 },
+  'peer-inflight-mb': { kind: 'number', help: 'request bytes of one peer received and not yet answered, MiB (at least --max-message-mb)', default: 128, min: 0.01 },
+  'max-inflight-mb': { kind: 'number', help: 'request bytes received and not yet answered in all, MiB', default: 512, min: 0.01 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads per expert', default: 1, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
   'no-dht': { kind: 'boolean', help: 'serve gRPC only, without joining the DHT (tests, benchmarks)', default: false },
@@ -56,6 +70,14 @@ export interface HostConfig {
   /** Bound of one batched call's padded KV cache, bytes; undefined: per expert, max(1 MiB, its file size). */
   batchKvBytes?: number;
   maxMessageBytes: number;
+  /** Share of kvCacheBytes guaranteed to each peer (kv-share.ts). */
+  peerKvShare: number;
+  /** Idle time of a session never stepped, ms. */
+  openIdleMs: number;
+  /** Calls waiting per expert. */
+  maxQueue: number;
+  /** Per-peer and host-wide limits of the gRPC server. */
+  limits: HostLimits;
   threads: number;
   keyFile?: string;
   dht: boolean;
@@ -85,6 +107,19 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   }
   const { host, port } = parseHostPort('grpc-listen', f['grpc-listen'] as string);
   const metricsListen = f['metrics-listen'] ? parseHostPort('metrics-listen', f['metrics-listen'] as string) : undefined;
+  const mib = (k: string) => Math.floor((f[k] as number) * 1024 * 1024);
+  if (mib('peer-inflight-mb') < mib('max-message-mb')) {
+    throw new BadConfigError(`--peer-inflight-mb (${f['peer-inflight-mb']}) must be at least --max-message-mb (${f['max-message-mb']}), or a message of the largest size is always refused`);
+  }
+  const openIdleMs = Math.min(f['open-idle-s'] as number, f['session-idle-s'] as number) * 1000;
+  const lim = (peer: string, total: string) => Object.freeze({ perPeer: f[peer] as number, total: f[total] as number });
+  const limits: HostLimits = Object.freeze({
+    ledger: Object.freeze({
+      streams: lim('peer-max-sessions', 'max-sessions'), forwards: lim('peer-max-forward', 'max-forward'), fetches: lim('peer-max-fetch', 'max-fetch'),
+      inflightBytes: Object.freeze({ perPeer: mib('peer-inflight-mb'), total: mib('max-inflight-mb') }),
+    }),
+    session: Object.freeze({ maxStepsInFlight: f['max-steps-in-flight'] as number, openTimeoutMs: openIdleMs }),
+  });
   return Object.freeze({
     model: (f.model as string | undefined) ?? '',
     experts: Object.freeze([...new Set(experts)]),
@@ -102,7 +137,11 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     maxBatch: f['max-batch'] as number,
     batchWaitMs: f['batch-wait-ms'] as number,
     batchKvBytes: f['batch-kv-mb'] === undefined ? undefined : Math.floor((f['batch-kv-mb'] as number) * 1024 * 1024),
-    maxMessageBytes: Math.floor((f['max-message-mb'] as number) * 1024 * 1024),
+    maxMessageBytes: mib('max-message-mb'),
+    peerKvShare: f['peer-kv-share'] as number,
+    openIdleMs,
+    maxQueue: f['max-queue'] as number,
+    limits,
     threads: f.threads as number,
     keyFile: f['key-file'] as string | undefined,
     dht: f['no-dht'] !== true,

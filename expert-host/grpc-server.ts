@@ -1,10 +1,13 @@
 /**
  * Binds the host core to the wire: the ExpertHost gRPC service (Info, Forward, Session, FetchShard)
- * on one grpc-js server with explicit message size limits. Every handler answers bad input with a
- * status and a message (shared/grpc/errors.ts); nothing a client sends can crash the host.
+ * on one grpc-js server with explicit message size and connection limits (host-limits.ts). Every
+ * handler answers bad input with a status and a message (shared/grpc/errors.ts); nothing a client
+ * sends can crash the host. Each call is charged to its peer (peer-key.ts) in one ledger
+ * (peer-ledger.ts): Session streams, concurrent Forward calls and FetchShard streams, request bytes
+ * in flight; Info reports to each caller the KV bytes it could reserve.
  */
 import * as grpc from '@grpc/grpc-js';
-import { SwarmpathError } from '../shared/errors.ts';
+import { BadConfigError, SwarmpathError } from '../shared/errors.ts';
 import { serverChannelOptions } from '../shared/grpc/channel-options.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
 import { expertHostService } from '../shared/grpc/proto.ts';
@@ -12,6 +15,9 @@ import { decodeTensor, encodeTensor, wireDtypeOf } from '../shared/grpc/tensor-c
 import type { ForwardRequestMsg, ForwardResponseMsg, InfoResponseMsg } from '../shared/grpc/wire-types.ts';
 import type { Logger } from '../shared/log.ts';
 import type { HostCore } from './host-core.ts';
+import { hostServerOptions, UNLIMITED, type HostLimits } from './host-limits.ts';
+import { peerKey } from './peer-key.ts';
+import { createPeerLedger, type Lease, type PeerLedger } from './peer-ledger.ts';
 import { createSessionRegistry, handleSession, type SessionCall } from './session-handler.ts';
 import { handleFetchShard, type ShardCall } from './shard-handler.ts';
 
@@ -19,6 +25,8 @@ export interface GrpcServerInit {
   core: HostCore;
   log: Logger;
   maxMessageBytes: number;
+  /** Per-peer and host-wide limits (default: none). */
+  limits?: HostLimits;
   /** Counts answered calls (metrics). */
   onRpc?: (method: string, code: number) => void;
 }
@@ -28,6 +36,8 @@ export interface HostGrpcServer {
   listen(host: string, port: number): Promise<string>;
   /** Open Session streams. */
   sessions(): number;
+  /** What each peer holds (Session streams, concurrent calls, bytes in flight). */
+  readonly ledger: PeerLedger;
   /** Ends every Session stream with `err` (shutdown). */
   endSessions(err: SwarmpathError): void;
   /** Stops accepting calls and closes the server (forcibly after `graceMs`). */
@@ -37,18 +47,24 @@ export interface HostGrpcServer {
 /** Creates the server (not yet listening). */
 export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
   const { core, log } = init;
-  const server = new grpc.Server(serverChannelOptions(init.maxMessageBytes));
+  const limits = init.limits ?? UNLIMITED;
+  const server = new grpc.Server({ ...serverChannelOptions(init.maxMessageBytes), ...hostServerOptions(limits.ledger) });
   const registry = createSessionRegistry();
+  const ledger = createPeerLedger(limits.ledger);
   const rpc = (m: string, code: number) => init.onRpc?.(m, code);
 
   server.addService(expertHostService(), {
-    Info(_call: grpc.ServerUnaryCall<unknown, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
+    Info(call: grpc.ServerUnaryCall<unknown, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
       rpc('Info', 0);
-      cb(null, core.info());
+      cb(null, core.info(peerKey(call.getPeer())));
     },
     Forward(call: grpc.ServerUnaryCall<ForwardRequestMsg, ForwardResponseMsg>, cb: grpc.sendUnaryData<ForwardResponseMsg>) {
       const req = call.request;
+      const peer = peerKey(call.getPeer());
+      const leases: Lease[] = [];
       const run = async (): Promise<ForwardResponseMsg> => {
+        leases.push(ledger.acquire(peer, 'forwards'));
+        leases.push(ledger.acquire(peer, 'inflightBytes', req.hidden?.data?.byteLength ?? 0));
         const hidden = decodeTensor(req.hidden, [null, null, core.dims.d_model], 'Forward hidden');
         const out = await core.forward(req.expertId, hidden);
         const reply = wireDtypeOf(req.replyDtype) ?? wireDtypeOf(req.hidden?.dtype) ?? 'float32';
@@ -58,14 +74,22 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
         const e = toGrpcError(err);
         rpc('Forward', e.code);
         cb(e);
-      });
+      }).finally(() => { for (const l of leases) l.release(); });
     },
     Session(call: SessionCall) {
       rpc('Session', 0);
-      handleSession(call, core, registry, log);
+      handleSession(call, core, registry, log, { peer: peerKey(call.getPeer()), ledger, limits: limits.session });
     },
     FetchShard(call: ShardCall) {
       rpc('FetchShard', 0);
+      let lease: Lease;
+      try {
+        lease = ledger.acquire(peerKey(call.getPeer()), 'fetches');
+      } catch (err) {
+        call.emit('error', toGrpcError(err));
+        return;
+      }
+      call.once('close', () => lease.release());
       void handleFetchShard(call, core);
     },
   });
@@ -74,12 +98,13 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     listen(host, port) {
       return new Promise((resolve, reject) => {
         server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-          if (err) reject(new SwarmpathError('BAD_CONFIG', `cannot listen on ${host}:${port}: ${err.message}`));
+          if (err) reject(new BadConfigError(`cannot listen on ${host}:${port}: ${err.message}`));
           else resolve(`${host.includes(':') ? `[${host}]` : host}:${bound}`);
         });
       });
     },
     sessions: () => registry.size(),
+    ledger,
     endSessions: (err) => registry.endAll(err),
     stop(graceMs) {
       return new Promise<void>((resolve) => {

@@ -3,7 +3,7 @@
  * the host state (ONLINE → DRAINING → OFFLINE) and what Info reports. grpc-server.ts binds it to the
  * wire; host.ts owns its lifecycle. Every method validates its input and throws SwarmpathErrors.
  */
-import { InvalidArgumentError, SwarmpathError } from '../shared/errors.ts';
+import { FailedPreconditionError, InvalidArgumentError, SwarmpathError, UnavailableError } from '../shared/errors.ts';
 import type { ExpertEntry, ModelDims } from '../shared/manifest.ts';
 import type { ExpertModel, F32 } from '../shared/runtime-types.ts';
 import type { HostInfo, HostState } from '../shared/transport-types.ts';
@@ -26,6 +26,12 @@ export interface HostCoreInit {
   experts: readonly ServedModel[];
   kvCapacityBytes: number;
   sessionIdleMs: number;
+  /** Idle time of a session never stepped, ms (default: sessionIdleMs). */
+  openIdleMs?: number;
+  /** Share of kvCapacityBytes each peer is guaranteed, 0-1 (kv-share.ts; default 1: no per-peer shares). */
+  peerKvShare?: number;
+  /** Most calls waiting per expert (step-batcher.ts; default unbounded). */
+  maxQueue?: number;
   maxBatch: number;
   batchWaitMs: number;
   /**
@@ -52,13 +58,14 @@ export interface HostCore {
   state(): HostState;
   setState(s: HostState): void;
   setPeerId(peerId: string): void;
-  info(): HostInfo;
+  /** What Info reports; with `peer`, kvFreeBytes is what that peer could reserve now. */
+  info(peer?: string): HostInfo;
   /** The served expert `id` (throws UNKNOWN_EXPERT). */
   expert(id: string): Served;
   /** Stateless call: hidden [B,T,D] → [B,T,D] data. */
   forward(expertId: string, hidden: F32): Promise<Float32Array>;
-  /** Opens a session reserving `maxLength` positions (UNAVAILABLE unless ONLINE). */
-  openSession(expertId: string, maxLength: number): KvSession;
+  /** Opens a session of `peer` (peer-key.ts) reserving `maxLength` positions (UNAVAILABLE unless ONLINE). */
+  openSession(expertId: string, maxLength: number, peer?: string): KvSession;
   /** Runs a step of `session` at `position` with hidden [1,T,D]; resolves [1,T,D] and the new length. */
   step(session: KvSession, position: number, hidden: F32): Promise<{ hidden: Float32Array; length: number }>;
   closeSession(id: string): void;
@@ -88,16 +95,18 @@ export function createHostCore(init: HostCoreInit): HostCore {
   const meter = createThroughputMeter(60, init.clock);
   const endListeners = new Map<string, (reason: SessionEndReason) => void>();
   const store = createKvSessionStore({
-    capacityBytes: init.kvCapacityBytes, idleMs: init.sessionIdleMs, clock: init.clock,
+    capacityBytes: init.kvCapacityBytes, idleMs: init.sessionIdleMs, openIdleMs: init.openIdleMs, clock: init.clock,
+    peerShareBytes: Math.floor(init.kvCapacityBytes * (init.peerKvShare ?? 1)),
     onEnd: (s, reason) => { const f = endListeners.get(s.id); endListeners.delete(s.id); f?.(reason); },
   });
   const served = new Map<string, Served>();
   const add = (m: ServedModel) => {
     const entry = m.model.entry;
-    if (served.has(entry.id)) throw new SwarmpathError('FAILED_PRECONDITION', `expert ${entry.id} is already served`);
+    if (served.has(entry.id)) throw new FailedPreconditionError(`expert ${entry.id} is already served`);
     const kv: KvShape = { layers: entry.layers, nHeads: dims.n_heads, headDim: dims.head_dim };
     const batcher = createStepBatcher({
       model: m.model, D: dims.d_model, kv, maxRows: init.maxBatch, maxWaitMs: init.batchWaitMs, maxBatchKvBytes: init.maxBatchKvBytes ?? Math.max(1 << 20, entry.bytes),
+      maxQueue: init.maxQueue,
       activeSessions: () => store.activeFor(entry.id),
       onBatch: (b) => { meter.add(b.rows * b.T); init.onBatch?.(b); },
     });
@@ -111,7 +120,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
     return s;
   };
   const requireOnline = (what: string) => {
-    if (state !== 'ONLINE') throw new SwarmpathError('UNAVAILABLE', `host is ${state}: ${what} refused`);
+    if (state !== 'ONLINE') throw new UnavailableError(`host is ${state}: ${what} refused`);
   };
   const checkHidden = (hidden: F32, what: string) => {
     if (hidden.dims.length !== 3 || hidden.dims[2] !== dims.d_model) {
@@ -126,14 +135,14 @@ export function createHostCore(init: HostCoreInit): HostCore {
     setState(s) { state = s; },
     setPeerId(p) { peerId = p; },
     expert,
-    info() {
+    info(caller) {
       let queue = 0;
       for (const s of served.values()) queue += s.batcher.queueDepth();
       return {
         peerId, version: init.version, model: init.modelName,
         experts: [...served.values()].map((s) => ({ expertId: s.entry.id, sha256: s.entry.sha256, layers: s.entry.layers, activeSessions: store.activeFor(s.entry.id) })),
         queueDepth: queue, throughput: meter.rate(),
-        kvCapacityBytes: store.capacityBytes, kvFreeBytes: store.freeBytes(),
+        kvCapacityBytes: store.capacityBytes, kvFreeBytes: caller === undefined ? store.freeBytes() : store.availableTo(caller),
         state, device: init.device, maxContext: dims.max_context,
       };
     },
@@ -146,13 +155,13 @@ export function createHostCore(init: HostCoreInit): HostCore {
       const r = await s.batcher.submit({ hidden: hidden.data, rows: B, T, cache: null }, 'forward');
       return r.hidden;
     },
-    openSession(expertId, maxLength) {
+    openSession(expertId, maxLength, peer) {
       const s = expert(expertId);
       requireOnline('new session');
       if (!Number.isInteger(maxLength) || maxLength < 1 || maxLength > dims.max_context) {
         throw new InvalidArgumentError(`max_length must be in [1, ${dims.max_context}] (the model's max_context), got ${maxLength}`);
       }
-      return store.open(expertId, maxLength, s.kv);
+      return store.open(expertId, maxLength, s.kv, peer);
     },
     async step(session, position, hidden) {
       if (session.ended) store.get(session.id); // throws UNKNOWN_SESSION naming why
@@ -161,6 +170,7 @@ export function createHostCore(init: HostCoreInit): HostCore {
       if (hidden.dims[0] !== 1) throw new InvalidArgumentError(`step: hidden must be [1,T,${dims.d_model}], got [${hidden.dims.join(',')}]`);
       const T = hidden.dims[1];
       beginStep(session, position, T);
+      session.stepped = true;
       session.busy++;
       try {
         const r = await s.batcher.submit({ hidden: hidden.data, rows: 1, T, cache: session }, 'session');

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { BadConfigError, SwarmpathError } from '../shared/errors.ts';
+import { BadConfigError, UnavailableError } from '../shared/errors.ts';
 import type { GrpcExpertClient } from '../shared/grpc/client.ts';
 import type { Logger } from '../shared/log.ts';
 import type { FileRef, Manifest } from '../shared/manifest.ts';
@@ -111,18 +111,19 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     const device = models[0]?.model.device ?? config.device;
     const core = createHostCore({
       modelName: manifest.name, dims: manifest.dims, experts: models, kvCapacityBytes: config.kvCacheBytes,
-      sessionIdleMs: config.sessionIdleMs, maxBatch: config.maxBatch, batchWaitMs: config.batchWaitMs, maxBatchKvBytes: config.batchKvBytes,
+      sessionIdleMs: config.sessionIdleMs, openIdleMs: config.openIdleMs, peerKvShare: config.peerKvShare, maxQueue: config.maxQueue,
+      maxBatch: config.maxBatch, batchWaitMs: config.batchWaitMs, maxBatchKvBytes: config.batchKvBytes,
       version: HOST_VERSION, device, onBatch: c.onBatch,
     });
     if (node) core.setPeerId(node.peerId);
     const evictTimer = setInterval(() => {
       const gone = core.store.evictIdle();
       if (gone.length) log.info(`evicted ${gone.length} idle session(s)`);
-    }, Math.max(100, Math.min(5000, config.sessionIdleMs / 4)));
+    }, Math.max(100, Math.min(5000, Math.min(config.sessionIdleMs, config.openIdleMs) / 4)));
     evictTimer.unref();
     cleanups.push(async () => clearInterval(evictTimer));
 
-    const server = createGrpcServer({ core, log, maxMessageBytes: config.maxMessageBytes, onRpc: c.onRpc });
+    const server = createGrpcServer({ core, log, maxMessageBytes: config.maxMessageBytes, limits: config.limits, onRpc: c.onRpc });
     const grpcAddress = await server.listen(config.grpcHost, config.grpcPort);
     cleanups.push(() => server.stop(500));
 
@@ -211,7 +212,7 @@ async function drainAndStop(config: HostConfig, core: HostCore, server: HostGrpc
   }
   const left = server.sessions();
   if (left > 0) log.warn(`drain grace over: ending ${left} open session(s)`);
-  server.endSessions(new SwarmpathError('UNAVAILABLE', 'host is shutting down; move the session to another replica'));
+  server.endSessions(new UnavailableError('host is shutting down; move the session to another replica'));
   let idleTimer: NodeJS.Timeout | undefined;
   await Promise.race([core.idle(), new Promise((r) => { idleTimer = setTimeout(r, 1000); })]);
   clearTimeout(idleTimer);

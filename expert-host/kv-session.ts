@@ -13,17 +13,24 @@ export function kvSessionBytes(maxLength: number, floatsPerPosition: number): nu
 }
 
 /** Why a session left the store. */
-export type SessionEndReason = 'closed' | 'evicted' | 'retired';
+export type SessionEndReason = 'closed' | 'evicted' | 'retired' | 'reclaimed';
 
 export interface KvSession extends KvCache {
   readonly id: string;
   readonly expertId: string;
   readonly reservedBytes: number;
+  /** The peer that opened it (peer-key.ts; '' for the host itself): whose KV share it draws on. */
+  readonly peer: string;
+  /** Whether a step ever ran on it: a session never stepped is evicted after the shorter idle time. */
+  stepped: boolean;
   /** Last use, ms on the store's clock. */
   lastUsedMs: number;
   /** Steps queued or running: a busy session is never evicted. */
   busy: number;
-  /** Set once the session is closed, evicted (idle) or retired (its expert is no longer served). */
+  /**
+   * Set once the session is closed, evicted (idle), retired (its expert is no longer served) or
+   * reclaimed (its peer was over its KV share and another peer needed room, kv-share.ts).
+   */
   ended?: SessionEndReason;
 }
 

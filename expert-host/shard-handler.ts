@@ -5,7 +5,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { InvalidArgumentError, SwarmpathError } from '../shared/errors.ts';
+import { InternalError, InvalidArgumentError, SwarmpathError } from '../shared/errors.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
 import type { FetchShardRequestMsg, ShardChunkMsg } from '../shared/grpc/wire-types.ts';
 import type { HostCore } from './host-core.ts';
@@ -38,6 +38,6 @@ export async function handleFetchShard(call: ShardCall, core: HostCore, chunkByt
     call.end();
   } catch (err) {
     if (call.cancelled) return;
-    call.emit('error', toGrpcError(err instanceof SwarmpathError ? err : new SwarmpathError('INTERNAL', `FetchShard failed: ${(err as Error).message}`)));
+    call.emit('error', toGrpcError(err instanceof SwarmpathError ? err : new InternalError(`FetchShard failed: ${(err as Error).message}`, err)));
   }
 }

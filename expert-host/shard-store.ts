@@ -1,7 +1,9 @@
 /**
  * Where a host finds each served expert's ONNX file, verified against the manifest (size + sha256;
  * a mismatch is refused naming the file): the model package itself, else the `--store` folder, else
- * (for migrating / --auto hosts) fetched from a live replica over FetchShard into the store.
+ * (for migrating / --auto hosts) fetched from a live replica over FetchShard into the store. A
+ * replica that sends a wrong or oversized file is skipped for the next (fetch-shard.ts stops at the
+ * manifest's size and discards what fails the hash, so the next replica's download starts clean).
  */
 import { access } from 'node:fs/promises';
 import { BadPackageError, SwarmpathError } from '../shared/errors.ts';
@@ -47,7 +49,7 @@ export async function locateShard(entry: ExpertEntry, c: ShardStoreComponents): 
     const client = c.connect(r.grpc);
     try {
       c.log.info(`fetching ${entry.file} from ${r.peerId} at ${r.grpc}`);
-      await fetchShard(client, entry.id, stored, entry.sha256, { deadlineMs: Date.now() + 120_000 });
+      await fetchShard(client, entry.id, stored, entry.sha256, { deadlineMs: Date.now() + 120_000, expectedBytes: entry.bytes });
       return { pkg: c.storePkg, path: await c.verifyFile(c.storePkg, entry), source: 'fetched' };
     } catch (err) {
       lastErr = err;

@@ -5,7 +5,7 @@
  * that arrive in the same I/O poll join the same batch at no latency cost; `maxWaitMs` optionally
  * waits longer for company when other sessions of the expert are open (batch-policy.ts decides).
  */
-import { SwarmpathError } from '../shared/errors.ts';
+import { InternalError, ResourceExhaustedError, SwarmpathError } from '../shared/errors.ts';
 import type { ExpertModel } from '../shared/runtime-types.ts';
 import type { KvShape } from '../shared/model/kv-cache.ts';
 import { assembleBatch, pastLenOf, selectBatch, splitBatch, type BatchItem, type ItemResult } from './batch-assembly.ts';
@@ -35,6 +35,8 @@ export interface StepBatcherInit {
   maxWaitMs: number;
   /** Largest padded cache of one batched call, bytes (rows x longest prefix x bytes a position); default 4 MiB. */
   maxBatchKvBytes?: number;
+  /** Most calls waiting (not running); past it `submit` rejects with RESOURCE_EXHAUSTED (--max-queue). Default: unbounded. */
+  maxQueue?: number;
   /** Open sessions of this expert (to know whether company may come). */
   activeSessions: () => number;
   onBatch?: (b: BatchInfo) => void;
@@ -112,7 +114,7 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
       batch.forEach((q, i) => q.resolve(results[i]));
     } catch (err) {
       const e = err instanceof SwarmpathError ? err
-        : new SwarmpathError('INTERNAL', `expert ${init.model.entry.id} failed: ${(err as Error)?.message ?? err}`, { cause: err });
+        : new InternalError(`expert ${init.model.entry.id} failed: ${(err as Error)?.message ?? err}`, err);
       for (const q of batch) q.reject(e);
     } finally {
       running--;
@@ -124,6 +126,9 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
 
   return {
     submit(item, kind) {
+      if (queue.length >= (init.maxQueue ?? Infinity)) {
+        return Promise.reject(new ResourceExhaustedError(`expert ${init.model.entry.id} is busy: ${queue.length} calls already wait (--max-queue); try another replica`));
+      }
       return new Promise<ItemResult>((resolve, reject) => {
         queue.push({ item, kind, at: clock(), resolve, reject });
         schedule();

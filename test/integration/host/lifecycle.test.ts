@@ -100,7 +100,7 @@ test('--device cuda: CUDA, or a fallback to CPU with exactly one log line', asyn
   const c = createExpertClient(host.ready.grpc);
   try {
     const info = await c.info(dl());
-    const lines = host.stderr().split('\n').filter((l) => /CUDA/i.test(l) && /cpu/i.test(l) && / warn /.test(l));
+    const lines = host.stderr().split("\n").filter((l) => /CUDA/i.test(l) && /cpu/i.test(l) && /"level":"warn"/.test(l));
     if (info.device === 'cuda') assert.equal(lines.length, 0, host.stderr());
     else {
       assert.equal(info.device, 'cpu');

@@ -12,7 +12,8 @@ import { serverChannelOptions } from '../shared/grpc/channel-options.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
 import { expertHostService } from '../shared/grpc/proto.ts';
 import { decodeTensor, encodeTensor, wireDtypeOf } from '../shared/grpc/tensor-codec.ts';
-import type { ForwardRequestMsg, ForwardResponseMsg, InfoResponseMsg } from '../shared/grpc/wire-types.ts';
+import type { ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg } from '../shared/grpc/wire-types.ts';
+import { signInfoNonce } from '../shared/identity.ts';
 import type { Logger } from '../shared/log.ts';
 import type { HostCore } from './host-core.ts';
 import { hostServerOptions, UNLIMITED, type HostLimits } from './host-limits.ts';
@@ -29,6 +30,8 @@ export interface GrpcServerInit {
   limits?: HostLimits;
   /** Counts answered calls (metrics). */
   onRpc?: (method: string, code: number) => void;
+  /** Signs with the host's libp2p key (absent without a DHT identity: Info then signs nothing). */
+  sign?: (data: Uint8Array) => Promise<Uint8Array>;
 }
 
 export interface HostGrpcServer {
@@ -54,9 +57,14 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
   const rpc = (m: string, code: number) => init.onRpc?.(m, code);
 
   server.addService(expertHostService(), {
-    Info(call: grpc.ServerUnaryCall<unknown, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
+    Info(call: grpc.ServerUnaryCall<InfoRequestMsg, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
       rpc('Info', 0);
-      cb(null, core.info(peerKey(call.getPeer())));
+      const { identitySignature: _none, ...info } = core.info(peerKey(call.getPeer()));
+      const nonce = call.request?.nonce ?? Buffer.alloc(0);
+      // Identity (shared/identity.ts): the caller's nonce signed with this host's libp2p key.
+      const signing = init.sign ? signInfoNonce(init.sign, nonce) : Promise.resolve(undefined);
+      signing.then((sig) => cb(null, { ...info, identitySignature: Buffer.from(sig ?? []) }),
+        (err) => cb(toGrpcError(err)));
     },
     Forward(call: grpc.ServerUnaryCall<ForwardRequestMsg, ForwardResponseMsg>, cb: grpc.sendUnaryData<ForwardResponseMsg>) {
       const req = call.request;

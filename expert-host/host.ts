@@ -26,6 +26,8 @@ import type { BatchInfo } from './step-batcher.ts';
 /** The DHT node as the host uses it. */
 export interface HostNode {
   readonly peerId: string;
+  /** Signs with the node's libp2p key (the identity Info proves). */
+  sign?(data: Uint8Array): Promise<Uint8Array>;
   multiaddrs(): string[];
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -123,7 +125,10 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     evictTimer.unref();
     cleanups.push(async () => clearInterval(evictTimer));
 
-    const server = createGrpcServer({ core, log, maxMessageBytes: config.maxMessageBytes, limits: config.limits, onRpc: c.onRpc });
+    const server = createGrpcServer({
+      core, log, maxMessageBytes: config.maxMessageBytes, limits: config.limits, onRpc: c.onRpc,
+      ...(node?.sign ? { sign: (d: Uint8Array) => node!.sign!(d) } : {}),
+    });
     const grpcAddress = await server.listen(config.grpcHost, config.grpcPort);
     cleanups.push(() => server.stop(500));
 

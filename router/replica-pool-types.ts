@@ -37,6 +37,8 @@ export interface ReplicaPoolInit {
   distrustMs?: number;
   /** Cross-checks of real steps on other replicas (./cross-check.ts); absent: none. */
   spotCheck?: CrossCheckInit;
+  /** Before first work, a replica's endpoint must prove its record's peer id (./identity-check.ts). */
+  checkIdentity?: boolean;
 }
 
 export interface ReplicaPoolComponents {

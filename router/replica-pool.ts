@@ -18,6 +18,7 @@ import { discoveryCache } from './discovery-cache.ts';
 import type { ReplicaPool, ReplicaPoolComponents, ReplicaPoolInit, ReplicaView } from './replica-pool-types.ts';
 import { replicaVerification } from './replica-verification.ts';
 import { createCrossChecker } from './cross-check.ts';
+import { identityChecks } from './identity-check.ts';
 import { sleep } from './sleep.ts';
 
 /** Host clients (gRPC channels) kept at most. */
@@ -69,6 +70,22 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       if (recs) apply(expertId, recs, now);
     },
   });
+  const identity = init.checkIdentity ? identityChecks({ timeoutMs: probeTimeoutMs * 2 }, { clock, log: c.log }) : undefined;
+  /** Whether the record's endpoint is its peer's (see ./identity-check.ts); an impostor's peer id is distrusted. */
+  const provesIdentity = async (expertId: string, rec: HostRecord, cl: ExpertClient, signal?: AbortSignal): Promise<boolean> => {
+    if (!identity) return true;
+    const v = await identity.check(rec.peerId, rec.grpc, cl, signal);
+    if (v.type === 'ok') return true;
+    if (signal?.aborted) throw new CancelledError('request cancelled');
+    if (v.type === 'impostor') {
+      trust.distrustHost(rec.peerId, undefined, clock());
+      const recs = cache.cached(expertId);
+      if (recs) apply(expertId, recs, clock());
+    } else {
+      pool.failed(expertId, rec.peerId, v.error);
+    }
+    return false;
+  };
   const recheckMs = Math.min(ttl, init.recheckMs ?? 5000);
   const cache = discoveryCache({ model: init.model, queryTimeoutMs: init.discoveryTimeoutMs ?? 15_000 }, {
     discovery: c.discovery, clock, log: c.log,
@@ -140,7 +157,8 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
           const rec = recs.find((r) => r.peerId === pick.replica);
           if (!rec) { fresh = true; continue; }
           const cl = client(rec.grpc);
-          if (await answersInfo(expertId, rec.peerId, cl, opts.signal) && await trust.check(expertId, rec.peerId, cl, opts.signal)) {
+          if (await provesIdentity(expertId, rec, cl, opts.signal) && await answersInfo(expertId, rec.peerId, cl, opts.signal) &&
+            await trust.check(expertId, rec.peerId, cl, opts.signal)) {
             return { peerId: rec.peerId, grpc: rec.grpc, client: cl };
           }
           // Struck, banned or distrusted now; pick again, within the same bounded wait.

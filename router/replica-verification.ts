@@ -47,8 +47,8 @@ export interface ReplicaVerification {
    * `address` when given) was caught computing something else (`distrustHost`).
    */
   distrusted(expertId: string, peerId: string, now: number, address?: string): boolean;
-  /** No work for `distrustMs` to this peer, nor to any peer announcing this address, for any expert. */
-  distrustHost(peerId: string, address: string, now: number): void;
+  /** No work for `distrustMs` to this peer, nor (when given) to any peer announcing this address, for any expert. */
+  distrustHost(peerId: string, address: string | undefined, now: number): void;
   /** False while the replica is distrusted; free while nobody is. */
   trusted(expertId: string, peerId: string): boolean;
 }
@@ -129,7 +129,7 @@ export function replicaVerification(init: VerificationInit, c: VerificationCompo
     distrusted,
     distrustHost(peerId, address, now) {
       distrustedUntil.set(`peer ${peerId}`, now + distrustMs);
-      distrustedUntil.set(`addr ${address}`, now + distrustMs);
+      if (address !== undefined) distrustedUntil.set(`addr ${address}`, now + distrustMs);
       for (const key of [...verifiedUntil.keys()]) if (key.endsWith(` ${peerId}`)) verifiedUntil.delete(key);
     },
     // Asked at every stage step: free while nobody is distrusted.

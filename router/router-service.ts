@@ -64,8 +64,10 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
     model: pkg.manifest.name, noReplicaWaitMs: config.noReplicaWaitMs, cacheTtlMs: config.discoveryCacheMs,
     verifyEveryMs: config.verifyEveryMs, distrustMs: config.distrustMs,
     // Cross-checks of real steps are part of verifying hosts (--no-verify-hosts trusts them).
-    ...(config.verifyHosts ? { spotCheck: { fraction: config.spotCheck, wireDtype: config.wireDtype } } : {}),
+    ...(config.verifyHosts ? { spotCheck: { fraction: config.spotCheck, wireDtype: config.wireDtype }, checkIdentity: true } : {}),
   }, {
+    onCrossCheck: (expert, result) => metrics.crossChecks.inc({ expert, result }),
+    onDistrustedHost: () => metrics.distrustedHosts.inc({}),
     discovery: recordingDiscovery(c.createDiscovery(node), (recs) => stats.hostsSeen(recs)), balancer, connect: c.connect, log: log.child('replicas'),
     onLiveReplicas: (expert, n) => metrics.liveReplicas.set({ expert }, n),
     ...(config.verifyHosts ? {

@@ -32,12 +32,15 @@ export interface HostInfo {
   state: HostState;
   device: string;
   maxContext: number;
+  /** The host's signature of the Info call's nonce (shared/identity.ts); absent when none was asked or it has no DHT identity. */
+  identitySignature?: Uint8Array;
 }
 
 /** A client of one expert host (one gRPC channel). Errors are SwarmpathErrors (shared/errors.ts). */
 export interface ExpertClient {
   readonly address: string;
-  info(opts: CallOpts): Promise<HostInfo>;
+  /** `nonce`: the host signs it with its libp2p key (shared/identity.ts). */
+  info(opts: CallOpts & { nonce?: Uint8Array }): Promise<HostInfo>;
   /** Stateless call: hidden [B,T,D] in, [B,T,D] out. */
   forward(expertId: string, hidden: F32, opts: CallOpts): Promise<F32>;
   /** Opens a generation session reserving `maxLength` positions; RESOURCE_EXHAUSTED when full. */

@@ -45,7 +45,10 @@ export async function realHostComponents(config: HostConfig): Promise<HostCompon
     c.createNode = async (cfg) => {
       const node = await nodeMod.createSwarmNode({ listen: [...cfg.listen], bootstrap: [...cfg.bootstrap], keyFile: cfg.keyFile, log: log.child('dht') });
       nodes.set(node.peerId, node);
-      return node;
+      return {
+        peerId: node.peerId, multiaddrs: () => node.multiaddrs(), start: () => node.start(), stop: () => node.stop(),
+        sign: async (d: Uint8Array) => node.privateKey.sign(d),
+      };
     };
     c.createAnnouncer = (node, record, ttlS) => annMod.createAnnouncer({ ttlS, record }, { node: nodes.get(node.peerId)!, log: log.child('announce') });
     c.createDiscovery = (node) => discMod.createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: nodes.get(node.peerId)!, log: log.child('discovery') });

@@ -14,7 +14,7 @@ import { fromServiceError } from './errors.ts';
 import { expertHostClientConstructor } from './proto.ts';
 import { openSessionOnStream, type SessionStream } from './session-client.ts';
 import { decodeTensor, encodeTensor, protoDtype } from './tensor-codec.ts';
-import type { FetchShardRequestMsg, ForwardRequestMsg, ForwardResponseMsg, InfoResponseMsg, ShardChunkMsg } from './wire-types.ts';
+import type { FetchShardRequestMsg, ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg, ShardChunkMsg } from './wire-types.ts';
 
 export interface ExpertClientOptions {
   /** Largest message sent or received (default 64 MiB). */
@@ -39,7 +39,7 @@ export interface GrpcExpertClient extends ExpertClient {
 
 type Unary<Req, Res> = (req: Req, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => grpc.ClientUnaryCall;
 interface RawClient extends grpc.Client {
-  Info: Unary<Record<string, never>, InfoResponseMsg>;
+  Info: Unary<InfoRequestMsg, InfoResponseMsg>;
   Forward: Unary<ForwardRequestMsg, ForwardResponseMsg>;
   Session(md: grpc.Metadata, o: grpc.CallOptions): SessionStream;
   FetchShard(req: FetchShardRequestMsg, md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientReadableStream<ShardChunkMsg>;
@@ -66,14 +66,15 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
 
   return {
     address,
-    async info(o: CallOpts): Promise<HostInfo> {
-      const r = await unary(raw.Info, {}, o);
+    async info(o: CallOpts & { nonce?: Uint8Array }): Promise<HostInfo> {
+      const r = await unary(raw.Info, { nonce: Buffer.from(o.nonce ?? []) }, o);
       return {
         peerId: r.peerId, version: r.version, model: r.model,
         experts: r.experts.map((e) => ({ expertId: e.expertId, sha256: e.sha256, layers: e.layers, activeSessions: e.activeSessions })),
         queueDepth: r.queueDepth, throughput: r.throughput,
         kvCapacityBytes: r.kvCapacityBytes, kvFreeBytes: r.kvFreeBytes,
         state: r.state as HostState, device: r.device, maxContext: r.maxContext,
+        ...(r.identitySignature.length > 0 ? { identitySignature: new Uint8Array(r.identitySignature) } : {}),
       };
     },
     async forward(expertId: string, hidden: F32, o: CallOpts): Promise<F32> {

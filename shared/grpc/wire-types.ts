@@ -7,6 +7,7 @@
  */
 import type { DType__Output } from '../../generated/proto/swarmpath/v1/DType.ts';
 import type { Tensor__Output } from '../../generated/proto/swarmpath/v1/Tensor.ts';
+import type { InfoRequest__Output } from '../../generated/proto/swarmpath/v1/InfoRequest.ts';
 import type { InfoResponse__Output } from '../../generated/proto/swarmpath/v1/InfoResponse.ts';
 import type { ForwardRequest__Output } from '../../generated/proto/swarmpath/v1/ForwardRequest.ts';
 import type { ForwardResponse__Output } from '../../generated/proto/swarmpath/v1/ForwardResponse.ts';
@@ -26,6 +27,7 @@ export type TensorMsg = Omit<Tensor__Output, 'dtype'> & { dtype: ProtoDType | nu
 /** A tensor this process encoded: a named dtype, its shape and a Buffer. */
 export type EncodedTensor = Tensor__Output;
 
+export type InfoRequestMsg = InfoRequest__Output;
 export type InfoResponseMsg = InfoResponse__Output;
 export type ForwardRequestMsg = ForwardRequest__Output;
 export type ForwardResponseMsg = ForwardResponse__Output;

@@ -29,6 +29,10 @@ export interface RouterMetrics {
   readonly stageDuration: Histogram<'expert' | 'kind'>;
   /** Checks of a host's output against its expert's manifest probe, by expert and result (`ok`, `mismatch`, `error`). */
   readonly hostProbes: Counter<'expert' | 'result'>;
+  /** Real steps recomputed on other replicas (router/cross-check.ts), by expert and result (`ok`, `primary-wrong`, `checker-wrong`, `inconclusive`, `skipped`). */
+  readonly crossChecks: Counter<'expert' | 'result'>;
+  /** Hosts distrusted for wrong results (a cross-check outvoted them, or they returned NaN/Inf). */
+  readonly distrustedHosts: Counter;
   /** Requests being served now. */
   readonly inflight: Gauge;
 }
@@ -47,6 +51,8 @@ export function routerMetrics(reg: MetricsRegistry): RouterMetrics {
     retries: reg.counter<'expert' | 'reason'>('swarmpath_retries_total', 'Stage calls retried on another replica'),
     stageDuration: reg.histogram<'expert' | 'kind'>('swarmpath_stage_duration_seconds', 'One stage call (prefill or decode) as the router saw it', LATENCY_BUCKETS_S),
     inflight: reg.gauge('swarmpath_inflight_requests', 'Requests being served now'),
+    crossChecks: reg.counter<'expert' | 'result'>('swarmpath_cross_checks_total', 'Real steps recomputed on other replicas, by result (ok, primary-wrong, checker-wrong, inconclusive, skipped)'),
+    distrustedHosts: reg.counter('swarmpath_distrusted_hosts_total', 'Hosts distrusted for wrong results (outvoted by a cross-check, or NaN/Inf output)'),
     hostProbes: reg.counter<'expert' | 'result'>('swarmpath_host_probes_total', "Checks of a host's output against its expert's manifest probe, by result (ok, mismatch, error)"),
   });
 }

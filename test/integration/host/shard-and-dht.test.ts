@@ -5,6 +5,7 @@
  * OFFLINE so discovery drops the host.
  */
 import assert from 'node:assert/strict';
+import { infoNonce, verifyInfoSignature } from '../../../shared/identity.ts';
 import { createHash } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,13 @@ test('the host record is found in the DHT; an --auto host fetches its shard; SIG
     assert.equal(rec.kvFreeBytes, rec.kvCapacityBytes);
     assert.equal(rec.auto, false);
     assert.equal(rec.device, 'cpu');
+
+    // Its endpoint proves the record's identity: Info signs a fresh nonce with the host's libp2p key.
+    const nonce = infoNonce();
+    const signedInfo = await clientA.info({ deadlineMs: Date.now() + 5000, nonce });
+    assert.equal(await verifyInfoSignature(rec.peerId, nonce, signedInfo.identitySignature), true, 'signed by the record\'s peer');
+    assert.equal(await verifyInfoSignature(rec.peerId, infoNonce(), signedInfo.identitySignature), false, 'for that nonce only');
+    assert.equal(await verifyInfoSignature(probe.peerId, nonce, signedInfo.identitySignature), false, 'not by another peer');
 
     // A package with only its manifest: the --auto host must fetch the shard it picks.
     const empty = join(tmp, 'empty-pkg');

@@ -2,7 +2,15 @@
 
 
 export interface InfoRequest {
+  /**
+   * optional, at most 64 bytes: the host signs it (identity_signature)
+   */
+  'nonce'?: (Buffer | Uint8Array | string);
 }
 
 export interface InfoRequest__Output {
+  /**
+   * optional, at most 64 bytes: the host signs it (identity_signature)
+   */
+  'nonce': (Buffer);
 }

@@ -33,6 +33,10 @@ export interface InfoResponse {
    */
   'device'?: (string);
   'maxContext'?: (number);
+  /**
+   * the host's libp2p key's signature of "swarmpath-info/1\n" + nonce; empty without a nonce or a DHT identity
+   */
+  'identitySignature'?: (Buffer | Uint8Array | string);
 }
 
 export interface InfoResponse__Output {
@@ -65,4 +69,8 @@ export interface InfoResponse__Output {
    */
   'device': (string);
   'maxContext': (number);
+  /**
+   * the host's libp2p key's signature of "swarmpath-info/1\n" + nonce; empty without a nonce or a DHT identity
+   */
+  'identitySignature': (Buffer);
 }

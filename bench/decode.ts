@@ -2,8 +2,9 @@
  * The `decode` scenario (SPEC.md section 6): one decode step of a whole path in one process
  * (MonolithicRunner, the floor) and the same step through the router's pipeline and one host process
  * per expert over loopback gRPC; the transport floor (a bare gRPC echo of one position's activations);
- * the router's path choice; steps at context 16 and 512; tokens/s of one and of `concurrency`
- * sessions; resident memory. Every figure is a median over repeated runs in this process.
+ * the router's path choice; steps at context 16 and 512; time to first token of a 512-token prompt
+ * through the swarm and in one process; tokens/s of one and of `concurrency` sessions; resident
+ * memory. Every figure is a median over repeated runs in this process.
  */
 import type { Logger } from '../shared/log.ts';
 import type { ModelPackage } from '../shared/runtime-types.ts';
@@ -52,6 +53,15 @@ export interface DecodeResult {
   route_us: number;
   step_ms_pos16: number;
   step_ms_pos512: number;
+  /**
+   * Time to first token of a 512-token prompt, ms: prefill through the router pipeline and the hosts
+   * (embed, every stage, head, sample) and the same in one process. Absent when the model's
+   * max_context cannot hold 512 tokens and the decode steps after them.
+   */
+  ttft_ms_512?: number;
+  ttft_ms_512_monolithic?: number;
+  /** ttft_ms_512 / ttft_ms_512_monolithic (reported, no bar). */
+  ttft_ratio_512?: number;
   tokens_per_s_1: number;
   tokens_per_s_c: number;
   concurrency: number;
@@ -76,6 +86,8 @@ export function promptOf(n: number): Uint8Array {
 }
 
 const r3 = (x: number): number => Math.round(x * 1000) / 1000;
+/** Long-prompt prefills on each side before the timed rounds. */
+const LONG_WARMUPS = 3;
 
 /**
  * Runs the decode scenario on the package in `modelDir`. The floor (monolithic), the transport floor
@@ -104,7 +116,10 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
     const stem: number[] = [], stages: number[] = [], head: number[] = [];
     const long = Math.min(512, pkg.manifest.dims.max_context - sizes.posSteps - 1);
     const promptLong = promptOf(long);
-    const pos512: number[] = [], monoPos16: number[] = [], monoPos512: number[] = [];
+    const pos512: number[] = [], monoPos16: number[] = [], monoPos512: number[] = [], ttft: number[] = [], ttftMono: number[] = [];
+    // onnxruntime runs the first few calls of a new input shape several times slower (the 512-token
+    // prefill: 160-290 ms for its first three calls in one process, 22-40 ms after): warm both sides.
+    for (let i = 0; i < LONG_WARMUPS; i++) await Promise.all([monolithicSteps(mono, promptLong, 0), swarmSteps(pipeline, path, promptLong, 0)]);
     for (let r = -1; r < sizes.repeats; r++) {
       const m = await monolithicSteps(mono, prompt16, sizes.steps);
       const e: number[] = [];
@@ -114,9 +129,11 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       const ml = await monolithicSteps(mono, promptLong, sizes.posSteps);
       if (r < 0) continue; // warm-up round
       pos512.push(...l.times);
-      monoPos512.push(...ml);
-      monoPos16.push(...m.slice(0, sizes.posSteps));
-      monoTimes.push(...m);
+      monoPos512.push(...ml.times);
+      ttft.push(l.prefillMs);
+      ttftMono.push(ml.prefillMs);
+      monoPos16.push(...m.times.slice(0, sizes.posSteps));
+      monoTimes.push(...m.times);
       echoTimes.push(...e);
       swarmTimes.push(...s.times);
       stem.push(...s.parts.map((x) => x.stemMs));
@@ -136,6 +153,8 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
     log.info('concurrency timed', { ...conc });
     const hops = path.length;
     const stagesMs = median(stages);
+    const ttftFigures = long === 512 ? ttftOf(median(ttft), median(ttftMono)) : {};
+    log.info('ttft timed', { ...ttftFigures });
     return {
       model: pkg.manifest.name, path,
       monolithic_step_ms: r3(monolithic_step_ms),
@@ -147,6 +166,7 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       route_us: r3(route_us),
       step_ms_pos16: r3(median(pos16)),
       step_ms_pos512: r3(median(pos512)),
+      ...ttftFigures,
       tokens_per_s_1: r3(median(rates)),
       tokens_per_s_c: r3(tokens_per_s_c),
       concurrency: sizes.concurrency,
@@ -167,6 +187,10 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
   }
 }
 
+function ttftOf(swarm: number, mono: number): Pick<DecodeResult, 'ttft_ms_512' | 'ttft_ms_512_monolithic' | 'ttft_ratio_512'> {
+  return { ttft_ms_512: r3(swarm), ttft_ms_512_monolithic: r3(mono), ttft_ratio_512: r3(swarm / mono) };
+}
+
 /** Median µs of one choosePath call, over batches of 1000. */
 function measureRoute(pkg: ModelPackage, prompt: Uint8Array, calls: number): number {
   const router = pkg.manifest.router;
@@ -180,25 +204,36 @@ function measureRoute(pkg: ModelPackage, prompt: Uint8Array, calls: number): num
   return median(perBatch);
 }
 
-/** ms of each of `steps` MonolithicRunner decode steps after `prompt` (greedy). */
-async function monolithicSteps(runner: MonolithicRunner, prompt: Uint8Array, steps: number): Promise<number[]> {
+/**
+ * ms of each of `steps` MonolithicRunner decode steps after `prompt` (greedy), and of the prompt's
+ * prefill up to its first token (time to first token in one process).
+ */
+export async function monolithicSteps(runner: MonolithicRunner, prompt: Uint8Array, steps: number): Promise<{ times: number[]; prefillMs: number }> {
   const times: number[] = [];
+  const tp = performance.now();
   let tok = argmax(await runner.prefill(prompt));
+  const prefillMs = performance.now() - tp;
   for (let i = 0; i < steps; i++) {
     const t0 = performance.now();
     tok = argmax(await runner.decodeStep(tok));
     times.push(performance.now() - t0);
   }
-  return times;
+  return { times, prefillMs };
 }
 
-/** ms of each of `steps` decode steps through the pipeline after `prompt`, their parts, and tokens/s. */
-async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number): Promise<{ times: number[]; parts: StepBreakdown[]; tokensPerS: number }> {
+/**
+ * ms of each of `steps` decode steps through the pipeline after `prompt`, their parts, tokens/s, and
+ * the prompt's prefill up to its first token (time to first token through the swarm).
+ */
+export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number):
+  Promise<{ times: number[]; parts: StepBreakdown[]; tokensPerS: number; prefillMs: number }> {
   const s = p.session(path, prompt.length + steps + 1);
   try {
     const times: number[] = [];
     const parts: StepBreakdown[] = [];
+    const tp = performance.now();
     let tok = await s.prefill(prompt);
+    const prefillMs = performance.now() - tp;
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) {
       const ts = performance.now();
@@ -206,7 +241,7 @@ async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps
       times.push(performance.now() - ts);
       parts.push({ ...s.last });
     }
-    return { times, parts, tokensPerS: steps / ((performance.now() - t0) / 1000) };
+    return { times, parts, tokensPerS: steps / ((performance.now() - t0) / 1000), prefillMs };
   } finally {
     s.close();
   }

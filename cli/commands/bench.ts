@@ -1,5 +1,5 @@
 /**
- * `swarmpath bench [--scenario decode|load|failover|scale|all] [--quick] [--json] [--model DIR]`: the
+ * `swarmpath bench [--scenario decode|heavy|load|failover|scale|all] [--quick] [--json] [--model DIR]`: the
  * benchmarks of SPEC.md section 6 (bench/). Prints one JSON object with --json, else a table; logs
  * go to stderr. `npm run bench` runs them all.
  */
@@ -9,9 +9,9 @@ import { createLogger } from '../../shared/log.ts';
 import { runBench, formatBench } from '../../bench/run-bench.ts';
 import type { ScenarioName } from '../../bench/run-bench.ts';
 
-const USAGE = 'swarmpath bench [--scenario decode|load|failover|scale|all] [--quick] [--json] [--model DIR] [--host-arg FLAG]…';
+const USAGE = 'swarmpath bench [--scenario decode|heavy|load|failover|scale|all] [--quick] [--json] [--model DIR] [--host-arg FLAG]…';
 const FLAGS = Object.freeze({
-  scenario: { kind: 'string', help: 'which benchmark (scale: hundreds of simulated hosts on real kad-dht nodes; not part of all)', default: 'all', choices: ['decode', 'load', 'failover', 'chaos', 'scale', 'all'] },
+  scenario: { kind: 'string', help: 'which benchmark (heavy: the decode loop on a synthesized compute-bound model, in all but not in all --quick; scale: hundreds of simulated hosts on real kad-dht nodes, not part of all)', default: 'all', choices: ['decode', 'heavy', 'load', 'failover', 'chaos', 'scale', 'all'] },
   quick: { kind: 'boolean', help: 'small sizes: finishes within 60 s on 2 cores', default: false },
   json: { kind: 'boolean', help: 'print one JSON object', default: false },
   model: { kind: 'string', help: 'model package (default models/swarmpath-tiny, else a synthetic one)', env: 'SWARMPATH_MODEL' },

@@ -84,6 +84,8 @@ export function allFinite(t: F32): boolean {
 
 /** Longest wait for a checking replica, ms. */
 const ACQUIRE_WAIT_MS = 500;
+/** After a check found no second replica of an expert, its steps are not checked for this long, ms. */
+const NO_CHECKER_BACKOFF_MS = 30_000;
 
 /** The last T rows of [1, N, D]. */
 function tail(t: F32, T: number): F32 {
@@ -99,6 +101,8 @@ export function createCrossChecker(init: CrossCheckInit, c: CrossCheckComponents
   /** Passed checks per `expert peer` (bounded: entries of hosts long gone are dropped past the cap). */
   const passed = new Map<string, number>();
   const PASSED_MAX = 16_384;
+  /** expert → until when no check is tried (its last check found no other replica: a lone replica is not slowed down). */
+  const noChecker = new Map<string, number>();
 
   const recompute = async (expertId: string, exclude: Set<string>, sequence: F32, T: number, signal?: AbortSignal) => {
     // A check never holds a request up waiting for a replica: one is there now or the check is skipped.
@@ -112,6 +116,7 @@ export function createCrossChecker(init: CrossCheckInit, c: CrossCheckComponents
 
   return {
     due(expertId, peerId) {
+      if ((noChecker.get(expertId) ?? -Infinity) > c.clock()) return false;
       if ((passed.get(`${expertId} ${peerId}`) ?? 0) < firstChecks) return true;
       return init.fraction > 0 && c.random() < init.fraction;
     },
@@ -124,8 +129,10 @@ export function createCrossChecker(init: CrossCheckInit, c: CrossCheckComponents
         first = await recompute(expertId, new Set([primary.peerId]), sequence, T, signal);
       } catch (err) {
         c.log.debug('cross-check skipped: no second replica answered', { expert: expertId, host: primary.peerId, err });
+        noChecker.set(expertId, c.clock() + NO_CHECKER_BACKOFF_MS);
         return report({ type: 'skipped' });
       }
+      noChecker.delete(expertId);
       if (outputsAgree(out.data, first.out.data, tol)) {
         const key = `${expertId} ${primary.peerId}`;
         if (passed.size >= PASSED_MAX && !passed.has(key)) passed.delete(passed.keys().next().value as string);

@@ -91,8 +91,19 @@ describe('cross-checks', () => {
     const wrong: F32 = { data: tail(truth(seq), 1).data.map((x) => x + 1), dims: [1, 1, D] };
     expect((await one.cc.check('L0.0', replica('a'), seq, wrong)).type).toBe('inconclusive');
     expect(one.distrusted).toEqual([]);
-    const none = checker([]);
-    expect((await none.cc.check('L0.0', replica('a'), seq, tail(truth(seq), 1))).type).toBe('skipped');
-    expect(none.cc.due('L0.0', 'a'), 'a skipped check does not count as passed').toBe(true);
+    let now = 0;
+    const others: Replica[] = [];
+    const none = createCrossChecker({ fraction: 0, firstChecks: 1 }, {
+      async acquire(_e, o) { const r = others.find((x) => !o.exclude?.has(x.peerId)); if (!r) throw new Error('none'); return r; },
+      distrust: () => {}, random: () => 0.5, clock: () => now, log: silentLogger,
+    });
+    expect((await none.check('L0.0', replica('a'), seq, tail(truth(seq), 1))).type).toBe('skipped');
+    // A lone replica is not slowed down by a check per step: none is tried for 30 s...
+    expect(none.due('L0.0', 'a')).toBe(false);
+    now = 30_001;
+    // ...then it is, and a skipped check never counted as passed.
+    expect(none.due('L0.0', 'a')).toBe(true);
+    others.push(replica('b'));
+    expect((await none.check('L0.0', replica('a'), seq, tail(truth(seq), 1))).type).toBe('ok');
   });
 });

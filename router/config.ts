@@ -2,11 +2,13 @@
  * The router's configuration: one flag schema (shared/cli-args.ts) parsed once from argv and the
  * environment, validated, frozen. A bad flag fails fast naming the flag.
  */
+import { readFileSync } from 'node:fs';
 import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpecs } from '../shared/cli-args.ts';
 import { BadConfigError } from '../shared/errors.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
+import { parseKeyFile } from './http/auth.ts';
 
-export const ROUTER_USAGE = 'swarmpath router --model DIR [--bootstrap MA]… [--http-listen H:P] [--api-key K]…';
+export const ROUTER_USAGE = 'swarmpath router --model DIR [--bootstrap MA]… [--http-listen H:P] [--api-key K]… [--api-key-file PATH]';
 
 export const ROUTER_FLAGS = Object.freeze({
   model: { kind: 'string', help: 'model package folder (the router loads tokenizer, stem and head)', env: 'SWARMPATH_MODEL', default: 'models/swarmpath-tiny' },
@@ -14,9 +16,16 @@ export const ROUTER_FLAGS = Object.freeze({
   'http-listen': { kind: 'string', help: 'HOST:PORT of the HTTP API (port 0 picks one)', env: 'SWARMPATH_HTTP_LISTEN', default: '127.0.0.1:8080' },
   listen: { kind: 'list', help: 'libp2p listen multiaddr (repeatable)', default: ['/ip4/127.0.0.1/tcp/0'] },
   'api-key': { kind: 'list', help: 'accepted API key (repeatable); none = open API', env: 'SWARMPATH_API_KEYS' },
+  'api-key-file': { kind: 'string', help: 'file of accepted API keys, one per line (blank lines and # comments skipped); adds to --api-key', env: 'SWARMPATH_API_KEY_FILE' },
   'max-concurrent': { kind: 'int', help: 'generations run at once', default: 8, min: 1 },
   'max-queue': { kind: 'int', help: 'generations waiting for a slot before 429', default: 32, min: 0 },
   'queue-timeout-s': { kind: 'number', help: 'longest wait for a slot, seconds (then 429)', default: 30, min: 0 },
+  'max-queue-per-client': { kind: 'int', help: 'generations one client (API key, or address when keys are off) may have waiting beyond its fair share of --max-concurrent before 429', default: 4, min: 0 },
+  'spare-slots': { kind: 'int', help: 'generation slots a client beyond its fair share leaves free, so that another client starts at once (at most --max-concurrent - 1)', default: 1, min: 0 },
+  'headers-timeout-s': { kind: 'number', help: 'longest time to receive the headers of a request, seconds (then 408)', default: 10, min: 0.1 },
+  'body-timeout-s': { kind: 'number', help: 'longest time to receive a request body once the request may run, seconds (then 408)', default: 10, min: 0.1 },
+  'write-timeout-s': { kind: 'number', help: 'longest wait for a client to take more of a response (a stream\'s next event), seconds; then the generation stops and the connection closes', default: 30, min: 0.1 },
+  'max-connections': { kind: 'int', help: 'open HTTP connections at most (more are closed at once)', default: 1024, min: 1 },
   'request-timeout-s': { kind: 'number', help: 'longest generation, seconds', default: 300, min: 1 },
   'replica-wait-s': { kind: 'number', help: 'how long to wait for a live replica of a needed expert before 503, seconds', default: 10, min: 0 },
   'discovery-cache-s': { kind: 'number', help: 'reuse discovery results this long before refreshing them in the background, seconds (a failed call, or an expert with no replica, refreshes sooner)', default: 30, min: 0 },
@@ -25,6 +34,7 @@ export const ROUTER_FLAGS = Object.freeze({
   'verify-every-s': { kind: 'number', help: 'mean interval between probe checks of one host and expert, seconds', default: 600, min: 1 },
   'spot-check': { kind: 'number', help: "share of real steps recomputed on a second replica and compared (a host's first step always is); 0 turns sampling off", default: 0.05, min: 0, max: 1 },
   'distrust-s': { kind: 'number', help: 'how long a host that failed its probe gets no work, seconds', default: 600, min: 1 },
+  'reroute-every': { kind: 'int', help: 'choose the path again after every N generated tokens from the last prefix_bytes bytes of the context (DiPaCo re-routing; moved stages are prefilled with the whole context); 0 = route once, on the prompt', env: 'SWARMPATH_REROUTE_EVERY', default: 0, min: 0 },
   'wire-dtype': { kind: 'string', help: 'activations on the wire (float16 halves traffic, changes numbers slightly)', default: 'float32', choices: ['float32', 'float16'] },
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
   'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
@@ -40,6 +50,7 @@ export interface RouterConfig {
   httpHost: string;
   httpPort: number;
   listen: readonly string[];
+  /** --api-key, SWARMPATH_API_KEYS and the lines of --api-key-file. */
   apiKeys: readonly string[];
   maxConcurrent: number;
   maxQueue: number;
@@ -56,8 +67,19 @@ export interface RouterConfig {
   /** Share of steps cross-checked on other replicas once a replica passed its first check. */
   spotCheck: number;
   wireDtype: WireDtype;
+  /** Re-route after every N generated tokens (0: never). */
+  rerouteEvery: number;
   drainGraceMs: number;
   bodyLimitBytes: number;
+  /** The HTTP edge's limits, named as createRouterApi takes them (router/http/server.ts). */
+  httpEdge: Readonly<{
+    maxQueuePerClient: number;
+    spareSlots: number;
+    headersTimeoutMs: number;
+    bodyTimeoutMs: number;
+    writeTimeoutMs: number;
+    maxConnections: number;
+  }>;
   threads: number;
   keyFile?: string;
   help: boolean;
@@ -73,7 +95,10 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     httpHost: http.host,
     httpPort: http.port,
     listen: Object.freeze([...f.listen]),
-    apiKeys: Object.freeze([...(f['api-key'] ?? [])].flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean)),
+    apiKeys: Object.freeze([
+      ...[...(f['api-key'] ?? [])].flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean),
+      ...(f['api-key-file'] !== undefined ? readKeyFile(f['api-key-file']) : []),
+    ]),
     maxConcurrent: f['max-concurrent'],
     maxQueue: f['max-queue'],
     queueTimeoutMs: f['queue-timeout-s'] * 1000,
@@ -87,10 +112,32 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     distrustMs: f['distrust-s'] * 1000,
     spotCheck: f['spot-check'],
     wireDtype: f['wire-dtype'],
+    rerouteEvery: f['reroute-every'],
     drainGraceMs: f['drain-grace-s'] * 1000,
     bodyLimitBytes: f['body-limit-kb'] * 1024,
+    httpEdge: Object.freeze({
+      maxQueuePerClient: f['max-queue-per-client'],
+      spareSlots: f['spare-slots'],
+      headersTimeoutMs: f['headers-timeout-s'] * 1000,
+      bodyTimeoutMs: f['body-timeout-s'] * 1000,
+      writeTimeoutMs: f['write-timeout-s'] * 1000,
+      maxConnections: f['max-connections'],
+    }),
     threads: f.threads,
     ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] } : {}),
     help: f.help === true,
   });
+}
+
+/** The keys of --api-key-file; a missing, unreadable or keyless file fails fast. */
+function readKeyFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new BadConfigError(`--api-key-file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const r = parseKeyFile(text);
+  if ('error' in r) throw new BadConfigError(`--api-key-file ${path}: ${r.error}`);
+  return r.keys;
 }

@@ -5,11 +5,16 @@
  * sampling/token-sampler.ts: logit processing in a fixed order, then the runtime's seeded draw. With
  * the same seed the same request gives the same text, whichever replicas serve it (failover replays
  * exact inputs). Log-probabilities (raw, sampling/logprobs.ts) come with the text they belong to.
+ * With `rerouteEvery` N > 0 the path is chosen again after every N generated tokens from the last
+ * `prefix_bytes` bytes of the context (reroute.ts, reroute-step.ts; the rule `swarmpath eval` scores
+ * as `reroute_bpb`); when it changes, the stages from the first changed level move (path-session.ts).
  */
 import { SwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import { PathSession } from './path-session.ts';
+import { rerouteStep } from './reroute-step.ts';
+import type { RerouteEvent } from './reroute-step.ts';
 import type { StageEvents, StageTimeouts } from './stage-session.ts';
 import type { ReplicaPool } from './replica-pool.ts';
 import type { RouterRuntime, SamplingParams } from './runtime.ts';
@@ -21,6 +26,8 @@ import { tokenLogprob } from './sampling/logprobs.ts';
 import type { TokenLogprob, TopLogprob } from './sampling/logprobs.ts';
 import { createTokenSampler } from './sampling/token-sampler.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
+
+export type { RerouteEvent } from './reroute-step.ts';
 
 export type FinishReason = 'stop' | 'length';
 
@@ -51,7 +58,12 @@ export interface GenerateResult {
   finishReason: FinishReason;
   promptTokens: number;
   completionTokens: number;
+  /** The request's path (the prompt's), served first. */
   path: readonly string[];
+  /** Every path served, in order: `path`, then the new one of each re-route that changed it. */
+  paths: (readonly string[])[];
+  /** Re-routes that changed the path (paths.length - 1). */
+  reroutes: number;
   /** Peer id serving each stage at the end. */
   hosts: string[];
   /** Sessions moved to another replica by replay. */
@@ -64,6 +76,8 @@ export interface GenerateResult {
 
 export interface TextInfo {
   hosts: string[];
+  /** The path now served (it changes with a re-route). */
+  path: readonly string[];
   /** Tokens generated so far. */
   tokens: number;
   /** With `logprobs`: the entries of the tokens whose text starts in this piece. */
@@ -77,6 +91,8 @@ export type OnText = (text: string, info: TextInfo) => void | Promise<void>;
 
 export interface GeneratorInit extends StageTimeouts {
   wireDtype?: WireDtype;
+  /** Choose the path again after every N generated tokens (router --reroute-every); 0 or absent: never. */
+  rerouteEvery?: number;
 }
 
 export interface GeneratorComponents {
@@ -87,6 +103,8 @@ export interface GeneratorComponents {
   events?: StageEvents & {
     /** The first token was sampled. */
     onFirstToken?(): void;
+    /** A re-route changed the path (reroute-step.ts), once its step is done. */
+    onReroute?(e: RerouteEvent): void;
   };
 }
 
@@ -96,12 +114,13 @@ export interface Generator {
 
 export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Generator {
   const D = c.runtime.manifest.dims.d_model;
+  const every = init.rerouteEvery ?? 0;
   return {
     async generate(req, onText) {
       if (req.prompt.length === 0) throw new SwarmpathError('INVALID_ARGUMENT', 'the prompt is empty');
       const session = new PathSession({
         ...init, path: req.path, maxLength: req.prompt.length + req.maxTokens, dModel: D,
-        clientSessionId: req.requestId,
+        clientSessionId: req.requestId, recordInputs: every > 0,
       }, { pool: c.pool, clock: c.clock, log: c.log, events: c.events });
       const opts = { signal: req.signal, deadlineMs: req.deadlineMs };
       const decoder = c.runtime.decoder();
@@ -114,11 +133,13 @@ export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Ge
       let promptLogprobs: TokenLogprob[] | undefined;
       let text = '';
       let tokens = 0;
+      const decode = rerouteStep({ every, path: req.path, prompt: req.prompt, maxTokens: req.maxTokens, requestId: req.requestId },
+        { runtime: c.runtime, clock: c.clock ?? Date.now, log: c.log, onReroute: c.events?.onReroute });
       const emit = async (piece: string) => {
         if (piece === '') return;
         text += piece;
         const logprobs = trail?.take(text.length);
-        await onText?.(piece, { hosts: session.hosts(), tokens, ...(logprobs ? { logprobs } : {}), ...(promptLogprobs ? { promptLogprobs } : {}) });
+        await onText?.(piece, { hosts: session.hosts(), path: session.path, tokens, ...(logprobs ? { logprobs } : {}), ...(promptLogprobs ? { promptLogprobs } : {}) });
       };
       let failed = true;
       try {
@@ -142,14 +163,15 @@ export function createGenerator(init: GeneratorInit, c: GeneratorComponents): Ge
           if (pushed.type === 'stop') { finishReason = 'stop'; break; }
           if (last) { await emit(stopper.flush()); break; }
           throwIfAborted(req.signal);
-          h = await session.forward(await c.runtime.embed([token], pos), pos, opts);
+          h = await decode.step(session, token, tokens, pos, opts);
           pos++;
           logits = await c.runtime.lastLogits(h);
         }
         failed = false;
+        const paths = [...decode.paths];
         return {
           text, finishReason, promptTokens: req.prompt.length, completionTokens: tokens,
-          path: req.path, hosts: session.hosts(), replays: session.replays(),
+          path: req.path, paths, reroutes: paths.length - 1, hosts: session.hosts(), replays: session.replays(),
           ...(trail ? { logprobs: [...trail.taken] } : {}), ...(promptLogprobs ? { promptLogprobs } : {}),
         };
       } finally {

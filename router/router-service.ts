@@ -79,7 +79,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
     } : {}),
   }), (expert, peer, errorCode) => stats.called(expert, peer, errorCode));
   pool.warm(pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id)));
-  const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype }, {
+  const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype, rerouteEvery: config.rerouteEvery }, {
     runtime, pool, log: log.child('generation'),
     events: {
       onFailover: (expert, reason) => {
@@ -93,7 +93,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   const api = createRouterApi({
     apiKeys: config.apiKeys, bodyLimitBytes: config.bodyLimitBytes, maxConcurrent: config.maxConcurrent,
     maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, requestTimeoutMs: config.requestTimeoutMs,
-    verifyingHosts: config.verifyHosts,
+    verifyingHosts: config.verifyHosts, ...config.httpEdge,
   }, { runtime, generator, pool, metrics, metricsText: () => c.metrics.text(), log: log.child('http'), stats });
   const http = await api.listen(config.httpHost, config.httpPort);
   log.info('router ready', { model: pkg.manifest.name, http, peerId: node.peerId, keys: config.apiKeys.length });

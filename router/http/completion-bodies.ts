@@ -56,6 +56,8 @@ export function responseBody(s: ResponseShape, results: readonly GenerateResult[
     });
   const ext = {
     ...extension(s, results[0].hosts, results.reduce((n, r) => n + r.replays, 0)),
+    // Re-routing (--reroute-every): the paths the first choice took, when it changed path.
+    ...(results[0].reroutes > 0 ? { paths: results[0].paths, reroutes: results[0].reroutes } : {}),
     ...(results.length > 1
       ? { choices: results.map((r, index) => ({ index, seed: choiceSeed(s.seed, index), hosts: r.hosts, replays: r.replays })) }
       : {}),

@@ -29,6 +29,8 @@ export interface CompletionDeps extends ValidationContext {
   onUsage?(promptTokens: number, completionTokens: number): void;
   /** Called once per request with the seconds from its start to its first text. */
   onFirstText?(endpoint: string, seconds: number): void;
+  /** Longest wait for a streaming client to take the next event, ms (then the stream is cut off). */
+  writeTimeoutMs?: number;
 }
 
 /** Handles one request whose body is parsed; throws SwarmpathErrors for the caller to answer. */
@@ -73,6 +75,6 @@ export async function handleCompletion(kind: 'completion' | 'chat', body: Record
   await streamChoices(res, shape, {
     n: p.n, includeUsage: p.includeUsage, signal,
     generate: (index, s, onText) => deps.generator.generate(request(index, s), onText),
-    onText: first, onDone: usage,
+    onText: first, onDone: usage, ...(deps.writeTimeoutMs !== undefined ? { writeTimeoutMs: deps.writeTimeoutMs } : {}),
   });
 }

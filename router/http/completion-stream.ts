@@ -5,7 +5,9 @@
  * `stream_options.include_usage`, that choice's `usage` (as swarmpath always sent it). With
  * include_usage, OpenAI's shape instead: `usage: null` on every chunk, then one last chunk with empty
  * `choices` and the request's `usage`. Then `data: [DONE]`. The headers go out with the first chunk,
- * so a failure before it still gets its HTTP status; one after it ends the stream with an error event.
+ * so a failure before it still gets its HTTP status; one after it ends the stream with an error event
+ * and is rethrown (for the log and metrics; the caller sends nothing more). A client that takes no
+ * data for `writeTimeoutMs` is cut off (respond.ts SseWriter), which ends the generation.
  */
 import type { ServerResponse } from 'node:http';
 import type { GenerateResult, OnText } from '../generation.ts';
@@ -25,10 +27,12 @@ export interface StreamRun {
   onText?(): void;
   /** Called with each finished choice (usage metrics). */
   onDone?(r: GenerateResult): void;
+  /** Longest wait for the client to take the next event, ms (respond.ts's default when absent). */
+  writeTimeoutMs?: number;
 }
 
 export async function streamChoices(res: ServerResponse, s: ResponseShape, run: StreamRun): Promise<void> {
-  const sse = new SseWriter(res);
+  const sse = new SseWriter(res, run.writeTimeoutMs);
   const usageNull = run.includeUsage ? { usage: null } : {};
   const opened = new Set<number>();
   const open = async (index: number, hosts: string[], promptEntries: readonly TokenLogprob[] | undefined) => {
@@ -56,7 +60,7 @@ export async function streamChoices(res: ServerResponse, s: ResponseShape, run: 
     }
     await sse.done();
   } catch (err) {
-    if (!sse.started) throw err;
-    sse.fail(err);
+    if (sse.started) sse.fail(err);
+    throw err;
   }
 }

@@ -9,14 +9,15 @@ import { PROMETHEUS_CONTENT_TYPE } from '../../shared/telemetry/metrics.ts';
 import type { ReplicaPool } from '../replica-pool.ts';
 import type { RouterRuntime } from '../runtime.ts';
 import { readJsonObject } from './body.ts';
-import { BadFieldError } from './errors.ts';
+import type { BodyLimits } from './body.ts';
+import { parseRoute } from './completion-request.ts';
 import { sendJson, sendText } from './respond.ts';
 
 export interface InfoDeps {
   runtime: Pick<RouterRuntime, 'manifest' | 'encode' | 'route'>;
   pool: Pick<ReplicaPool, 'view' | 'readiness'>;
   metricsText(): Promise<string>;
-  bodyLimit: number;
+  body: BodyLimits;
   clock(): number;
 }
 
@@ -35,9 +36,8 @@ export function infoRoutes(d: InfoDeps): Record<string, Record<string, Handler>>
     },
     '/v1/route': {
       POST: async (req, res, signal) => {
-        const body = await readJsonObject(req, d.bodyLimit, signal);
-        if (typeof body.prompt !== 'string') throw new BadFieldError('prompt', 'is required and must be a string');
-        const r = d.runtime.route(d.runtime.encode(body.prompt));
+        const { prompt } = parseRoute(await readJsonObject(req, d.body, signal));
+        const r = d.runtime.route(d.runtime.encode(prompt));
         sendJson(res, 200, { path: r.path, cluster: r.cluster, distances: r.distances });
       },
     },

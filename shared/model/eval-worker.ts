@@ -7,7 +7,7 @@ import { scoreDocs } from './eval.ts';
 import type { HeldoutDoc } from './eval.ts';
 import { loadPackage } from './package.ts';
 
-const { dir, docs, indices, threads } = workerData as { dir: string; docs: HeldoutDoc[]; indices: number[]; threads: number };
+const { dir, docs, indices, threads, rerouteEvery } = workerData as { dir: string; docs: HeldoutDoc[]; indices: number[]; threads: number; rerouteEvery: number };
 const pkg = await loadPackage(dir);
-const scores = await scoreDocs(pkg, docs, indices, threads, () => parentPort!.postMessage({ type: 'progress' }));
+const scores = await scoreDocs(pkg, docs, indices, threads, () => parentPort!.postMessage({ type: 'progress' }), rerouteEvery);
 parentPort!.postMessage({ type: 'done', scores });

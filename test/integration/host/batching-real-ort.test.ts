@@ -4,27 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { test, beforeAll, afterAll } from 'vitest';
-import { createHostCore, type HostCore } from '../../../expert-host/host-core.ts';
-import { loadPackage } from '../../../shared/model/package.ts';
-import { openExpert } from '../../../shared/model/ort.ts';
-import type { ExpertModel, ModelPackage } from '../../../shared/runtime-types.ts';
-import { synthFixture } from '../../helpers/synth-fixture.ts';
+import type { HostCore } from '../../../expert-host/host-core.ts';
+import type { ExpertModel } from '../../../shared/runtime-types.ts';
+import { realCore } from './real-core.ts';
 
-let pkg: ModelPackage;
 let model: ExpertModel;
-const batches: number[] = [];
+let batches: number[];
 let core: HostCore;
 let D: number;
 
 beforeAll(async () => {
-  pkg = await loadPackage(await synthFixture({ layers: 2 }));
-  model = await openExpert(pkg, 'L1.0');
-  D = pkg.manifest.dims.d_model;
-  core = createHostCore({
-    modelName: pkg.manifest.name, dims: pkg.manifest.dims, experts: [{ model, shardPath: pkg.filePath(pkg.expert('L1.0').file) }],
-    kvCapacityBytes: 64 << 20, sessionIdleMs: 60_000, maxBatch: 32, batchWaitMs: 0, version: 't', device: 'cpu',
-    onBatch: (b) => batches.push(b.items),
-  });
+  ({ model, core, D, batches } = await realCore());
 });
 afterAll(async () => { await model.release(); });
 

@@ -8,6 +8,7 @@
 import { describe, it, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
+import { sseData } from '../../helpers/sse.ts';
 import { spawn } from 'node:child_process';
 import { loadPackage } from '../../../shared/model/package.ts';
 import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
@@ -48,22 +49,12 @@ async function stream(path: string, body: unknown, onChunk?: (c: any, i: number)
   assert.match(r.headers.get('content-type') ?? '', /^text\/event-stream/);
   const chunks: any[] = [];
   let done = false;
-  let buf = '';
-  const dec = new TextDecoder();
-  for await (const part of r.body as unknown as AsyncIterable<Uint8Array>) {
-    buf += dec.decode(part, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n\n')) >= 0) {
-      const ev = buf.slice(0, i);
-      buf = buf.slice(i + 2);
-      assert.ok(ev.startsWith('data: '), ev);
-      const data = ev.slice(6);
-      if (data === '[DONE]') { done = true; continue; }
-      const c = JSON.parse(data);
-      assert.equal(c.error, undefined, data);
-      chunks.push(c);
-      onChunk?.(c, chunks.length - 1);
-    }
+  for await (const data of sseData(r.body)) {
+    if (data === '[DONE]') { done = true; continue; }
+    const c = JSON.parse(data);
+    assert.equal(c.error, undefined, data);
+    chunks.push(c);
+    onChunk?.(c, chunks.length - 1);
   }
   return { chunks, done };
 }

@@ -16,6 +16,7 @@ import { sampleToken } from '../../../shared/model/sampling.ts';
 import { createStreamDecoder, encode } from '../../../shared/model/tokenizer.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
 import { startLocalSwarm, type LocalSwarm } from '../../helpers/local-swarm.ts';
+import { sseData } from '../../helpers/sse.ts';
 
 const EVERY = 8;
 let swarm: LocalSwarm;
@@ -119,23 +120,15 @@ describe('re-routing on a local swarm', () => {
     let text = '';
     let killed: string | undefined;
     let last: any;
-    let buf = '';
-    const dec = new TextDecoder();
-    for await (const part of r.body as unknown as AsyncIterable<Uint8Array>) {
-      buf += dec.decode(part, { stream: true });
-      let i: number;
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const data = buf.slice(6, i);
-        buf = buf.slice(i + 2);
-        if (data === '[DONE]') continue;
-        const c = JSON.parse(data);
-        assert.equal(c.error, undefined, data);
-        text += c.choices[0]?.text ?? '';
-        last = c;
-        if (!killed) {
-          killed = c.swarmpath.hosts.at(-1) as string;
-          swarm.killHost(killed, 'SIGKILL');
-        }
+    for await (const data of sseData(r.body)) {
+      if (data === '[DONE]') continue;
+      const c = JSON.parse(data);
+      assert.equal(c.error, undefined, data);
+      text += c.choices[0]?.text ?? '';
+      last = c;
+      if (!killed) {
+        killed = c.swarmpath.hosts.at(-1) as string;
+        swarm.killHost(killed, 'SIGKILL');
       }
     }
     assert.ok(killed);

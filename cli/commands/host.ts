@@ -100,7 +100,7 @@ export async function run(argv: string[]): Promise<number> {
   const metricsServer = config.metricsListen
     ? await startMetricsServer({ ...config.metricsListen, registry: telemetry.metrics, log: components.log })
     : undefined;
-  if (!signalled) emitEvent('ready', { role: 'host', peerId: host.peerId, multiaddrs: host.multiaddrs, grpc: host.grpc, experts: host.experts, ...(metricsServer ? { metrics: metricsServer.url } : {}) });
+  if (!signalled) emitEvent('ready', { role: 'host', peerId: host.peerId, multiaddrs: host.multiaddrs, grpc: host.grpc, experts: host.experts, device: host.core.info().device, ...(metricsServer ? { metrics: metricsServer.url } : {}) });
   await signal;
   components.log.info(`${signalled}: draining`);
   await host.stop().catch((err) => components.log.error('stop failed', { error: err }));

@@ -101,6 +101,7 @@ test('--device cuda: CUDA, or a fallback to CPU with exactly one log line', asyn
   try {
     const info = await c.info(dl());
     const lines = host.stderr().split("\n").filter((l) => /CUDA/i.test(l) && /cpu/i.test(l) && /"level":"warn"/.test(l));
+    assert.equal(host.ready.device, info.device, 'the ready event names the device actually used');
     if (info.device === 'cuda') assert.equal(lines.length, 0, host.stderr());
     else {
       assert.equal(info.device, 'cpu');

@@ -14,6 +14,8 @@ export interface ReadyEvent {
   multiaddrs: string[];
   grpc: string;
   experts: string[];
+  /** The device the experts run on (`cpu`, or `cuda` where it loaded). */
+  device?: string;
 }
 
 export interface HostProcess {

@@ -104,12 +104,15 @@ export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId
   targetReplicas: number; core?: Pick<RebalancingCore, 'info'>; served?: () => readonly string[]; onInfoCall?: () => void;
   /** How long an Info answer stands (default: swarm-view's); half the check interval, so each check sees fresh liveness. */
   aliveTtlMs?: number;
-  /** Verifies holders' claims with their experts' manifest probes before they count as supply. */
+  /** Verifies holders' claims with their experts' manifest probes before they count as supply, and their identity. */
   verifier?: ReplicaVerifier;
 }) {
   const clients = createInfoClients({ onCall: d.onInfoCall, verifier: d.verifier });
   const view = createSwarmView(
-    { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas, aliveTtlMs: d.aliveTtlMs },
+    {
+      model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas, aliveTtlMs: d.aliveTtlMs,
+      checkIdentity: d.verifier !== undefined,
+    },
     {
       replicas: (model, expertId, opts) => d.discovery.replicas(model, expertId, opts),
       info: clients,

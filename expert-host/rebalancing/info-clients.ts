@@ -51,11 +51,11 @@ export function createInfoClients(init: InfoClientsInit = {}): InfoClients {
         return (await verifier(expertId, clientFor(address), signal)).type;
       },
     } : {}),
-    async info(address: string, deadlineMs: number, signal?: AbortSignal): Promise<HostInfo> {
+    async info(address: string, deadlineMs: number, signal?: AbortSignal, nonce?: Uint8Array): Promise<HostInfo> {
       const client = clientFor(address);
       init.onCall?.();
       try {
-        return await client.info({ deadlineMs, signal });
+        return await client.info({ deadlineMs, signal, nonce });
       } catch (err) {
         if (clients.peek(address) === client) clients.delete(address);
         throw err;

@@ -29,13 +29,15 @@
 import { LRUCache } from 'lru-cache';
 import { SwarmpathError, UnavailableError } from '../../shared/errors.ts';
 import type { HostInfo, HostRecord } from '../../shared/transport-types.ts';
+import { infoNonce, verifyInfoSignature } from '../../shared/identity.ts';
 import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
 import type { ViewInput } from './migrator.ts';
 import type { RebalanceOptions } from './types.ts';
 
 /** The Info call a check makes, per gRPC address, and the probe of a claimed expert. */
 export interface InfoSource {
-  info(address: string, deadlineMs: number, signal?: AbortSignal): Promise<HostInfo>;
+  /** `nonce`: the host signs it with its libp2p key (shared/identity.ts). */
+  info(address: string, deadlineMs: number, signal?: AbortSignal, nonce?: Uint8Array): Promise<HostInfo>;
   /** Runs `expertId`'s manifest probe on the host: 'ok' or 'mismatch'; rejects when the call fails. */
   verify?(address: string, expertId: string, signal?: AbortSignal): Promise<'ok' | 'mismatch'>;
 }
@@ -62,6 +64,8 @@ export interface SwarmViewInit {
   deadTtlMs?: number;
   /** Deadline of one Info call, ms (default 2000). */
   probeTimeoutMs?: number;
+  /** Require each probed holder's endpoint to prove its record's peer id (a signed nonce); default false. */
+  checkIdentity?: boolean;
   /** How long a passed probe of a holder's expert stands, ms (default 1800000). */
   verifiedTtlMs?: number;
   /** How long a holder whose probe failed is left out, ms (default 600000). */
@@ -123,8 +127,11 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
     const hit = alive.get(r.peerId);
     if (hit) return hit;
     try {
-      const answer = await c.info.info(r.grpc, clock() + timeoutMs, signal);
+      const nonce = init.checkIdentity ? infoNonce() : undefined;
+      const answer = await c.info.info(r.grpc, clock() + timeoutMs, signal, nonce);
       if (answer.state !== 'ONLINE' || (answer.peerId !== '' && answer.peerId !== r.peerId)) throw new UnavailableError('not this peer, or not online');
+      // An endpoint that cannot prove the record's identity is not that peer's: left out like a liar.
+      if (nonce && !(await verifyInfoSignature(r.peerId, nonce, answer.identitySignature))) { liars.set(r.peerId, true); return 'dead'; }
       const info = await verifiedExperts(r, answer, signal);
       if (info === 'liar') return 'dead';
       alive.set(r.peerId, info);

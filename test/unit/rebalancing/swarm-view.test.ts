@@ -159,3 +159,31 @@ test('supply counts only holders whose claim passes its probe: a liar is left ou
   await v(new AbortController().signal);
   assert.ok(!verified.slice(before).some((x) => x.startsWith('p0 ') || x.startsWith('p1 ')), verified.slice(before).join(','));
 });
+
+test('with identity checks, a holder whose endpoint cannot sign for its record is left out', async () => {
+  const { generateKeyPair } = await import('@libp2p/crypto/keys');
+  const { peerIdFromPrivateKey } = await import('@libp2p/peer-id');
+  const { signInfoNonce } = await import('../../../shared/identity.ts');
+  const experts2 = EXPERTS32.slice(0, 2);
+  const keys = await Promise.all([0, 1, 2, 3].map(() => generateKeyPair('Ed25519')));
+  const ids = keys.map((k) => peerIdFromPrivateKey(k).toString());
+  const records = ids.map((id, i) => rec(id, [experts2[i % 2]], { grpc: `g${i}` }));
+  // The host at g1 signs with another key than its record's (a record borrowing someone's endpoint).
+  const signer = (i: number) => keys[i === 1 ? 3 : i];
+  const v = createSwarmView({ model: 'm', experts: experts2, peerId: 'self', targetReplicas: 2, checkIdentity: true }, {
+    async replicas(_m: string, e: string) { return records.filter((r) => r.experts.includes(e)); },
+    info: {
+      async info(address: string, _d: number, _s?: AbortSignal, nonce?: Uint8Array): Promise<HostInfo> {
+        const i = records.findIndex((r) => r.grpc === address);
+        const sig = nonce ? await signInfoNonce((d) => signer(i).sign(d), nonce) : undefined;
+        return {
+          peerId: records[i].peerId, version: 't', model: 'm', experts: records[i].experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+          queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64, ...(sig ? { identitySignature: sig } : {}),
+        };
+      },
+    },
+    ownLoad: () => new Map(), served: () => [], random: prng(1), clock: () => 0,
+  });
+  const input = await v(new AbortController().signal);
+  assert.deepEqual(input.hosts.map((h) => h.peerId).sort(), [ids[0], ids[2], ids[3]].sort());
+});

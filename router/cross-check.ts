@@ -10,6 +10,7 @@
  * replica nobody is blamed (the result is `inconclusive`, logged and counted) and the primary's
  * output stands: two replicas cannot tell a liar from an honest host that was lied about.
  */
+import { LRUCache } from 'lru-cache';
 import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
@@ -98,11 +99,10 @@ export function createCrossChecker(init: CrossCheckInit, c: CrossCheckComponents
   const firstChecks = init.firstChecks ?? 1;
   const tol = init.tolerance ?? 0.02;
   const timeoutMs = init.timeoutMs ?? 5000;
-  /** Passed checks per `expert peer` (bounded: entries of hosts long gone are dropped past the cap). */
-  const passed = new Map<string, number>();
-  const PASSED_MAX = 16_384;
-  /** expert → until when no check is tried (its last check found no other replica: a lone replica is not slowed down). */
-  const noChecker = new Map<string, number>();
+  /** Passed checks per `expert peer` (the least recently used dropped past the cap). */
+  const passed = new LRUCache<string, number>({ max: 16_384 });
+  /** Experts whose last check found no other replica: no check is tried for a while (a lone replica is not slowed down). */
+  const noChecker = new LRUCache<string, true>({ max: 4096, ttl: NO_CHECKER_BACKOFF_MS, ttlResolution: 0, perf: { now: c.clock } });
 
   const recompute = async (expertId: string, exclude: Set<string>, sequence: F32, T: number, signal?: AbortSignal) => {
     // A check never holds a request up waiting for a replica: one is there now or the check is skipped.
@@ -116,7 +116,7 @@ export function createCrossChecker(init: CrossCheckInit, c: CrossCheckComponents
 
   return {
     due(expertId, peerId) {
-      if ((noChecker.get(expertId) ?? -Infinity) > c.clock()) return false;
+      if (noChecker.has(expertId)) return false;
       if ((passed.get(`${expertId} ${peerId}`) ?? 0) < firstChecks) return true;
       return init.fraction > 0 && c.random() < init.fraction;
     },
@@ -129,13 +129,12 @@ export function createCrossChecker(init: CrossCheckInit, c: CrossCheckComponents
         first = await recompute(expertId, new Set([primary.peerId]), sequence, T, signal);
       } catch (err) {
         c.log.debug('cross-check skipped: no second replica answered', { expert: expertId, host: primary.peerId, err });
-        noChecker.set(expertId, c.clock() + NO_CHECKER_BACKOFF_MS);
+        noChecker.set(expertId, true);
         return report({ type: 'skipped' });
       }
       noChecker.delete(expertId);
       if (outputsAgree(out.data, first.out.data, tol)) {
         const key = `${expertId} ${primary.peerId}`;
-        if (passed.size >= PASSED_MAX && !passed.has(key)) passed.delete(passed.keys().next().value as string);
         passed.set(key, (passed.get(key) ?? 0) + 1);
         return report({ type: 'ok' });
       }

@@ -125,7 +125,12 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const search = async (cids: readonly CID[], expertId: string | undefined, refetch: boolean): Promise<HostRecord[]> => {
     // Rebalancing views (cached records) settle for the first peers' lists: see SwarmDht's enoughResponses.
     const peers = await providersOf(cids, AbortSignal.timeout(searchTimeoutMs), refetch ? undefined : ENOUGH_PROVIDER_RESPONSES);
-    const found = await Promise.all(peers.map((p) => recordFor(p, expertId, refetch)));
+    // One record that cannot be had never fails the lookup: a fetch is aborted when its peer is
+    // forgotten meanwhile (lru-cache rejects it with "deleted"), and that peer is then simply left out.
+    const found = await Promise.all(peers.map((p) => recordFor(p, expertId, refetch).catch((err: unknown) => {
+      log.debug('record fetch ended without a record', { peerId: p, err });
+      return undefined;
+    })));
     return found.filter((r): r is HostRecord => r !== undefined);
   };
 

@@ -169,3 +169,25 @@ test('uses hosts announcing loopback, private or named addresses only when allow
   assert.deepEqual((await priv.replicas('tiny', 'L0.0')).map((r) => r.peerId).sort(),
     [pub.peerId, loop.peerId, lan.peerId, named.peerId].sort());
 });
+
+test('a peer forgotten while its record is being fetched is left out; the lookup does not fail', async () => {
+  const dht = createMemoryDht(() => T0);
+  const a = await announce(dht);
+  const b = await announce(dht);
+  const reader = await dht.peer();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let started!: () => void;
+  const fetching = new Promise<void>((r) => { started = r; });
+  const node = {
+    findProviders: reader.findProviders.bind(reader),
+    get: async (key: Uint8Array, o?: { signal?: AbortSignal }) => { started(); await gate; return reader.get(key, o); },
+  };
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node, log: silentLogger, clock: () => T0 });
+  const lookup = disc.replicas('tiny', 'L0.0', { fresh: true });
+  await fetching;
+  disc.forget?.(a.peerId); // as the router does on UNKNOWN_EXPERT, while the fetch is in flight
+  release();
+  const got = (await lookup).map((r) => r.peerId);
+  assert.ok(got.includes(b.peerId), `the other host is still found: ${got.join(',')}`);
+});

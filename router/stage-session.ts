@@ -117,7 +117,12 @@ export class StageSession {
     const T = hidden.dims[1];
     const maxAttempts = this.#init.maxAttempts ?? 4;
     let lastErr: SwarmpathError | undefined;
-    for (let attempt = 1; attempt <= maxAttempts; attempt++) {
+    // `maxAttempts` bounds retries on replicas already tried; while each attempt reaches a replica this
+    // session has not failed on yet (records of dead hosts outlive them: after a crash several may
+    // refuse at once), it goes on, up to 4 x maxAttempts and the request's deadline.
+    let attempts = 0;
+    for (let attempt = 1; attempt <= maxAttempts * 4; attempt++) {
+      attempts = attempt;
       const r = this.#replica;
       if (this.#session && r && !this.#c.pool.trusted(this.expertId, r.peerId)) {
         // Its output failed a probe since this session started there: go on elsewhere, by replay.
@@ -158,12 +163,14 @@ export class StageSession {
         this.#lastError = e;
         if (e.code === 'NO_LIVE_REPLICA') throw e;
         lastErr = e;
+        const untried = this.#replica !== undefined && !this.#failed.has(this.#replica.peerId) && e.code !== 'DEADLINE_EXCEEDED';
         this.#dropReplica(e, (replay ? this.#length : 0) + T, (this.#clock() - t0) / 1000);
         if (this.#clock() >= opts.deadlineMs) break;
+        if (attempt >= maxAttempts && !untried) break;
       }
     }
     throw new SwarmpathError(lastErr?.code === 'DEADLINE_EXCEEDED' ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE',
-      `stage ${this.expertId} failed ${maxAttempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr, retryAfterS: 2 });
+      `stage ${this.expertId} failed ${attempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr, retryAfterS: 2 });
   }
 
   /** Ends the host session and the stage span (`failed`: marked with the last error). Idempotent. */

@@ -76,3 +76,13 @@ describe('integrity of real traffic', () => {
     expect(got).toEqual(want);
   });
 });
+
+describe('failover past many dead records', () => {
+  it('goes on past maxAttempts while each attempt reaches a replica not tried yet (after a crash several records lie at once)', async () => {
+    const dead = [0, 1, 2, 3, 4].map((i) => new FakeHost(`dead${i}`, ['L0.0', 'L0.1']));
+    for (const h of dead) h.kill();
+    const s = setup([...dead, new FakeHost('alive', ['L0.0', 'L0.1']), new FakeHost('b0', ['L1.0', 'L1.1'])]);
+    const { got, want } = await texts(s, 2);
+    expect(got).toEqual(want);
+  });
+});

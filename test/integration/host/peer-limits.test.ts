@@ -113,7 +113,9 @@ test('FetchShard streams per peer: a peer holding --peer-max-fetch streams it do
   const fair = peer(host.ready.grpc);
   // Two downloads the hog never reads: the shard (hundreds of KiB) stays stuck behind HTTP/2 flow control.
   const stuck = [0, 1].map(() => hog.FetchShard({ expert_id: 'L0.1', offset: 0 }));
-  for (const s of stuck) { s.on('error', () => {}); await new Promise((r) => s.once('metadata', r)); }
+  // Listen on both before awaiting either: the second stream's metadata may arrive while the first is awaited.
+  for (const s of stuck) s.on('error', () => {});
+  await Promise.all(stuck.map((s) => new Promise((r) => s.once('metadata', r))));
   const fetchAll = (c: any) => new Promise<number>((resolve, reject) => {
     let n = 0;
     const s = c.FetchShard({ expert_id: 'L0.1', offset: 0 });

@@ -134,10 +134,9 @@ export interface FakeHostOpts {
   hang?: boolean;
   /** Answer steps with this error code. */
   failWith?: SwarmpathError['code'];
-  /** Delay of each step, ms. */
-  delayMs?: number;
-  /** Steps wait for this promise first. */
+  /** Steps wait for this promise first (those after the first `gateAfterSteps`, default all). */
   gate?: Promise<void>;
+  gateAfterSteps?: number;
   /** Adds this to every Session output (a host honest on Forward, lying on real work). */
   perturbSession?: number;
   /** Session outputs hold a NaN. */
@@ -227,8 +226,7 @@ export class FakeHost {
             if (host.opts.hang) {
               await new Promise((_r, reject) => setTimeout(() => reject(new SwarmpathError('DEADLINE_EXCEEDED', 'deadline')), Math.max(0, opts.deadlineMs - Date.now())));
             }
-            if (host.opts.gate) await host.opts.gate;
-            if (host.opts.delayMs) await new Promise((r) => setTimeout(r, host.opts.delayMs));
+            if (host.opts.gate && host.steps >= (host.opts.gateAfterSteps ?? 0)) await host.opts.gate;
             host.steps++;
             host.positions.push(position);
             if (host.opts.dieAfterSteps !== undefined && host.steps > host.opts.dieAfterSteps) { host.dead = true; throw unavailable(); }

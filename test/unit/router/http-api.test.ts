@@ -197,16 +197,19 @@ describe('HTTP API (in-memory sockets, fake hosts)', () => {
   });
 
   it('cancels the generation when the client hangs up', async () => {
-    const hosts = [
-      new FakeHost('a0', ['L0.0', 'L0.1'], { delayMs: 5 }), new FakeHost('b0', ['L1.0', 'L1.1'], { delayMs: 5 }),
-    ];
+    // After their first 4 steps (a few tokens) the hosts hold every step until the client has hung
+    // up: the generation is mid-step when the connection closes, and must end at the next step.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => { release = r; });
+    const hosts = [new FakeHost('a0', ['L0.0', 'L0.1'], { gate, gateAfterSteps: 4 }), new FakeHost('b0', ['L1.0', 'L1.1'], { gate, gateAfterSteps: 4 })];
     const { server, api: a } = api({}, hosts);
     let n = 0;
     await inject(server, { path: '/v1/completions', body: { prompt: 'hello', max_tokens: 100, stream: true }, onChunk: () => ++n >= 2 });
+    release();
     await waitFor(() => `the generation to end after the hang-up (${a.inflight} in flight)`, () => a.inflight === 0, { timeoutMs: 1000, intervalMs: 10 });
     assert.equal(a.inflight, 0);
     const steps = hosts[0].steps;
-    assert.ok(steps < 100, `steps ${steps}`);
+    assert.ok(steps <= 5, `steps ${steps}: at most the one held step after the 4 before the hang-up`);
     // Every session is closed: no further step can run (a fake session refuses steps once closed).
     assert.equal(hosts[0].activeSessions + hosts[1].activeSessions, 0);
   });

@@ -3,6 +3,7 @@
  * its probe passes, one probe at a time per replica, again at random times; a mismatch distrusts it
  * for a while whatever it announces; a failed probe call strikes it like any failed call.
  */
+import { waitFor } from '../../helpers/wait-for.ts';
 import { describe, it } from 'vitest';
 import assert from 'node:assert/strict';
 import { NoLiveReplicaError } from '../../../shared/errors.ts';
@@ -16,7 +17,7 @@ import { D, FakeHost, StaticDiscovery } from './fakes.ts';
 
 type Behaviour = 'ok' | 'mismatch' | 'throw';
 
-function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number; distrustMs?: number; probeDelayMs?: number } = {}) {
+function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number; distrustMs?: number; probeGate?: Promise<void> } = {}) {
   const d = new StaticDiscovery();
   const hosts = Object.keys(behaviour).map((p) => new FakeHost(p, ['E']));
   d.answer = hosts.map((h) => h.record());
@@ -38,7 +39,7 @@ function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number
     verify: async (expertId, client): Promise<VerifyResult> => {
       const peer = peerOf.get(client) as string;
       probes.push(`${expertId} ${peer}`);
-      if (o.probeDelayMs) await new Promise((r) => setTimeout(r, o.probeDelayMs));
+      if (o.probeGate) await o.probeGate;
       const b = behaviour[peer];
       if (b === 'throw') throw new Error('connection reset');
       return b === 'ok' ? { type: 'ok' } : { type: 'mismatch', got: [1], want: [2] };
@@ -53,8 +54,16 @@ function setup(behaviour: Record<string, Behaviour>, o: { verifyEveryMs?: number
 
 describe('replica verification by probe', () => {
   it('probes a replica before its first work, once even for concurrent requests, and again after the interval', async () => {
-    const { pool, probes, outcomes, advance } = setup({ h1: 'ok' }, { probeDelayMs: 20 });
-    const got = await Promise.all(Array.from({ length: 5 }, () => pool.acquire('E')));
+    let release!: () => void;
+    const probeGate = new Promise<void>((r) => { release = r; });
+    const { pool, probes, outcomes, advance } = setup({ h1: 'ok' }, { probeGate });
+    const all = Promise.all(Array.from({ length: 5 }, () => pool.acquire('E')));
+    // The probe is held until every request has come as far as it can (the fakes answer in
+    // microtasks, so one macrotask turn runs them all); only then does it pass.
+    await waitFor(() => 'the first probe', () => probes.length > 0);
+    await new Promise<void>((r) => setImmediate(r));
+    release();
+    const got = await all;
     assert.deepEqual(got.map((r) => r.peerId), ['h1', 'h1', 'h1', 'h1', 'h1']);
     assert.deepEqual(probes, ['E h1'], 'one probe shared by five requests');
     await pool.acquire('E');

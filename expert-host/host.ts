@@ -20,7 +20,7 @@ import type { HostConfig } from './config.ts';
 import { createGrpcServer, type HostGrpcServer } from './grpc-server.ts';
 import { createHostCore, type HostCore } from './host-core.ts';
 import { locateShard } from './shard-store.ts';
-import { chooseJoin, DEFAULT_REBALANCING, liveViewSource, PINNED_START_GRACE_MS, startHostRebalancing, type HostRebalancing } from './rebalancing/host-rebalancing.ts';
+import { chooseJoin, DEFAULT_REBALANCING, liveViewSource, PINNED_START_GRACE_MS, startHostRebalancing } from './rebalancing/host-rebalancing.ts';
 import type { BatchInfo } from './step-batcher.ts';
 
 /** The DHT node as the host uses it. */
@@ -96,20 +96,10 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
       discovery = c.createDiscovery?.(node);
     }
     const expertIds = config.experts.length > 0 ? [...config.experts] : [await chooseAuto(manifest, discovery, node?.peerId ?? '', log, config.targetReplicas)];
-    /** The experts announced now (rebalancing changes them). */
-    let announcedExperts: readonly string[] = expertIds;
     for (const id of expertIds) pkg.expert(id); // UnknownExpertError names a wrong id
 
     const storePkg = config.store ? c.packageOf(resolve(config.store), manifest) : undefined;
-    const models: { model: ExpertModel; shardPath: string }[] = [];
-    cleanups.push(async () => { for (const m of models) await m.model.release(); });
-    for (const id of expertIds) {
-      const entry = pkg.expert(id);
-      const shard = await locateShard(entry, { pkg, storePkg, verifyFile: c.verifyFile, discovery, connect: c.connect, log });
-      const model = await c.openExpert(shard.pkg, id, { device: config.device, log, threads: config.threads, skipVerify: true });
-      models.push({ model, shardPath: shard.path });
-      log.info(`serving expert ${id} from ${shard.path} (${shard.source}, ${model.device})`);
-    }
+    const models = await openExperts(expertIds, config, c, { pkg, storePkg, discovery }, cleanups);
     const device = models[0]?.model.device ?? config.device;
     const core = createHostCore({
       modelName: manifest.name, dims: manifest.dims, experts: models, kvCapacityBytes: config.kvCacheBytes,
@@ -118,12 +108,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
       version: HOST_VERSION, device, onBatch: c.onBatch,
     });
     if (node) core.setPeerId(node.peerId);
-    const evictTimer = setInterval(() => {
-      const gone = core.store.evictIdle();
-      if (gone.length) log.info(`evicted ${gone.length} idle session(s)`);
-    }, Math.max(100, Math.min(5000, Math.min(config.sessionIdleMs, config.openIdleMs) / 4)));
-    evictTimer.unref();
-    cleanups.push(async () => clearInterval(evictTimer));
+    cleanups.push(evictIdleSessions(core, config, log));
 
     const server = createGrpcServer({
       core, log, maxMessageBytes: config.maxMessageBytes, limits: config.limits, onRpc: c.onRpc,
@@ -132,6 +117,8 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     const grpcAddress = await server.listen(config.grpcHost, config.grpcPort);
     cleanups.push(() => server.stop(500));
 
+    /** The experts announced now (rebalancing changes them). */
+    let announcedExperts: readonly string[] = expertIds;
     let announcer: HostAnnouncer | undefined;
     if (node && c.createAnnouncer) {
       const record = (): AnnouncedRecord => {
@@ -149,22 +136,16 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
       cleanups.push(() => announcer!.stop());
     }
 
-    let rebalancing: HostRebalancing | undefined;
-    if (config.rebalance && node && discovery && announcer && c.connect) {
-      const ann = announcer;
-      rebalancing = startHostRebalancing({
-        settings: {
-          ...DEFAULT_REBALANCING, targetReplicas: config.targetReplicas, intervalMs: config.rebalanceIntervalMs,
-          // Pinned hosts of a swarm starting together spread their first checks over one more grace.
-          firstCheckMs: config.rebalanceDelayMs ?? (config.auto ? config.rebalanceIntervalMs : Math.max(config.rebalanceIntervalMs, PINNED_START_GRACE_MS) * (1 + Math.random())),
-        },
-        peerId: node.peerId, manifest, experts: expertIds, pkg, storePkg, verifyFile: c.verifyFile,
+    const ann = announcer;
+    const rebalancing = config.rebalance && node && discovery && ann && c.connect
+      ? startHostRebalancing({
+        settings: rebalancingSettings(config), peerId: node.peerId, manifest, experts: expertIds, pkg, storePkg, verifyFile: c.verifyFile,
         openExpert: (p, id) => c.openExpert(p, id, { device: config.device, log, threads: config.threads, skipVerify: true }),
         discovery, connect: c.connect, core, log, emit: c.emit,
         announce: async (experts) => { announcedExperts = [...experts]; await ann.update({ experts: [...experts] }); },
         publicationsFailing: () => ann.failures() > 0,
-      });
-    }
+      })
+      : undefined;
 
     let stopping: Promise<void> | undefined;
     const stop = () => (stopping ??= (async () => {
@@ -176,6 +157,41 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
     await undo();
     throw err;
   }
+}
+
+/** Locates, verifies and opens each expert's shard in onnxruntime; their release joins `cleanups`. */
+async function openExperts(expertIds: readonly string[], config: HostConfig, c: HostComponents,
+  where: { pkg: ModelPackage; storePkg: ModelPackage | undefined; discovery: Discovery | undefined },
+  cleanups: (() => Promise<void>)[]): Promise<{ model: ExpertModel; shardPath: string }[]> {
+  const log = c.log;
+  const models: { model: ExpertModel; shardPath: string }[] = [];
+  cleanups.push(async () => { for (const m of models) await m.model.release(); });
+  for (const id of expertIds) {
+    const entry = where.pkg.expert(id);
+    const shard = await locateShard(entry, { ...where, verifyFile: c.verifyFile, connect: c.connect, log });
+    const model = await c.openExpert(shard.pkg, id, { device: config.device, log, threads: config.threads, skipVerify: true });
+    models.push({ model, shardPath: shard.path });
+    log.info(`serving expert ${id} from ${shard.path} (${shard.source}, ${model.device})`);
+  }
+  return models;
+}
+
+/** Ends idle sessions on a timer (a quarter of the shortest idle limit, 0.1-5 s); returns its cleanup. */
+function evictIdleSessions(core: HostCore, config: HostConfig, log: Logger): () => Promise<void> {
+  const timer = setInterval(() => {
+    const gone = core.store.evictIdle();
+    if (gone.length) log.info(`evicted ${gone.length} idle session(s)`);
+  }, Math.max(100, Math.min(5000, Math.min(config.sessionIdleMs, config.openIdleMs) / 4)));
+  timer.unref();
+  return async () => clearInterval(timer);
+}
+
+function rebalancingSettings(config: HostConfig): typeof DEFAULT_REBALANCING {
+  return {
+    ...DEFAULT_REBALANCING, targetReplicas: config.targetReplicas, intervalMs: config.rebalanceIntervalMs,
+    // Pinned hosts of a swarm starting together spread their first checks over one more grace.
+    firstCheckMs: config.rebalanceDelayMs ?? (config.auto ? config.rebalanceIntervalMs : Math.max(config.rebalanceIntervalMs, PINNED_START_GRACE_MS) * (1 + Math.random())),
+  };
 }
 
 async function chooseAuto(manifest: Manifest, discovery: Discovery | undefined, peerId: string, log: Logger, targetReplicas: number): Promise<string> {

@@ -5,14 +5,21 @@
  * Provider lookups (records come from discovery's cache, fetched once per record lifetime) give the
  * holders of the experts looked at: every expert of a model with at most `fullViewExperts`; else this
  * host's own experts, the experts seen thinly served (or losing hosts) in the last `watchMs`, and
- * `sampleExperts` random others, so that across a swarm of checking hosts every expert is looked at
- * often while each check costs a few lookups. A decision is made among the experts looked at.
+ * random others. How many others (sampleSize): enough that the swarm's checks together look at each
+ * expert about `sampleCoverage` times per interval. N hosts serving `own` experts each hold
+ * E x h = N x own expert slots (h: holders per expert, measured by the checks), so N checks of
+ * s samples each look at an expert N x s / E = s x h / own times: s = coverage x own / h, at most
+ * `sampleExperts`, its fraction drawn at random. A larger swarm samples less per host, so a host's
+ * lookups per check do not grow with the swarm (they shrink). A decision is made among the experts
+ * looked at.
  * Liveness is checked with Info calls only where a decision depends on it, at most `maxProbes` per check:
  *   1. `targetReplicas + 1` holders of each of this host's own experts (may it leave one?);
  *   2. the holders of experts with at most `targetReplicas + 1` of them (is one under-provisioned,
  *      or unserved?);
  *   3. `sampleProbes` random other holders, so that a crash anywhere is noticed by some check;
- *   4. when a probe finds a dead host, the other holders of its experts (did an expert lose them all?).
+ *   4. when a probe finds a dead host, the other holders of its experts (did an expert lose them all?);
+ *      its experts not looked at yet are looked up in the same check (an event, not a poll, finds a
+ *      lost expert) and stay watched.
  * An Info answer counts for `aliveTtlMs`, a refused one keeps the host out for `deadTtlMs`: dead
  * hosts' provider entries outlive them (node.ts, PROVIDER_VALIDITY_MS) and must not count as supply.
  * A probed host's experts and load come from its Info answer, fresher than its record. A host that
@@ -52,8 +59,10 @@ export interface SwarmViewInit {
   maxProbes?: number;
   /** Models with at most this many experts are looked at whole at every check (default 16). */
   fullViewExperts?: number;
-  /** Random other experts looked at per check in larger models (default 4). */
+  /** Random other experts looked at per check in larger models, at most (default 4). */
   sampleExperts?: number;
+  /** Times per interval the swarm's checks together should look at each expert (default 2). */
+  sampleCoverage?: number;
   /** How long a thinly served expert stays on the watch list, ms (default 600000). */
   watchMs?: number;
   /** Random other holders probed per check (default 4). */
@@ -121,6 +130,8 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
     return { ...info, experts: ok };
   };
   let smoothed: Map<string, number> | undefined;
+  /** Mean holders per expert looked at, from the last check (undefined before the first): sizes the sample. */
+  let holdersPerExpert: number | undefined;
 
   /** Info of `r`'s host: cached, or asked now; undefined while it is only slow; 'dead' when it refused. */
   const probe = async (r: HostRecord, signal: AbortSignal): Promise<HostInfo | 'dead' | undefined> => {
@@ -145,8 +156,10 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
   };
 
   return async (signal) => {
-    const experts = expertsToLook(init, c.served(), (e) => watched.has(e), random);
-    const holders = await holdersOf({ ...init, experts }, c, signal, (p) => dead.has(p) || liars.has(p));
+    const served = c.served();
+    const experts = expertsToLook(init, served, (e) => watched.has(e), random, sampleSize(init, served.length, holdersPerExpert, random));
+    const isOut = (p: string) => dead.has(p) || liars.has(p);
+    const holders = await holdersOf({ ...init, experts }, c, signal, isOut);
     const budget = { left: maxProbes };
     const infos = new Map<string, HostInfo>();
     const probeAll = async (peers: Iterable<string>): Promise<string[]> => {
@@ -163,6 +176,12 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
     const isVerified = (peerId: string, expertId: string) => !c.info.verify || verified.has(`${peerId} ${expertId}`);
     const died = await probeAll(priorityPeers({ ...init, experts }, c.served(), holders, sampleProbes, random, isVerified));
     const suspect = new Set(died.flatMap((p) => holders.get(p)!.experts));
+    const unlooked = init.experts.filter((e) => suspect.has(e) && !experts.includes(e));
+    if (unlooked.length > 0) {
+      for (const [p, r] of await holdersOf({ ...init, experts: unlooked }, c, signal, isOut)) if (!holders.has(p)) holders.set(p, r);
+      experts.push(...unlooked);
+      experts.sort((a, b) => init.experts.indexOf(a) - init.experts.indexOf(b));
+    }
     if (died.length > 0) await probeAll([...holders.values()].filter((r) => r.experts.some((e) => suspect.has(e))).map((r) => r.peerId));
     // A probed holder counts with the experts it verified; one not probed yet with its record's (pending).
     const hosts = [...holders.values()].filter((r) => !dead.has(r.peerId) && !liars.has(r.peerId)).map((r) => withInfo(r, infos.get(r.peerId)));
@@ -170,6 +189,8 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
       if (suspect.has(e) || hosts.filter((h) => h.experts.includes(e)).length <= init.targetReplicas + 1) watched.set(e, true);
       else watched.delete(e);
     }
+    const counts = experts.map((e) => hosts.filter((h) => h.experts.includes(e)).length + (served.includes(e) ? 1 : 0));
+    holdersPerExpert = counts.reduce((a, x) => a + x, 0) / Math.max(1, counts.length);
     const raw = measureDemand(experts, hosts, { own: { peerId: init.peerId, perExpert: c.ownLoad() } });
     smoothed = smoothDemand(smoothed, raw, init.demandAlpha ?? 0.3);
     // In a sampled view few hosts see a lost expert at once, so damping by the movers in the view
@@ -180,13 +201,26 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
   };
 }
 
+/**
+ * Random other experts a check looks at (see the file comment): `coverage x own / holdersPerExpert`,
+ * at most `sampleExperts`, the fraction drawn (so that the mean is exact); `sampleExperts` before the
+ * first check has measured the swarm.
+ */
+export function sampleSize(init: Pick<SwarmViewInit, 'sampleExperts' | 'sampleCoverage'>, own: number, holdersPerExpert: number | undefined, random: () => number): number {
+  const most = init.sampleExperts ?? 4;
+  if (holdersPerExpert === undefined || holdersPerExpert <= 0) return most;
+  const want = Math.min(most, ((init.sampleCoverage ?? 2) * Math.max(1, own)) / holdersPerExpert);
+  const whole = Math.floor(want);
+  return whole + (random() < want - whole ? 1 : 0);
+}
+
 /** The experts a check looks at (see the file comment), in the model's order. */
-export function expertsToLook(init: Pick<SwarmViewInit, 'experts' | 'fullViewExperts' | 'sampleExperts'>, served: readonly string[],
-  isWatched: (expertId: string) => boolean, random: () => number): string[] {
+export function expertsToLook(init: Pick<SwarmViewInit, 'experts' | 'fullViewExperts'>, served: readonly string[],
+  isWatched: (expertId: string) => boolean, random: () => number, sample: number): string[] {
   if (init.experts.length <= (init.fullViewExperts ?? 16)) return [...init.experts];
   const pick = new Set(init.experts.filter((e) => served.includes(e) || isWatched(e)));
   const others = shuffle(init.experts.filter((e) => !pick.has(e)), random);
-  for (const e of others.slice(0, init.sampleExperts ?? 4)) pick.add(e);
+  for (const e of others.slice(0, sample)) pick.add(e);
   return init.experts.filter((e) => pick.has(e));
 }
 

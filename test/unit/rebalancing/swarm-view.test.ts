@@ -1,6 +1,6 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { createSwarmView } from '../../../expert-host/rebalancing/swarm-view.ts';
+import { createSwarmView, sampleSize } from '../../../expert-host/rebalancing/swarm-view.ts';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import type { HostInfo, HostRecord } from '../../../shared/transport-types.ts';
 import { prng, rec } from './fixtures.ts';
@@ -49,6 +49,58 @@ test('a check of a large model costs a few lookups and a bounded number of Info 
   }
   // Lookups: 5. Info: 3 holders of the own expert + 4 sampled others.
   assert.deepEqual(cost, ['5/7', '5/7', '5/7']);
+});
+
+test('after the first check the sample shrinks as the swarm grows: a host looks up fewer experts per check in a larger swarm', async () => {
+  const perCheck: number[] = [];
+  for (const n of [128, 512, 2048]) {
+    let now = 0;
+    const s = swarm(n, EXPERTS32);
+    const v = view(s, EXPERTS32, 7, () => now);
+    await v(new AbortController().signal);
+    const after1 = s.calls.replicas;
+    assert.equal(after1, 5, 'the first check (no measure of the swarm yet): own + 4 sampled');
+    for (let i = 0; i < 200; i++) { now += 60_000; await v(new AbortController().signal); }
+    perCheck.push((s.calls.replicas - after1) / 200);
+  }
+  // own (1) + 2 x own / holders per expert: 1 + 2/5, 1 + 2/17, 1 + 2/65 (self counts as a holder).
+  const expected = [1 + 2 / 5, 1 + 2 / 17, 1 + 2 / 65];
+  perCheck.forEach((x, i) => assert.ok(Math.abs(x - expected[i]) < 0.08, `lookups per check ${perCheck.join(', ')} vs ${expected.join(', ')}`));
+});
+
+test('sampleSize: coverage x own / holders per expert, capped, its fraction drawn', () => {
+  assert.equal(sampleSize({}, 1, undefined, () => 0.5), 4, 'no measure yet: the cap');
+  assert.equal(sampleSize({}, 1, 0.5, () => 0.5), 4, 'a thin swarm: the cap');
+  assert.equal(sampleSize({ sampleExperts: 2 }, 3, 1, () => 0.5), 2);
+  assert.equal(sampleSize({}, 1, 8, () => 0.24), 1, '2/8 = 0.25: drawn below');
+  assert.equal(sampleSize({}, 1, 8, () => 0.26), 0, 'and above');
+  assert.equal(sampleSize({ sampleCoverage: 4 }, 2, 8, () => 0.99), 1);
+});
+
+test('a dead holder of an own expert makes its other experts looked up in the same check: a lost expert is seen at once', async () => {
+  // p0 (dead) served L0.0, this host's expert, and L1.5, whose other holder p1 is dead too.
+  const records = [rec('p0', ['L0.0', 'L1.5'], { grpc: 'g0' }), rec('p1', ['L1.5'], { grpc: 'g1' }),
+    ...Array.from({ length: 64 }, (_, i) => rec(`q${i}`, [EXPERTS32[i % 32]], { grpc: `h${i}` })).filter((r) => !r.experts.includes('L1.5'))];
+  const looked: string[] = [];
+  const v = createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2, sampleExperts: 0 }, {
+    async replicas(_m: string, e: string) { looked.push(e); return records.filter((r) => r.experts.includes(e)); },
+    info: {
+      async info(address: string): Promise<HostInfo> {
+        const r = records.find((x) => x.grpc === address)!;
+        if (r.peerId === 'p0' || r.peerId === 'p1') throw new SwarmpathError('UNAVAILABLE', 'connection refused');
+        return { peerId: r.peerId, version: 't', model: 'm', experts: r.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+          queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64 };
+      },
+    },
+    ownLoad: () => new Map(), served: () => ['L0.0'], random: prng(3), clock: () => 0,
+  });
+  const input = await v(new AbortController().signal);
+  assert.deepEqual(looked, ['L0.0', 'L1.5'], 'the own expert, then the dead holder\'s other one');
+  assert.deepEqual(input.experts, ['L0.0', 'L1.5']);
+  assert.ok(!input.hosts.some((h) => h.experts.includes('L1.5')), 'L1.5 is seen unserved');
+  looked.length = 0;
+  await v(new AbortController().signal);
+  assert.ok(looked.includes('L1.5'), 'and stays watched');
 });
 
 test('a small model is looked at whole; a thinly served expert is watched at every later check', async () => {

@@ -18,7 +18,7 @@ export const HOST_FLAGS = Object.freeze({
   'grpc-listen': { kind: 'string', help: 'HOST:PORT of the gRPC server', default: '127.0.0.1:0' },
   listen: { kind: 'list', help: 'libp2p listen multiaddr (repeatable)', default: ['/ip4/127.0.0.1/tcp/0'] },
   device: { kind: 'string', help: 'onnxruntime device (cuda falls back to cpu)', default: 'cpu', choices: ['cpu', 'cuda'] },
-  'record-ttl': { kind: 'number', help: 'DHT record lifetime, seconds (refreshed every TTL/2, at most every 4 min, jittered)', default: 300, min: 2, max: MAX_RECORD_TTL_S },
+  'record-ttl': { kind: 'number', help: 'DHT record lifetime, seconds (refreshed every TTL/2, at most every 5 min, jittered)', default: 600, min: 2, max: MAX_RECORD_TTL_S },
   store: { kind: 'string', help: 'folder where fetched shards are kept' },
   'kv-cache-mb': { kind: 'number', help: 'KV cache budget, MiB', default: 512, min: 0 },
   'session-idle-s': { kind: 'number', help: 'evict sessions idle this long, seconds', default: 300, min: 0.1 },

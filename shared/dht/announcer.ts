@@ -3,7 +3,8 @@
  * `/swarmpath-host/<peerId>` and provides the CID of every expert it serves and its swarm-wide CID.
  *
  * Cost is what the host serves, not the swarm's size or its load: a refresh (record + every CID)
- * every TTL/2 x U(0.7, 1), so hosts that started together spread out; the record carries only
+ * every TTL/2 x U(0.7, 1) (the first at a random point of the period, so hosts that started
+ * together spread out); the record carries only
  * what changes with a move or a state change (load and throughput travel in Info calls, which
  * routers and rebalancing make anyway). update() republishes at once: the record, new CIDs, and
  * stops providing CIDs no longer served. goOffline() puts an OFFLINE record (the host calls it on
@@ -25,8 +26,8 @@ import { expertCid, hostRecordKey, swarmHostsCid } from './keys.ts';
 /** The fields a host announces; the announcer fills peerId, seq and expiresAt. */
 export type AnnouncedFields = Omit<HostRecord, 'peerId' | 'seq' | 'expiresAt' | 'state'> & { state?: HostState };
 
-/** Longest refresh period, ms: DHT nodes keep provider entries PROVIDER_VALIDITY_MS (node.ts, 10 min). */
-export const MAX_REFRESH_MS = 240_000;
+/** Longest refresh period, ms: DHT nodes keep provider entries PROVIDER_VALIDITY_MS (node.ts, 10 min), twice this. */
+export const MAX_REFRESH_MS = 300_000;
 /** Bound of the OFFLINE put at shutdown, ms. */
 const OFFLINE_TIMEOUT_MS = 3_000;
 /**
@@ -82,6 +83,13 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
   const timeoutMs = init.publishTimeoutMs ?? Math.min(10_000, refreshMs);
   const retryMs = init.retryMs ?? Math.min(5_000, refreshMs);
   const jittered = (ms: number) => ms * (1 - JITTER * random());
+  /**
+   * The first refresh after start comes anywhere in (0.1, 1] of the period: hosts started together
+   * (`swarm`, a restart of many) then refresh spread over the whole period at once, instead of in
+   * bursts that the downward-only jitter would take many periods to smooth out.
+   */
+  const firstRefresh = () => refreshMs * (1 - 0.9 * random());
+  let first = true;
   let failuresInARow = 0;
   let fields: AnnouncedFields = { ...init.record, experts: [...init.record.experts] };
   let seq = 0;
@@ -140,7 +148,8 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
         failuresInARow = ok ? 0 : failuresInARow + 1;
         // A retry re-provides everything: a half-failed publication may have lost any CID.
         fullNow = !ok;
-        schedule(jittered(ok ? refreshMs : Math.min(refreshMs, retryMs * 2 ** Math.min(20, failuresInARow - 1))));
+        schedule(ok ? (first ? firstRefresh() : jittered(refreshMs)) : jittered(Math.min(refreshMs, retryMs * 2 ** Math.min(20, failuresInARow - 1))));
+        if (ok) first = false;
       } while (again && running);
     })().finally(() => { inFlight = undefined; });
     return inFlight;
@@ -160,6 +169,7 @@ export function createAnnouncer(init: AnnouncerInit, components: AnnouncerCompon
     async start() {
       if (running) return;
       running = true;
+      first = true;
       halt = new AbortController();
       await publish(true);
     },

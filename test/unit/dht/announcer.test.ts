@@ -54,7 +54,7 @@ async function setup(init: Partial<Parameters<typeof createAnnouncer>[0]> = {}, 
   return { t, dht, peer, ann };
 }
 
-test('refreshes every TTL/2 (at most 4 min) with an increasing seq until stop()', async () => {
+test('refreshes every TTL/2 (at most 5 min) with an increasing seq until stop()', async () => {
   const { t, dht, peer, ann } = await setup({ ttlS: 60 }, 0);
   await ann.start();
   const first = latest(dht, peer)!;
@@ -73,19 +73,23 @@ test('refreshes every TTL/2 (at most 4 min) with an increasing seq until stop()'
   assert.equal(t.pending, 0);
 });
 
-test('the refresh period is capped at 4 min and jittered downwards only (never past TTL/2)', async () => {
+test('the refresh period is capped at 5 min and jittered downwards only (never past TTL/2); the first comes anywhere in it', async () => {
   const lo = await setup({ ttlS: 3600 }, 0);
   await lo.ann.start();
-  await lo.t.advance(240_000 - 1);
+  await lo.t.advance(300_000 - 1);
   assert.equal(lo.dht.calls.put, 1);
   await lo.t.advance(1);
-  assert.equal(lo.dht.calls.put, 2, 'u = 0: 240 s');
+  assert.equal(lo.dht.calls.put, 2, 'u = 0: 300 s');
   const hi = await setup({ ttlS: 100 }, 0.999_999);
   await hi.ann.start();
-  await hi.t.advance(34_999);
+  await hi.t.advance(4_999);
   assert.equal(hi.dht.calls.put, 1);
   await hi.t.advance(2);
-  assert.equal(hi.dht.calls.put, 2, 'u -> 1: 0.7 x 50 s');
+  assert.equal(hi.dht.calls.put, 2, 'the first refresh, u -> 1: 0.1 x 50 s');
+  await hi.t.advance(34_997);
+  assert.equal(hi.dht.calls.put, 2);
+  await hi.t.advance(4);
+  assert.equal(hi.dht.calls.put, 3, 'later ones, u -> 1: 0.7 x 50 s');
   await lo.ann.stop();
   await hi.ann.stop();
 });
@@ -154,8 +158,8 @@ test('a failed publication does not throw; retries back off (5 s doubling, up to
   assert.ok(latest(dht, peer), 'the retry after 40 s lands');
   assert.equal(ann.failures(), 0);
   assert.equal(dht.calls.provide - provides, 3, 'the successful retry re-provides every CID');
-  await t.advance(239_000);
-  assert.equal(dht.calls.put, 6, 'then back to the refresh period (4 min)');
+  await t.advance(299_000);
+  assert.equal(dht.calls.put, 6, 'then back to the refresh period (5 min)');
   await ann.stop();
 });
 
@@ -181,7 +185,7 @@ test('a refresh re-provides every CID; an update provides only new CIDs and stop
   assert.deepEqual([dht.calls.put, dht.calls.provide, dht.calls.unprovide], [2, 4, 0], 'a new expert is provided at once');
   await ann.update({ experts: ['L2.0'] });
   assert.deepEqual([dht.calls.put, dht.calls.provide, dht.calls.unprovide], [3, 4, 2], 'dropped experts are unprovided');
-  await t.advance(240_000);
+  await t.advance(300_000);
   assert.deepEqual([dht.calls.put, dht.calls.provide], [4, 6], 'a refresh re-provides the swarm CID and L2.0');
   await ann.stop();
 });

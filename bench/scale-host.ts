@@ -14,7 +14,7 @@ import { createDiscovery } from '../shared/dht/discovery.ts';
 import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
 import { createRpcCounter, type RpcCounter } from '../shared/dht/rpc-counter.ts';
 import { UnavailableError } from '../shared/errors.ts';
-import { silentLogger } from '../shared/log.ts';
+import { silentLogger, type Logger } from '../shared/log.ts';
 import type { HostInfo } from '../shared/transport-types.ts';
 import { createMigrator, type MigrationHost } from '../expert-host/rebalancing/migrator.ts';
 import { createRebalancer, type Rebalancer } from '../expert-host/rebalancing/rebalancer.ts';
@@ -33,8 +33,11 @@ export interface ScaleSettings {
   recordTtlS: number;
 }
 
-/** Live hosts by their (never dialled) gRPC label: the in-process stand-in for Info calls. */
-export type InfoRegistry = Map<string, SimHost>;
+/**
+ * Live hosts by their (never dialled) gRPC label: the in-process stand-in for Info calls (hosts of
+ * other worker processes appear with their latest Info, bench/scale-worker.ts).
+ */
+export type InfoRegistry = Map<string, { info(): HostInfo }>;
 
 export interface SimHost {
   readonly index: number;
@@ -47,7 +50,7 @@ export interface SimHost {
   /** Completed moves (announced and released). */
   moves(): number;
   /** Rebalancing checks made and skipped (own publications failing), and failed publications in a row now. */
-  stats(): { checks: number; skipped: number; publicationFailures: number };
+  stats(): { checks: number; skipped: number; publicationFailures: number; outcomes: Readonly<Record<string, number>>; lastWarning?: string };
   info(): HostInfo;
   /** Stops rebalancing and refreshing, without an OFFLINE record, and closes the node: a crash. */
   crash(): Promise<void>;
@@ -64,6 +67,8 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
   let moves = 0;
   let checks = 0;
   let skipped = 0;
+  /** Migration events by type (joined, announced, moved, aborted, failed). */
+  const outcomes: Record<string, number> = {};
   const info = (): HostInfo => ({
     peerId: node.peerId, version: 'scale', model: s.model, state: 'ONLINE', device: 'cpu', maxContext: 0,
     experts: served.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
@@ -77,10 +82,13 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
       return h.info();
     },
   };
+  // The announcer's last warning (a failed publication and what it reached), for the bench's log.
+  let lastWarning: string | undefined;
+  const announceLog: Logger = { ...silentLogger, warn: (msg, f) => { lastWarning = `${msg} ${JSON.stringify(f, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`; }, child: () => announceLog };
   const announcer: Announcer = createAnnouncer({
     ttlS: s.recordTtlS, publishTimeoutMs: SIM_TIMEOUTS.publishTimeoutMs,
     record: { model: s.model, experts: served, grpc, version: 'scale', device: 'cpu', kvCapacityBytes: 1, kvFreeBytes: 1, queueDepth: 0, throughput: 0, auto: true },
-  }, { node, log: silentLogger });
+  }, { node, log: announceLog });
   // Not awaited: hundreds of hosts join at once, each publishing in the background as it can.
   void announcer.start();
   const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
@@ -97,7 +105,11 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
     announce: (experts) => announcer.update({ experts: [...experts] }),
   };
   const migrator = createMigrator({ peerId: node.peerId, experts: served, settleMs: 2000, drainGraceMs: 0 }, {
-    host, view, log: silentLogger, emit: (event, f) => { if (event === 'migration' && f.type === 'moved') moves++; },
+    host, view, log: silentLogger, emit: (event, f) => {
+      if (event !== 'migration') return;
+      outcomes[String(f.type)] = (outcomes[String(f.type)] ?? 0) + 1;
+      if (f.type === 'moved') moves++;
+    },
   });
   const rebalancer: Rebalancer = createRebalancer({
     model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas, intervalMs: s.intervalMs,
@@ -107,7 +119,7 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
   const sim: SimHost = {
     index, peerId: node.peerId, grpc, node, counter,
     served: () => served, moves: () => moves, info,
-    stats: () => ({ checks, skipped, publicationFailures: announcer.failures() }),
+    stats: () => ({ checks, skipped, publicationFailures: announcer.failures(), outcomes, lastWarning }),
     async crash() {
       registry.delete(grpc);
       await Promise.all([rebalancer.stop(), announcer.stop()]);

@@ -1,7 +1,7 @@
 /**
  * The `scale` scenario (issue 10; SPEC.md section 6): hundreds of simulated hosts (bench/scale-host.ts:
  * real libp2p kad-dht nodes, the real announcer, discovery, swarm view and rebalancing; a stand-in for
- * the model) in this process, on loopback TCP. It measures
+ * the model) spread over `workers` processes (bench/scale-worker.ts), on loopback TCP. It measures
  * - `scale_discover_ms`: a router-like DHT client joining the settled swarm until it knows a live
  *   record of every expert;
  * - `scale_rpcs_per_host_min`: control-plane messages (libp2p streams opened: DHT RPCs, pings,
@@ -12,12 +12,16 @@
  *   against `scale_moves_min` (the fewest that restore every expert to its target replicas), and
  *   `scale_settled` (no move in the last settle window: no oscillation).
  */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createDiscovery } from '../shared/dht/discovery.ts';
 import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
 import { createRpcCounter } from '../shared/dht/rpc-counter.ts';
 import type { Logger } from '../shared/log.ts';
 import { silentLogger } from '../shared/log.ts';
-import { SIM_TIMEOUTS, startSimHost, type InfoRegistry, type ScaleSettings, type SimHost } from './scale-host.ts';
+import type { HostInfo } from '../shared/transport-types.ts';
+import { SIM_TIMEOUTS, type ScaleSettings } from './scale-host.ts';
+import type { HostSnapshot, LocalInfos, ScaleReply, ScaleRequest } from './scale-worker.ts';
 
 export interface ScaleSizes {
   hosts: number;
@@ -25,20 +29,23 @@ export interface ScaleSizes {
   targetReplicas: number;
   intervalMs: number;
   recordTtlS: number;
-  /** Steady-state window over which messages are counted, ms. */
+  /** Steady-state window over which messages are counted, ms; and the warm-up before it, ms. */
   measureMs: number;
+  warmupMs: number;
   /** Longest wait for healing, ms; and the quiet window that counts as settled, ms. */
   healTimeoutMs: number;
   settleMs: number;
-  /** Hosts started at once. */
+  /** Hosts started at once, per worker. */
   startConcurrency: number;
+  /** Worker processes the simulated hosts are spread over (one event loop cannot carry 200 libp2p nodes). */
+  workers: number;
 }
 
 export const SCALE_FULL: ScaleSizes = {
-  hosts: 200, levels: [16, 16], targetReplicas: 2, intervalMs: 60_000, recordTtlS: 300,
-  measureMs: 60_000, healTimeoutMs: 90_000, settleMs: 45_000, startConcurrency: 16,
+  hosts: 200, levels: [16, 16], targetReplicas: 2, intervalMs: 60_000, recordTtlS: 600,
+  measureMs: 60_000, warmupMs: 90_000, healTimeoutMs: 90_000, settleMs: 45_000, startConcurrency: 8, workers: 2,
 };
-export const SCALE_QUICK: ScaleSizes = { ...SCALE_FULL, hosts: 32, levels: [4, 4], measureMs: 20_000, intervalMs: 20_000, healTimeoutMs: 40_000, settleMs: 10_000 };
+export const SCALE_QUICK: ScaleSizes = { ...SCALE_FULL, hosts: 32, levels: [4, 4], measureMs: 20_000, warmupMs: 20_000, intervalMs: 20_000, healTimeoutMs: 40_000, settleMs: 10_000 };
 
 export interface ScaleResult {
   scale_hosts: number;
@@ -53,50 +60,101 @@ export interface ScaleResult {
   scale_settled: boolean;
 }
 
+/** A request without its id (the id is added when it is sent). */
+type Command = ScaleRequest extends infer R ? (R extends ScaleRequest ? Omit<R, 'id'> : never) : never;
+
+const WORKER = fileURLToPath(new URL('./scale-worker.ts', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** A swarm of sim hosts around one DHT bootstrap node. */
-async function startSwarm(n: number, experts: readonly string[], s: ScaleSettings, concurrency: number, log: Logger) {
+/** A swarm of sim hosts in worker processes around one DHT bootstrap node in this process. */
+interface SimSwarm {
+  boot: SwarmNode;
+  /** Every live host, as its worker sees it now. */
+  snapshot(): Promise<HostSnapshot[]>;
+  /** Crashes the hosts of these indices (no OFFLINE record). */
+  crash(indices: readonly number[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startSwarm(n: number, experts: readonly string[], s: ScaleSettings, sizes: ScaleSizes, log: Logger): Promise<SimSwarm> {
   const boot = await createSwarmNode({ log: silentLogger });
   await boot.start();
-  const registry: InfoRegistry = new Map();
-  const hosts: SimHost[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < n) {
-      const i = next++;
-      hosts.push(await startSimHost(i, experts[i % experts.length], boot.multiaddrs(), s, registry));
-    }
-  }));
-  log.info(`scale: ${n} hosts started`, { s: Math.round(performance.now() - t0) / 1000 });
-  return { boot, hosts, registry };
-}
-
-/** Messages per host per minute over `ms` of steady state. */
-async function measureRate(hosts: readonly SimHost[], ms: number): Promise<{ perHostMin: number; byKind: Record<string, number> }> {
-  const before = hosts.map((h) => new Map(h.counter.counts()));
-  await sleep(ms);
-  const byKind: Record<string, number> = {};
-  let total = 0;
-  hosts.forEach((h, i) => {
-    for (const [k, v] of h.counter.counts()) {
-      const d = v - (before[i].get(k) ?? 0);
-      byKind[k] = (byKind[k] ?? 0) + d;
-      total += d;
-    }
+  const workers: ChildProcess[] = Array.from({ length: sizes.workers }, () => fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
+  const waiting = new Map<number, { resolve: (r: ScaleReply) => void; reject: (e: Error) => void }>();
+  const infos: Record<string, HostInfo>[] = workers.map(() => ({}));
+  let nextId = 0;
+  workers.forEach((w, k) => {
+    w.on('message', (m: ScaleReply | LocalInfos) => {
+      if ('op' in m) {
+        infos[k] = m.infos;
+        // Each other worker gets the Info of every host outside itself.
+        workers.forEach((other, j) => { if (j !== k && other.connected) other.send({ op: 'infos', infos: Object.assign({}, ...infos.filter((_, i) => i !== j)) }); });
+        return;
+      }
+      const p = waiting.get(m.id);
+      waiting.delete(m.id);
+      if (m.error) p?.reject(new Error(`scale worker: ${m.error}`)); else p?.resolve(m);
+    });
+    w.once('exit', (code) => { for (const p of waiting.values()) p.reject(new Error(`scale worker exited (${code})`)); waiting.clear(); });
   });
-  const minutes = ms / 60_000;
-  for (const k of Object.keys(byKind)) byKind[k] = Math.round((byKind[k] / hosts.length / minutes) * 10) / 10;
-  return { perHostMin: Math.round((total / hosts.length / minutes) * 10) / 10, byKind };
+  const ask = (w: ChildProcess, m: Command): Promise<ScaleReply> => new Promise((resolve, reject) => {
+    const id = nextId++;
+    waiting.set(id, { resolve, reject });
+    w.send({ ...m, id });
+  });
+  const ofWorker = (indices: readonly number[], k: number) => indices.filter((i) => i % workers.length === k);
+  const t0 = performance.now();
+  const all = Array.from({ length: n }, (_, i) => i);
+  await Promise.all(workers.map((w, k) => ask(w, {
+    op: 'start', indices: ofWorker(all, k), experts: [...experts], settings: s, bootstrap: boot.multiaddrs(), concurrency: sizes.startConcurrency,
+  })));
+  log.info(`scale: ${n} hosts started in ${workers.length} workers`, { s: Math.round(performance.now() - t0) / 1000 });
+  return {
+    boot,
+    async snapshot() { return (await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })))).flatMap((r) => r.hosts ?? []); },
+    async crash(indices) { await Promise.all(workers.map((w, k) => ask(w, { op: 'crash', indices: ofWorker(indices, k) }))); },
+    async stop() {
+      await Promise.all(workers.map(async (w) => {
+        if (!w.connected) return;
+        const exited = new Promise((r) => w.once('exit', r));
+        await ask(w, { op: 'stop' }).catch(() => {});
+        await exited;
+      }));
+      await boot.stop();
+    },
+  };
 }
 
-/** Checks made and skipped, and hosts whose publications are failing now, summed over `hosts`. */
-function stats(hosts: readonly SimHost[]) {
-  const all = hosts.map((h) => h.stats());
+const total = (h: HostSnapshot) => Object.values(h.counts).reduce((a, x) => a + x, 0);
+
+/** Messages per host per minute over `ms` of steady state (hosts alive throughout). */
+async function measureRate(swarm: SimSwarm, ms: number): Promise<{ perHostMin: number; byKind: Record<string, number> }> {
+  const before = new Map((await swarm.snapshot()).map((h) => [h.index, h]));
+  await sleep(ms);
+  const after = (await swarm.snapshot()).filter((h) => before.has(h.index));
+  const byKind: Record<string, number> = {};
+  let sum = 0;
+  for (const h of after) {
+    const b = before.get(h.index)!;
+    for (const [k, v] of Object.entries(h.counts)) {
+      const d = v - (b.counts[k] ?? 0);
+      byKind[k] = (byKind[k] ?? 0) + d;
+    }
+    sum += total(h) - total(b);
+  }
+  const minutes = ms / 60_000;
+  for (const k of Object.keys(byKind)) byKind[k] = Math.round((byKind[k] / after.length / minutes) * 10) / 10;
+  return { perHostMin: Math.round((sum / after.length / minutes) * 10) / 10, byKind };
+}
+
+/** Checks made and skipped, migration outcomes, and hosts whose publications are failing now. */
+function stats(hosts: readonly HostSnapshot[]) {
+  const outcomes: Record<string, number> = {};
+  for (const h of hosts) for (const [k, v] of Object.entries(h.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
   return {
-    checks: all.reduce((a, x) => a + x.checks, 0), skipped: all.reduce((a, x) => a + x.skipped, 0),
-    failingPublications: all.filter((x) => x.publicationFailures > 0).length,
+    checks: hosts.reduce((a, x) => a + x.checks, 0), skipped: hosts.reduce((a, x) => a + x.skipped, 0),
+    failingPublications: hosts.filter((x) => x.publicationFailures > 0).length, outcomes,
+    lastWarning: hosts.find((x) => x.publicationFailures > 0)?.lastWarning,
   };
 }
 
@@ -120,11 +178,11 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
 }
 
 /** The hosts to crash: every holder of some experts, then random others, 20 % of the swarm in all. */
-function crashSet(hosts: readonly SimHost[], experts: readonly string[]): SimHost[] {
+function crashSet(hosts: readonly HostSnapshot[], experts: readonly string[]): HostSnapshot[] {
   const want = Math.round(hosts.length * 0.2);
-  const out = new Set<SimHost>();
+  const out = new Set<HostSnapshot>();
   for (const e of experts) {
-    const holders = hosts.filter((h) => h.served().includes(e));
+    const holders = hosts.filter((h) => h.served.includes(e));
     if (out.size > 0 && out.size + holders.length > want / 2) break;
     holders.forEach((h) => out.add(h));
   }
@@ -135,52 +193,56 @@ function crashSet(hosts: readonly SimHost[], experts: readonly string[]): SimHos
   return [...out];
 }
 
+const holdersIn = (hosts: readonly HostSnapshot[], e: string) => hosts.filter((h) => h.served.includes(e)).length;
+const movesOf = (hosts: readonly HostSnapshot[]) => hosts.reduce((a, h) => a + h.moves, 0);
+
 export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleResult> {
   const experts = sizes.levels.flatMap((k, l) => Array.from({ length: k }, (_, i) => `L${l}.${i}`));
   const s: ScaleSettings = { model: 'scale', experts, targetReplicas: sizes.targetReplicas, intervalMs: sizes.intervalMs, recordTtlS: sizes.recordTtlS };
-  const small = await startSwarm(Math.max(experts.length, Math.round(sizes.hosts / 4)), experts, s, sizes.startConcurrency, log);
+  const small = await startSwarm(Math.max(experts.length, Math.round(sizes.hosts / 4)), experts, s, sizes, log);
   let smallRate: { perHostMin: number };
   try {
-    await sleep(sizes.intervalMs);
-    smallRate = await measureRate(small.hosts, sizes.measureMs);
-    log.info('scale: quarter size', { hosts: small.hosts.length, rpcsPerHostMin: smallRate.perHostMin, ...stats(small.hosts) });
+    await sleep(sizes.warmupMs);
+    smallRate = await measureRate(small, sizes.measureMs);
+    const hosts = await small.snapshot();
+    log.info('scale: quarter size', { hosts: hosts.length, rpcsPerHostMin: smallRate.perHostMin, ...stats(hosts) });
   } finally {
-    await Promise.all(small.hosts.map((h) => h.stop()));
-    await small.boot.stop();
+    await small.stop();
   }
-  const full = await startSwarm(sizes.hosts, experts, s, sizes.startConcurrency, log);
+  const full = await startSwarm(sizes.hosts, experts, s, sizes, log);
   try {
-    await sleep(sizes.intervalMs);
-    const rate = await measureRate(full.hosts, sizes.measureMs);
-    log.info('scale: full size', { hosts: full.hosts.length, rpcsPerHostMin: rate.perHostMin, byKind: rate.byKind, ...stats(full.hosts) });
+    await sleep(sizes.warmupMs);
+    const rate = await measureRate(full, sizes.measureMs);
+    const settledHosts = await full.snapshot();
+    log.info('scale: full size', { hosts: settledHosts.length, rpcsPerHostMin: rate.perHostMin, byKind: rate.byKind, ...stats(settledHosts) });
     const discoverMs = await discoverAll(full.boot.multiaddrs(), s.model, experts);
-    const crashed = crashSet(full.hosts, experts);
-    const alive = full.hosts.filter((h) => !crashed.includes(h));
-    const movesBefore = alive.reduce((a, h) => a + h.moves(), 0);
-    const holders = (e: string) => alive.filter((h) => h.served().includes(e)).length;
-    const movesMin = experts.reduce((a, e) => a + Math.max(0, sizes.targetReplicas - holders(e)), 0);
+    const crashed = crashSet(settledHosts, experts);
+    const crashedIdx = new Set(crashed.map((h) => h.index));
+    const aliveNow = async () => (await full.snapshot()).filter((h) => !crashedIdx.has(h.index));
+    const before = settledHosts.filter((h) => !crashedIdx.has(h.index));
+    const movesMin = experts.reduce((a, e) => a + Math.max(0, sizes.targetReplicas - holdersIn(before, e)), 0);
     const t0 = performance.now();
-    await Promise.all(crashed.map((h) => h.crash()));
-    log.info(`scale: crashed ${crashed.length} hosts`, { unserved: experts.filter((e) => holders(e) === 0).length, movesMin });
+    await full.crash([...crashedIdx]);
+    let alive = await aliveNow();
+    const movesBefore = movesOf(alive);
+    log.info(`scale: crashed ${crashed.length} hosts`, { unserved: experts.filter((e) => holdersIn(alive, e) === 0).length, movesMin });
     let healS = NaN;
     while (performance.now() - t0 < sizes.healTimeoutMs) {
-      if (Number.isNaN(healS) && experts.every((e) => holders(e) > 0)) healS = Math.round(performance.now() - t0) / 1000;
-      if (experts.every((e) => holders(e) >= sizes.targetReplicas)) break;
+      alive = await aliveNow();
+      if (Number.isNaN(healS) && experts.every((e) => holdersIn(alive, e) > 0)) healS = Math.round(performance.now() - t0) / 1000;
+      if (experts.every((e) => holdersIn(alive, e) >= sizes.targetReplicas)) break;
       await sleep(250);
     }
     log.info('scale: after the crash', { healS, ...stats(alive) });
-    let moves = alive.reduce((a, h) => a + h.moves(), 0) - movesBefore;
+    const moves = movesOf(alive) - movesBefore;
     await sleep(sizes.settleMs);
-    const after = alive.reduce((a, h) => a + h.moves(), 0) - movesBefore;
-    const settled = after === moves;
-    moves = after;
+    const after = movesOf(await aliveNow()) - movesBefore;
     return {
-      scale_hosts: full.hosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
+      scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,
-      scale_heal_s: healS, scale_moves: moves, scale_moves_min: movesMin, scale_settled: settled,
+      scale_heal_s: healS, scale_moves: after, scale_moves_min: movesMin, scale_settled: after === moves,
     };
   } finally {
-    await Promise.all(full.hosts.map((h) => h.stop().catch(() => {})));
-    await full.boot.stop();
+    await full.stop();
   }
 }

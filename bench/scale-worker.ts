@@ -1,0 +1,99 @@
+/**
+ * A worker process of the scale scenario (bench/scale.ts): runs a share of the simulated hosts
+ * (bench/scale-host.ts), so that the swarm's libp2p work spreads over the machine's cores instead of
+ * queueing on one event loop. Driven over the IPC channel of `fork` with request/reply messages
+ * (ScaleRequest below, each answered with the same `id`). Info calls between hosts of different
+ * workers are answered from the parent's latest snapshot of every host's Info (sent every
+ * SNAPSHOT_MS), the in-process stand-in for the gRPC call being the same either way.
+ */
+import { silentLogger } from '../shared/log.ts';
+import type { HostInfo } from '../shared/transport-types.ts';
+import { startSimHost, type InfoRegistry, type ScaleSettings, type SimHost } from './scale-host.ts';
+
+/** How often a worker reports its hosts' Info to the parent, ms. */
+export const SNAPSHOT_MS = 500;
+
+/** One host as the parent sees it. */
+export interface HostSnapshot {
+  index: number;
+  grpc: string;
+  served: readonly string[];
+  moves: number;
+  counts: Record<string, number>;
+  checks: number;
+  skipped: number;
+  publicationFailures: number;
+  outcomes: Record<string, number>;
+  lastWarning?: string;
+}
+
+export type ScaleRequest =
+  | { id: number; op: 'start'; indices: number[]; experts: string[]; settings: ScaleSettings; bootstrap: string[]; concurrency: number }
+  | { id: number; op: 'snapshot' }
+  | { id: number; op: 'crash'; indices: number[] }
+  | { id: number; op: 'stop' };
+
+/** Parent -> worker: the Info of every host of the other workers. */
+export interface RemoteInfos { op: 'infos'; infos: Record<string, HostInfo> }
+/** Worker -> parent: the Info of this worker's live hosts. */
+export interface LocalInfos { op: 'infos'; infos: Record<string, HostInfo> }
+export interface ScaleReply { id: number; hosts?: HostSnapshot[]; error?: string }
+
+function snapshot(h: SimHost): HostSnapshot {
+  const s = h.stats();
+  return {
+    index: h.index, grpc: h.grpc, served: [...h.served()], moves: h.moves(), counts: Object.fromEntries(h.counter.counts()),
+    checks: s.checks, skipped: s.skipped, publicationFailures: s.publicationFailures, outcomes: { ...s.outcomes }, lastWarning: s.lastWarning,
+  };
+}
+
+async function main(): Promise<void> {
+  const hosts = new Map<number, SimHost>();
+  const registry: InfoRegistry = new Map();
+  let remote = new Set<string>();
+  const send = (m: ScaleReply | LocalInfos) => process.send!(m);
+  const report = setInterval(() => {
+    send({ op: 'infos', infos: Object.fromEntries([...hosts.values()].map((h) => [h.grpc, h.info()])) });
+  }, SNAPSHOT_MS);
+
+  const handle = async (m: ScaleRequest): Promise<HostSnapshot[] | undefined> => {
+    switch (m.op) {
+      case 'start': {
+        let next = 0;
+        await Promise.all(Array.from({ length: m.concurrency }, async () => {
+          while (next < m.indices.length) {
+            const i = m.indices[next++];
+            hosts.set(i, await startSimHost(i, m.experts[i % m.experts.length], m.bootstrap, m.settings, registry));
+          }
+        }));
+        return undefined;
+      }
+      case 'snapshot': return [...hosts.values()].map(snapshot);
+      case 'crash':
+        await Promise.all(m.indices.map(async (i) => { await hosts.get(i)?.crash(); hosts.delete(i); }));
+        return undefined;
+      case 'stop':
+        clearInterval(report);
+        await Promise.all([...hosts.values()].map((h) => h.stop().catch(() => {})));
+        hosts.clear();
+        return undefined;
+    }
+  };
+
+  process.on('message', (m: ScaleRequest | RemoteInfos) => {
+    if (m.op === 'infos') {
+      // Hosts of other workers: replaced by each snapshot (a crashed one drops out with the next).
+      for (const grpc of remote) if (!(grpc in m.infos)) registry.delete(grpc);
+      remote = new Set(Object.keys(m.infos));
+      for (const [grpc, info] of Object.entries(m.infos)) registry.set(grpc, { info: () => info });
+      return;
+    }
+    handle(m).then(
+      (hostsOut) => { send({ id: m.id, hosts: hostsOut }); if (m.op === 'stop') process.disconnect(); },
+      (err: unknown) => send({ id: m.id, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
+    );
+  });
+  silentLogger.debug('scale worker ready');
+}
+
+await main();

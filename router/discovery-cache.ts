@@ -48,7 +48,10 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
   /** Live, deduplicated (highest seq per peer) records of the expert, as discovery finds them now. */
   const query = async (expertId: string): Promise<HostRecord[]> => {
     const t0 = c.clock();
-    const recs = (await c.discovery.replicas(init.model, expertId, { signal: AbortSignal.timeout(init.queryTimeoutMs), fresh: true }))
+    // A new provider search each time, but records kept until they expire: re-fetching every
+    // provider's record per query made a router's cost grow with the hosts per expert. A host whose
+    // call fails is forgotten by the pool (its record fetched again: OFFLINE drops it at once).
+    const recs = (await c.discovery.replicas(init.model, expertId, { signal: AbortSignal.timeout(init.queryTimeoutMs), fresh: true, cachedRecords: true }))
       .filter((r) => r.state === 'ONLINE' && r.expiresAt > t0 && r.experts.includes(expertId));
     const byPeer = new Map<string, HostRecord>();
     for (const r of recs) {

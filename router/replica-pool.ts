@@ -181,9 +181,10 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
 
     failed(expertId, peerId, err, work, seconds) {
       cache.invalidate(expertId);
-      // The host moved away from the expert: its cached record (and lingering provider entry) still
-      // say otherwise. The next lookup fetches its record afresh and drops it from the expert.
-      if (err.code === 'UNKNOWN_EXPERT') c.discovery.forget?.(peerId);
+      // The host moved away from the expert, or is gone or going: its cached record (and lingering
+      // provider entry) may still say otherwise. The next lookup fetches its record afresh, which
+      // drops it from the expert (moved, OFFLINE) or keeps it (a passing failure).
+      if (err.code === 'UNKNOWN_EXPERT' || err.code === 'UNAVAILABLE') c.discovery.forget?.(peerId);
       if (err.code === 'DEADLINE_EXCEEDED') {
         if (work !== undefined && seconds !== undefined) c.balancer.recordTimeout(expertId, peerId, work, seconds);
         return c.balancer.recordFailure(expertId, peerId, 'deadline', clock());

@@ -15,7 +15,12 @@ class ScriptedDiscovery implements Discovery {
   gate: Promise<void> | undefined;
   /** Called at each query with its number (1, 2, …), before it answers. */
   onQuery: ((n: number) => void) | undefined;
-  async replicas(_model: string, expertId: string): Promise<HostRecord[]> {
+  /** The options of the last query, and the hosts forgotten (their records to be fetched again). */
+  lastOpts: { fresh?: boolean; cachedRecords?: boolean } | undefined;
+  forgotten: string[] = [];
+  forget(peerId: string): void { this.forgotten.push(peerId); }
+  async replicas(_model: string, expertId: string, opts?: { fresh?: boolean; cachedRecords?: boolean }): Promise<HostRecord[]> {
+    this.lastOpts = { fresh: opts?.fresh, cachedRecords: opts?.cachedRecords };
     this.queries++;
     this.onQuery?.(this.queries);
     if (this.gate) await this.gate;
@@ -47,6 +52,17 @@ function setup(ttl: number | 'default' = 1000, frozen = false) {
 }
 
 describe('replica pool', () => {
+  it('searches providers anew with records kept until they expire, and forgets a host whose call failed as gone or moved', async () => {
+    const { d, pool } = setup(1000);
+    await pool.acquire('E');
+    assert.deepEqual(d.lastOpts, { fresh: true, cachedRecords: true });
+    pool.failed('E', 'h2', new SwarmpathError('DEADLINE_EXCEEDED', 'slow'));
+    assert.deepEqual(d.forgotten, [], 'a slow host keeps its record');
+    pool.failed('E', 'h1', new SwarmpathError('UNAVAILABLE', 'connection refused'));
+    pool.failed('E', 'h2', new SwarmpathError('UNKNOWN_EXPERT', 'not served here'));
+    assert.deepEqual(d.forgotten, ['h1', 'h2']);
+  });
+
   it('caches discovery and refreshes a stale cache in the background', async () => {
     const { d, pool, advance, refreshLanded } = setup(1000);
     assert.equal((await pool.acquire('E')).peerId, 'h1');

@@ -174,7 +174,7 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
       return died;
     };
     const isVerified = (peerId: string, expertId: string) => !c.info.verify || verified.has(`${peerId} ${expertId}`);
-    const died = await probeAll(priorityPeers({ ...init, experts }, c.served(), holders, sampleProbes, random, isVerified));
+    const died = await probeAll(priorityPeers({ ...init, experts }, served, holders, sampleProbes, random, isVerified));
     const suspect = new Set(died.flatMap((p) => holders.get(p)!.experts));
     const unlooked = init.experts.filter((e) => suspect.has(e) && !experts.includes(e));
     if (unlooked.length > 0) {
@@ -185,12 +185,12 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): (s
     if (died.length > 0) await probeAll([...holders.values()].filter((r) => r.experts.some((e) => suspect.has(e))).map((r) => r.peerId));
     // A probed holder counts with the experts it verified; one not probed yet with its record's (pending).
     const hosts = [...holders.values()].filter((r) => !dead.has(r.peerId) && !liars.has(r.peerId)).map((r) => withInfo(r, infos.get(r.peerId)));
-    for (const e of experts) {
-      if (suspect.has(e) || hosts.filter((h) => h.experts.includes(e)).length <= init.targetReplicas + 1) watched.set(e, true);
+    const others = experts.map((e) => hosts.filter((h) => h.experts.includes(e)).length);
+    experts.forEach((e, i) => {
+      if (suspect.has(e) || others[i] <= init.targetReplicas + 1) watched.set(e, true);
       else watched.delete(e);
-    }
-    const counts = experts.map((e) => hosts.filter((h) => h.experts.includes(e)).length + (served.includes(e) ? 1 : 0));
-    holdersPerExpert = counts.reduce((a, x) => a + x, 0) / Math.max(1, counts.length);
+    });
+    holdersPerExpert = experts.reduce((a, e, i) => a + others[i] + (served.includes(e) ? 1 : 0), 0) / Math.max(1, experts.length);
     const raw = measureDemand(experts, hosts, { own: { peerId: init.peerId, perExpert: c.ownLoad() } });
     smoothed = smoothDemand(smoothed, raw, init.demandAlpha ?? 0.3);
     // In a sampled view few hosts see a lost expert at once, so damping by the movers in the view

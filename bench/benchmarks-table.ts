@@ -9,7 +9,13 @@ import type { BenchResult } from './run-bench.ts';
 
 const MEANING: Record<string, string> = {
   monolithic_step_ms: 'one decode step of the whole path in one process (stem, experts, head; onnxruntime, no network): the floor',
-  swarm_step_ms: 'the same step through the router pipeline and one host process per expert over loopback gRPC',
+  swarm_step_ms: 'the same step through the router pipeline and one host process per expert over loopback gRPC (`--chain auto`: relayed here)',
+  swarm_step_ms_chain: 'the same with host-to-host forwarding forced on (`--chain on`)',
+  chained_steps: 'steps of the timed chained runs that went host to host',
+  chain_fallbacks: 'stages of those the router had to finish itself (0 in a healthy run)',
+  wan_one_way_ms: 'delay added each way on every connection (bench/latency-proxy.ts) for the wan_* keys',
+  wan_step_ms_chain: 'one decode step with that delay, chained: n + 1 delays for n stages',
+  wan_step_ms_relay: 'the same relayed by the router: 2n delays',
   hops: 'network stages in that step (one per level)',
   grpc_echo_ms: 'bare @grpc/grpc-js unary echo of one position\'s activations (512 bytes) to another process: the transport floor',
   hop_overhead_ratio: '(swarm_step_ms - monolithic_step_ms) / hops / grpc_echo_ms',
@@ -18,6 +24,7 @@ const MEANING: Record<string, string> = {
   step_ms_pos512: 'swarm decode step right after a 512-token prompt',
   tokens_per_s_1: 'decode tokens/s of one session through the swarm',
   tokens_per_s_c: 'aggregate decode tokens/s of `concurrency` sessions at once',
+  tokens_per_s_c_chain: 'the same with host-to-host forwarding forced on',
   concurrency: 'sessions in the concurrent run',
   host_rss_mb: 'resident memory of the largest host process after the run, MiB',
   router_rss_mb: 'resident memory of the process that ran the router pipeline (the bench process) after the run, MiB',
@@ -40,8 +47,9 @@ export function benchmarksTables(r: BenchResult): string {
   const rows = (keys: string[]): string => keys.filter((k) => (r as Record<string, unknown>)[k] !== undefined)
     .map((k) => `| \`${k}\` | ${fmt((r as Record<string, unknown>)[k])} | ${MEANING[k] ?? ''} |`).join('\n');
   const out: string[] = [];
-  out.push('| key | value | meaning |', '| --- | --- | --- |', rows(['monolithic_step_ms', 'swarm_step_ms', 'hops', 'grpc_echo_ms', 'hop_overhead_ratio', 'route_us',
-    'step_ms_pos16', 'step_ms_pos512', 'tokens_per_s_1', 'tokens_per_s_c', 'concurrency', 'host_rss_mb', 'router_rss_mb']));
+  out.push('| key | value | meaning |', '| --- | --- | --- |', rows(['monolithic_step_ms', 'swarm_step_ms', 'swarm_step_ms_chain', 'chained_steps', 'chain_fallbacks', 'hops',
+    'grpc_echo_ms', 'hop_overhead_ratio', 'route_us', 'step_ms_pos16', 'step_ms_pos512', 'tokens_per_s_1', 'tokens_per_s_c', 'tokens_per_s_c_chain',
+    'concurrency', 'wan_one_way_ms', 'wan_step_ms_chain', 'wan_step_ms_relay', 'host_rss_mb', 'router_rss_mb']));
   if (r.requests !== undefined) {
     out.push('', '| failover | value | meaning |', '| --- | --- | --- |', rows(['requests', 'failed', 'p50_ms', 'p99_ms', 'p99_during_failover_ms', 'recovery_s',
       'replayed', 'router_failovers', 'swarm_router_rss_mb', 'swarm_host_rss_mb']));

@@ -19,6 +19,8 @@ import type { EchoBench } from './grpc-echo.ts';
 import { startLocalHost, staticDiscovery } from './local-hosts.ts';
 import type { LocalHost } from './local-hosts.ts';
 import { openPipeline } from './swarm-pipeline.ts';
+import { startLatencyProxy, type LatencyProxy } from './latency-proxy.ts';
+import type { ChainMode } from '../router/path-session.ts';
 import type { Pipeline, StepBreakdown } from './swarm-pipeline.ts';
 import { cpuMsOf, rssMbOf } from './child-process.ts';
 
@@ -36,16 +38,27 @@ export interface DecodeSizes {
   echoCalls: number;
   /** Path choices timed (in batches of 1000). */
   routeCalls: number;
+  /** Decode steps per run and runs of each mode with WAN_ONE_WAY_MS added to every connection. */
+  wanSteps: number;
+  wanRepeats: number;
 }
 
-export const QUICK: DecodeSizes = { steps: 16, repeats: 3, posSteps: 8, concurrency: 32, concurrentSteps: 8, concurrentRepeats: 1, echoCalls: 200, routeCalls: 5000 };
-export const FULL: DecodeSizes = { steps: 64, repeats: 12, posSteps: 16, concurrency: 32, concurrentSteps: 24, concurrentRepeats: 3, echoCalls: 1500, routeCalls: 50000 };
+export const QUICK: DecodeSizes = { steps: 16, repeats: 3, posSteps: 8, concurrency: 32, concurrentSteps: 8, concurrentRepeats: 1, echoCalls: 200, routeCalls: 5000, wanSteps: 8, wanRepeats: 1 };
+export const FULL: DecodeSizes = { steps: 64, repeats: 12, posSteps: 16, concurrency: 32, concurrentSteps: 24, concurrentRepeats: 3, echoCalls: 1500, routeCalls: 50000, wanSteps: 24, wanRepeats: 4 };
+/** One-way delay of the WAN measurement (latency-proxy.ts between the router and each host, and between hosts), ms. */
+export const WAN_ONE_WAY_MS = 5;
 
 export interface DecodeResult {
   model: string;
   path: string[];
   monolithic_step_ms: number;
+  /** One decode step through the pipeline as the router runs it by default (`--chain auto`: relayed, the hosts being on this machine). */
   swarm_step_ms: number;
+  /** The same with host-to-host forwarding forced on (`--chain on`). */
+  swarm_step_ms_chain: number;
+  /** Steps of the timed chained runs that went chained (all but each run's prefill), and router fallbacks among them (0 in a healthy run). */
+  chained_steps: number;
+  chain_fallbacks: number;
   hops: number;
   grpc_echo_ms: number;
   grpc_echo_bytes: number;
@@ -64,7 +77,16 @@ export interface DecodeResult {
   ttft_ratio_512?: number;
   tokens_per_s_1: number;
   tokens_per_s_c: number;
+  /** tokens_per_s_c with host-to-host forwarding forced on. */
+  tokens_per_s_c_chain: number;
   concurrency: number;
+  /**
+   * One decode step with WAN_ONE_WAY_MS of delay on every connection (router to each host, host to
+   * host), chained and relayed: a path of n stages crosses n + 1 delays chained and 2n relayed.
+   */
+  wan_one_way_ms: number;
+  wan_step_ms_chain: number;
+  wan_step_ms_relay: number;
   host_rss_mb: number;
   router_rss_mb: number;
   /** Medians of one single-session swarm step's parts, ms, and the overhead per hop over the floor. */
@@ -112,8 +134,10 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       createMonolithicRunner({ pkg, path, threads: 1 }), openGrpcEcho(4 * D),
       openPipeline(pkg, staticDiscovery(pkg.manifest.name, hosts)),
     ]);
-    const monoTimes: number[] = [], echoTimes: number[] = [], swarmTimes: number[] = [], pos16: number[] = [], rates: number[] = [];
+    const monoTimes: number[] = [], echoTimes: number[] = [], swarmTimes: number[] = [], chainTimes: number[] = [], pos16: number[] = [], rates: number[] = [];
     const stem: number[] = [], stages: number[] = [], head: number[] = [];
+    /** Decode steps sent chained in the chained runs, and router fallbacks among them. */
+    let chained = 0, fallbacks = 0;
     const long = Math.min(512, pkg.manifest.dims.max_context - sizes.posSteps - 1);
     const promptLong = promptOf(long);
     const pos512: number[] = [], monoPos16: number[] = [], monoPos512: number[] = [], ttft: number[] = [], ttftMono: number[] = [];
@@ -125,6 +149,7 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       const e: number[] = [];
       for (let i = 0; i < Math.ceil(sizes.echoCalls / sizes.repeats); i++) e.push(await echo.time());
       const s = await swarmSteps(pipeline, path, prompt16, sizes.steps);
+      const sc = await swarmSteps(pipeline, path, prompt16, sizes.steps, 'on');
       const l = await swarmSteps(pipeline, path, promptLong, sizes.posSteps);
       const ml = await monolithicSteps(mono, promptLong, sizes.posSteps);
       if (r < 0) continue; // warm-up round
@@ -136,21 +161,27 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       monoTimes.push(...m.times);
       echoTimes.push(...e);
       swarmTimes.push(...s.times);
+      chainTimes.push(...sc.times);
+      chained += sc.chained;
+      fallbacks += sc.fallbacks;
       stem.push(...s.parts.map((x) => x.stemMs));
       stages.push(...s.parts.map((x) => x.stagesMs));
       head.push(...s.parts.map((x) => x.headMs));
       pos16.push(...s.times.slice(0, sizes.posSteps));
       rates.push(s.tokensPerS);
     }
-    const monolithic_step_ms = median(monoTimes), grpc_echo_ms = median(echoTimes), swarm_step_ms = median(swarmTimes);
-    log.info('step timed', { monolithic_step_ms, grpc_echo_ms, swarm_step_ms });
+    const monolithic_step_ms = median(monoTimes), grpc_echo_ms = median(echoTimes), swarm_step_ms = median(swarmTimes), swarm_step_ms_chain = median(chainTimes);
+    log.info('step timed', { monolithic_step_ms, grpc_echo_ms, swarm_step_ms, swarm_step_ms_chain });
     await mono.release();
     mono = undefined;
     await echo.close();
     echo = undefined;
     const conc = await measureConcurrent(pipeline, path, prompt16, sizes, hosts.map((h) => h.child.pid));
+    const concChain = await measureConcurrent(pipeline, path, prompt16, sizes, hosts.map((h) => h.child.pid), 'on');
     const tokens_per_s_c = conc.tokensPerS;
-    log.info('concurrency timed', { ...conc });
+    log.info('concurrency timed', { ...conc, chainTokensPerS: concChain.tokensPerS });
+    const wan = await measureWan(pkg, hosts, path, prompt16, sizes);
+    log.info('wan timed', { ...wan });
     const hops = path.length;
     const stagesMs = median(stages);
     const ttftFigures = long === 512 ? ttftOf(median(ttft), median(ttftMono)) : {};
@@ -159,6 +190,9 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       model: pkg.manifest.name, path,
       monolithic_step_ms: r3(monolithic_step_ms),
       swarm_step_ms: r3(swarm_step_ms),
+      swarm_step_ms_chain: r3(swarm_step_ms_chain),
+      chained_steps: chained,
+      chain_fallbacks: fallbacks,
       hops,
       grpc_echo_ms: r3(grpc_echo_ms),
       grpc_echo_bytes: 4 * D,
@@ -169,7 +203,11 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       ...ttftFigures,
       tokens_per_s_1: r3(median(rates)),
       tokens_per_s_c: r3(tokens_per_s_c),
+      tokens_per_s_c_chain: r3(concChain.tokensPerS),
       concurrency: sizes.concurrency,
+      wan_one_way_ms: WAN_ONE_WAY_MS,
+      wan_step_ms_chain: r3(wan.chain),
+      wan_step_ms_relay: r3(wan.relay),
       host_rss_mb: Math.max(...hosts.map((h) => h.child.rssMb())),
       router_rss_mb: rssMbOf(process.pid),
       breakdown: {
@@ -189,6 +227,32 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
 
 function ttftOf(swarm: number, mono: number): Pick<DecodeResult, 'ttft_ms_512' | 'ttft_ms_512_monolithic' | 'ttft_ratio_512'> {
   return { ttft_ms_512: r3(swarm), ttft_ms_512_monolithic: r3(mono), ttft_ratio_512: r3(swarm / mono) };
+}
+
+/**
+ * Median decode step, ms, chained and relayed, with WAN_ONE_WAY_MS added to every connection: a
+ * latency proxy in front of each host, whose address the router (and so each host pushing to the
+ * next) dials; rounds alternate the two modes.
+ */
+async function measureWan(pkg: ModelPackage, hosts: readonly LocalHost[], path: string[], prompt: Uint8Array, sizes: DecodeSizes): Promise<{ chain: number; relay: number }> {
+  const proxies: LatencyProxy[] = [];
+  let p: Pipeline | undefined;
+  try {
+    for (const h of hosts) proxies.push(await startLatencyProxy(h.grpc, WAN_ONE_WAY_MS));
+    p = await openPipeline(pkg, staticDiscovery(pkg.manifest.name, hosts.map((h, i) => ({ ...h, grpc: proxies[i].address }))));
+    const chain: number[] = [], relay: number[] = [];
+    for (let r = -1; r < sizes.wanRepeats; r++) {
+      const c = await swarmSteps(p, path, prompt, sizes.wanSteps, 'on');
+      const rl = await swarmSteps(p, path, prompt, sizes.wanSteps, 'off');
+      if (r < 0) continue;
+      chain.push(...c.times);
+      relay.push(...rl.times);
+    }
+    return { chain: median(chain), relay: median(relay) };
+  } finally {
+    await p?.close();
+    await Promise.all(proxies.map((x) => x.close()));
+  }
 }
 
 /** Median µs of one choosePath call, over batches of 1000. */
@@ -225,9 +289,9 @@ export async function monolithicSteps(runner: MonolithicRunner, prompt: Uint8Arr
  * ms of each of `steps` decode steps through the pipeline after `prompt`, their parts, tokens/s, and
  * the prompt's prefill up to its first token (time to first token through the swarm).
  */
-export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number):
-  Promise<{ times: number[]; parts: StepBreakdown[]; tokensPerS: number; prefillMs: number }> {
-  const s = p.session(path, prompt.length + steps + 1);
+export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number, chain: ChainMode = 'auto'):
+  Promise<{ times: number[]; parts: StepBreakdown[]; tokensPerS: number; prefillMs: number; chained: number; fallbacks: number }> {
+  const s = p.session(path, prompt.length + steps + 1, chain);
   try {
     const times: number[] = [];
     const parts: StepBreakdown[] = [];
@@ -241,7 +305,7 @@ export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array
       times.push(performance.now() - ts);
       parts.push({ ...s.last });
     }
-    return { times, parts, tokensPerS: steps / ((performance.now() - t0) / 1000), prefillMs };
+    return { times, parts, tokensPerS: steps / ((performance.now() - t0) / 1000), prefillMs, chained: s.chainStats.chainedSteps, fallbacks: s.chainStats.fallbacks };
   } finally {
     s.close();
   }
@@ -251,12 +315,12 @@ export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array
  * Aggregate decode tokens/s of `concurrency` sessions stepping at once (prefills excluded), and the
  * CPU that cost: ms per token in this (router) process and in the hosts, and cores kept busy.
  */
-async function measureConcurrent(p: Pipeline, path: string[], prompt: Uint8Array, sizes: DecodeSizes, hostPids: number[]):
+async function measureConcurrent(p: Pipeline, path: string[], prompt: Uint8Array, sizes: DecodeSizes, hostPids: number[], chain: ChainMode = 'auto'):
   Promise<{ tokensPerS: number; routerCpuMsPerToken: number; hostsCpuMsPerToken: number; coresBusy: number }> {
   const rates: number[] = [];
   let tokens = 0, wallMs = 0, routerCpu = 0, hostsCpu = 0;
   for (let r = 0; r < sizes.concurrentRepeats; r++) {
-    const sessions = Array.from({ length: sizes.concurrency }, () => p.session(path, prompt.length + sizes.concurrentSteps + 1));
+    const sessions = Array.from({ length: sizes.concurrency }, () => p.session(path, prompt.length + sizes.concurrentSteps + 1, chain));
     try {
       const first = await Promise.all(sessions.map((s) => s.prefill(prompt)));
       const cpu0 = process.cpuUsage();

@@ -51,7 +51,9 @@ export function heavyShape(override: Partial<HeavyShape> | undefined, promptToke
 /** Step times of the interleaved rounds (warm-up excluded), ms. */
 export interface HeavySamples {
   mono: readonly number[];
+  /** As the router runs it by default (`--chain auto`: relayed on one machine); `chain`: host-to-host forwarding forced on. */
   swarm: readonly number[];
+  chain: readonly number[];
   echo: readonly number[];
   /** The parts of each swarm step: router stem, the stages over gRPC, router head and sampling. */
   stem: readonly number[];
@@ -61,7 +63,10 @@ export interface HeavySamples {
 
 export interface HeavyFigures {
   heavy_monolithic_step_ms: number;
+  /** Through the router pipeline as it runs by default (--chain auto: relayed, every host on this machine). */
   heavy_swarm_step_ms: number;
+  /** With host-to-host forwarding forced on (--chain on). */
+  heavy_swarm_step_ms_chain: number;
   /** heavy_swarm_step_ms / heavy_monolithic_step_ms: bar <= 1.10 (aim 1.03) while the floor is >= 5 ms. */
   heavy_overhead_ratio: number;
   heavy_hops: number;
@@ -80,6 +85,7 @@ export function heavyFigures(s: HeavySamples, hops: number, dModel: number): Hea
   return {
     heavy_monolithic_step_ms: r3(mono),
     heavy_swarm_step_ms: r3(swarm),
+    heavy_swarm_step_ms_chain: r3(median(s.chain)),
     heavy_overhead_ratio: r3(swarm / mono),
     heavy_hops: hops,
     heavy_grpc_echo_ms: r3(median(s.echo)),

@@ -79,7 +79,7 @@ async function measure(dir: string, shape: HeavyShape, init: HeavyInit): Promise
       createMonolithicRunner({ pkg, path, threads: 1 }), openGrpcEcho(4 * shape.dModel),
       openPipeline(pkg, staticDiscovery(pkg.manifest.name, hosts)),
     ]);
-    const s = { mono: [] as number[], swarm: [] as number[], echo: [] as number[], stem: [] as number[], stages: [] as number[], head: [] as number[] };
+    const s = { mono: [] as number[], swarm: [] as number[], chain: [] as number[], echo: [] as number[], stem: [] as number[], stages: [] as number[], head: [] as number[] };
     const cpu = { mono: 0, router: 0, hosts: 0 };
     const pids = hosts.map((h) => h.child.pid);
     for (let r = -1; r < sizes.repeats; r++) {
@@ -89,9 +89,11 @@ async function measure(dir: string, shape: HeavyShape, init: HeavyInit): Promise
       const c1 = process.cpuUsage(), h1 = pids.map(cpuMsOf);
       const w = await swarmSteps(pipeline, path, prompt, sizes.steps);
       const cw = process.cpuUsage(c1), h2 = pids.map(cpuMsOf);
+      const wc = await swarmSteps(pipeline, path, prompt, sizes.steps, 'on');
       const e: number[] = [];
       for (let i = 0; i < Math.ceil(sizes.echoCalls / sizes.repeats); i++) e.push(await echo.time());
       if (r < 0) continue; // warm-up round
+      s.chain.push(...wc.times);
       cpu.mono += (cm.user + cm.system) / 1000;
       cpu.router += (cw.user + cw.system) / 1000;
       cpu.hosts += h2.reduce((a, x, i) => a + x - h1[i], 0);

@@ -20,7 +20,8 @@ export interface LocalHost {
 
 /** Starts one host serving `experts` of the package in `modelDir`. Extra flags go to `swarmpath host`. */
 export async function startLocalHost(modelDir: string, experts: readonly string[], extra: readonly string[] = []): Promise<LocalHost> {
-  const args = [MAIN, 'host', '--model', modelDir, '--no-dht', '--grpc-listen', '127.0.0.1:0', ...experts.flatMap((e) => ['--expert', e]), ...extra];
+  // Loopback hosts push chained steps to each other: private addresses allowed.
+  const args = [MAIN, 'host', '--model', modelDir, '--no-dht', '--grpc-listen', '127.0.0.1:0', '--allow-private-addresses', ...experts.flatMap((e) => ['--expert', e]), ...extra];
   const child = await spawnReady(process.execPath, args, { name: `host ${experts.join(',')}`, env: { ...process.env, SWARMPATH_LOG: process.env.SWARMPATH_LOG ?? 'warn' } });
   // A host without the DHT has no peer id: its gRPC address names it.
   return { child, peerId: String(child.ready.peerId || child.ready.grpc), grpc: String(child.ready.grpc), experts: (child.ready.experts as string[]) ?? [...experts] };

@@ -13,13 +13,13 @@ import type { RouterRuntime } from '../router/runtime.ts';
 import { createReplicaPool } from '../router/replica-pool.ts';
 import type { ReplicaPool } from '../router/replica-pool.ts';
 import { ReplicaBalancer } from '../router/replica-balancer.ts';
-import { PathSession } from '../router/path-session.ts';
+import { PathSession, type ChainMode, type ChainStats } from '../router/path-session.ts';
 
 export interface Pipeline {
   readonly runtime: RouterRuntime;
   readonly pool: ReplicaPool;
-  /** Opens a decode session on `path` with room for `maxLength` positions. */
-  session(path: readonly string[], maxLength: number): DecodeSession;
+  /** Opens a decode session on `path` with room for `maxLength` positions; `chain`: host-to-host forwarding (default auto, as the router). */
+  session(path: readonly string[], maxLength: number, chain?: ChainMode): DecodeSession;
   close(): Promise<void>;
 }
 
@@ -33,6 +33,8 @@ export interface DecodeSession {
   readonly last: StepBreakdown;
   /** Runs the prompt in one step; resolves the first sampled token. */
   prefill(tokens: Uint8Array): Promise<number>;
+  /** Chained steps so far and router fallbacks within them (router/path-session.ts). */
+  readonly chainStats: Readonly<ChainStats>;
   /** One decode step of `token`; resolves the next sampled token. */
   step(token: number): Promise<number>;
   close(): void;
@@ -49,8 +51,8 @@ export async function openPipeline(pkg: ModelPackage, discovery: Discovery, thre
   const D = pkg.manifest.dims.d_model;
   return {
     runtime, pool,
-    session(path, maxLength) {
-      const ps = new PathSession({ path, maxLength, dModel: D }, { pool, log: silentLogger });
+    session(path, maxLength, chain = 'auto') {
+      const ps = new PathSession({ path, maxLength, dModel: D, chain }, { pool, log: silentLogger });
       const sample = runtime.sampler(0, { temperature: 0, topP: 1 });
       let pos = 0;
       const last: StepBreakdown = { stemMs: 0, stagesMs: 0, headMs: 0 };
@@ -74,6 +76,7 @@ export async function openPipeline(pkg: ModelPackage, discovery: Discovery, thre
           last.stemMs = t1 - t0; last.stagesMs = t2 - t1; last.headMs = performance.now() - t2;
           return next;
         },
+        get chainStats() { return ps.chainStats; },
         close() { ps.close(); },
       };
     },

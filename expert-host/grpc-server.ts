@@ -1,10 +1,12 @@
 /**
- * Binds the host core to the wire: the ExpertHost gRPC service (Info, Forward, Session, FetchShard)
+ * Binds the host core to the wire: the ExpertHost gRPC service (Info, Forward, Session, FetchShard, Push)
  * on one grpc-js server with explicit message size and connection limits (host-limits.ts). Every
  * handler answers bad input with a status and a message (shared/grpc/errors.ts); nothing a client
  * sends can crash the host. Each call is charged to its peer (peer-key.ts) in one ledger
  * (peer-ledger.ts): Session streams, concurrent Forward calls and FetchShard streams, request bytes
- * in flight; Info reports to each caller the KV bytes it could reserve.
+ * in flight; Info reports to each caller the KV bytes it could reserve. A Push stream (host-to-host
+ * forwarding) holds one of its peer's stream slots, and each pushed step its bytes in the peer's
+ * in-flight budget until it has run (push-inbox.ts); chained steps push on with pusher.ts.
  */
 import * as grpc from '@grpc/grpc-js';
 import { BadConfigError, SwarmpathError } from '../shared/errors.ts';
@@ -12,13 +14,15 @@ import { serverChannelOptions } from '../shared/grpc/channel-options.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
 import { expertHostService } from '../shared/grpc/proto.ts';
 import { decodeTensor, encodeTensor, wireDtypeOf } from '../shared/grpc/tensor-codec.ts';
-import type { ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg } from '../shared/grpc/wire-types.ts';
+import type { ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg, PushRequestMsg, PushResponseMsg } from '../shared/grpc/wire-types.ts';
 import { signInfoNonce } from '../shared/identity.ts';
 import type { Logger } from '../shared/log.ts';
 import type { HostCore } from './host-core.ts';
 import { hostServerOptions, UNLIMITED, type HostLimits } from './host-limits.ts';
 import { peerKey } from './peer-key.ts';
 import { createPeerLedger, type Lease, type PeerLedger } from './peer-ledger.ts';
+import { createPushRegistry } from './push-inbox.ts';
+import { createPusher } from './pusher.ts';
 import { createSessionRegistry, handleSession, type SessionCall } from './session-handler.ts';
 import { handleFetchShard, type ShardCall } from './shard-handler.ts';
 
@@ -32,7 +36,10 @@ export interface GrpcServerInit {
   onRpc?: (method: string, code: number) => void;
   /** Signs with the host's libp2p key (absent without a DHT identity: Info then signs nothing). */
   sign?: (data: Uint8Array) => Promise<Uint8Array>;
+  /** Whether chained steps may push to loopback, private or named addresses (`--allow-private-addresses`). */
+  allowPrivateAddresses?: boolean;
 }
+
 
 export interface HostGrpcServer {
   /** Binds `host:port` (port 0 picks one); resolves the bound `host:port`. */
@@ -55,6 +62,9 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
   const registry = createSessionRegistry();
   const ledger = createPeerLedger(limits.ledger);
   const rpc = (m: string, code: number) => init.onRpc?.(m, code);
+  const pushes = createPushRegistry();
+  const pusher = createPusher({ allowPrivateAddresses: init.allowPrivateAddresses ?? false, maxMessageBytes: init.maxMessageBytes }, log);
+  const chain = { registry: pushes, pusher };
 
   server.addService(expertHostService(), {
     Info(call: grpc.ServerUnaryCall<InfoRequestMsg, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
@@ -86,7 +96,38 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     },
     Session(call: SessionCall) {
       rpc('Session', 0);
-      handleSession(call, core, registry, log, { peer: peerKey(call.getPeer()), ledger, limits: limits.session });
+      handleSession(call, core, registry, log, { peer: peerKey(call.getPeer()), ledger, limits: limits.session, chain });
+    },
+    Push(call: grpc.ServerDuplexStream<PushRequestMsg, PushResponseMsg>) {
+      rpc('Push', 0);
+      const peer = peerKey(call.getPeer());
+      let lease: Lease;
+      try {
+        lease = ledger.acquire(peer, 'streams');
+      } catch (err) {
+        call.emit('error', toGrpcError(err));
+        return;
+      }
+      call.once('close', () => lease.release());
+      call.on('data', (req: PushRequestMsg) => {
+        // Only a refused push is answered, with its reason; the stream goes on.
+        try {
+          // This lease travels with the pushed step and is released once it has run (or is dropped).
+          const bytes = ledger.acquire(peer, 'inflightBytes', req.hidden?.data?.byteLength ?? 0);
+          let hidden;
+          try {
+            hidden = decodeTensor(req.hidden, [1, null, core.dims.d_model], 'Push hidden');
+          } catch (err) {
+            bytes.release();
+            throw err;
+          }
+          pushes.deliver(req.sessionId, req.tag, { pushId: req.pushId, stepId: req.stepId, position: req.position, hidden, next: req.next }, bytes);
+        } catch (err) {
+          call.write({ pushId: req.pushId, error: err instanceof Error ? err.message : String(err) });
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => {});
     },
     FetchShard(call: ShardCall) {
       rpc('FetchShard', 0);
@@ -115,6 +156,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     ledger,
     endSessions: (err) => registry.endAll(err),
     stop(graceMs) {
+      pusher.close();
       return new Promise<void>((resolve) => {
         const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
         server.tryShutdown(() => { clearTimeout(t); resolve(); });

@@ -112,6 +112,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
 
     const server = createGrpcServer({
       core, log, maxMessageBytes: config.maxMessageBytes, limits: config.limits, onRpc: c.onRpc,
+      allowPrivateAddresses: config.allowPrivateAddresses,
       ...(node?.sign ? { sign: (d: Uint8Array) => node!.sign!(d) } : {}),
     });
     const grpcAddress = await server.listen(config.grpcHost, config.grpcPort);

@@ -7,6 +7,7 @@ import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpecs } from '.
 import { BadConfigError } from '../shared/errors.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
 import { parseKeyFile } from './http/auth.ts';
+import type { ChainMode } from './path-session.ts';
 
 export const ROUTER_USAGE = 'swarmpath router --model DIR [--bootstrap MA]… [--http-listen H:P] [--api-key K]… [--api-key-file PATH]';
 
@@ -35,6 +36,7 @@ export const ROUTER_FLAGS = Object.freeze({
   'spot-check': { kind: 'number', help: "share of real steps recomputed on a second replica and compared (a host's first step always is); 0 turns sampling off", default: 0.05, min: 0, max: 1 },
   'distrust-s': { kind: 'number', help: 'how long a host that failed its probe gets no work, seconds', default: 600, min: 1 },
   'reroute-every': { kind: 'int', help: 'choose the path again after every N generated tokens from the last prefix_bytes bytes of the context (DiPaCo re-routing; moved stages are prefilled with the whole context); 0 = route once, on the prompt', env: 'SWARMPATH_REROUTE_EVERY', default: 0, min: 0 },
+  chain: { kind: 'string', help: "host-to-host forwarding: each stage's host sends its output straight to the next stage's host (every host still answers the router, which checks and records it). auto: unless every host of the path is on this machine (there relaying costs less CPU; BENCHMARKS.md); off: the router relays every hop", env: 'SWARMPATH_CHAIN', default: 'auto', choices: ['auto', 'on', 'off'] },
   'wire-dtype': { kind: 'string', help: 'activations on the wire (float16 halves traffic, changes numbers slightly)', default: 'float32', choices: ['float32', 'float16'] },
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
   'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
@@ -67,6 +69,8 @@ export interface RouterConfig {
   /** Share of steps cross-checked on other replicas once a replica passed its first check. */
   spotCheck: number;
   wireDtype: WireDtype;
+  /** Chained steps (host-to-host forwarding, router/path-session.ts). */
+  chain: ChainMode;
   /** Re-route after every N generated tokens (0: never). */
   rerouteEvery: number;
   drainGraceMs: number;
@@ -112,6 +116,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     distrustMs: f['distrust-s'] * 1000,
     spotCheck: f['spot-check'],
     wireDtype: f['wire-dtype'],
+    chain: f.chain as ChainMode,
     rerouteEvery: f['reroute-every'],
     drainGraceMs: f['drain-grace-s'] * 1000,
     bodyLimitBytes: f['body-limit-kb'] * 1024,

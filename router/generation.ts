@@ -12,7 +12,7 @@
 import { SwarmpathError } from '../shared/errors.ts';
 import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
-import { PathSession } from './path-session.ts';
+import { PathSession, type ChainMode } from './path-session.ts';
 import { rerouteStep } from './reroute-step.ts';
 import type { RerouteEvent } from './reroute-step.ts';
 import type { StageEvents, StageTimeouts } from './stage-session.ts';
@@ -91,6 +91,8 @@ export type OnText = (text: string, info: TextInfo) => void | Promise<void>;
 
 export interface GeneratorInit extends StageTimeouts {
   wireDtype?: WireDtype;
+  /** Chained steps (host-to-host forwarding, router/path-session.ts); default off. */
+  chain?: ChainMode;
   /** Choose the path again after every N generated tokens (router --reroute-every); 0 or absent: never. */
   rerouteEvery?: number;
 }

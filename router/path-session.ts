@@ -7,12 +7,26 @@
  * the whole context: the first moved stage with its recorded inputs (what the unchanged levels before
  * it sent, kept when `recordInputs` is set) plus the new positions, the later ones with the moved
  * stages' outputs over the whole context. Such a step resolves all positions [1, position + T, D].
+ *
+ * Chained steps (`chain`, host-to-host forwarding as in SWARM and Petals): when every stage holds a
+ * live session that takes pushed steps, the router sends the step to stage 0 only, with the path of
+ * the later stages (each named by a push tag only the router can make, shared/push-tag.ts); stage
+ * k's host pushes its output straight to stage k+1's host, which runs it and pushes on. Every host
+ * also answers the router, which records each output (for replay) and checks that each stage
+ * computed on exactly the output the stage before answered (SHA-256, so a host cannot push one
+ * thing and report another). Whatever goes wrong — a host fails, a push fails or does not come, a
+ * digest differs, a cross-check outvotes a host — the router sends the input it holds itself, or
+ * runs the stage as a plain step (replay included), and the text is the same. A push that failed or
+ * mismatched makes the session router-driven from then on. A one-stage path has nothing to chain.
  */
+import { createHash, randomInt } from 'node:crypto';
 import { InternalError } from '../shared/errors.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import { StageSession } from './stage-session.ts';
 import type { StageSessionComponents, StageTimeouts, StepOpts } from './stage-session.ts';
+import type { ChainedStepCall, ChainedStepResult, ExpectedStep, PushTarget } from '../shared/transport-types.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
+import { isLoopbackAddress } from '../shared/net-address.ts';
 
 export interface PathSessionInit extends StageTimeouts {
   path: readonly string[];
@@ -25,7 +39,26 @@ export interface PathSessionInit extends StageTimeouts {
    * position per stage, beside the StageSession's own record for failover). Off: `reroute` throws.
    */
   recordInputs?: boolean;
+  /** Chained steps (host-to-host forwarding) where every stage can take them (default off). */
+  chain?: ChainMode;
 }
+
+/**
+ * When steps go chained: `on` always (where every stage can), `off` never, `auto` unless every host
+ * of the path is on this machine: there no network latency is saved and the processes share the
+ * same cores, where relaying measured cheaper (BENCHMARKS.md, decode: swarm_step_ms vs _relay).
+ */
+export type ChainMode = 'auto' | 'on' | 'off';
+
+/** What a chained step did: stages that ran chained, and those the router had to run or supply. */
+export interface ChainStats {
+  chainedSteps: number;
+  /** Stages whose input the router supplied or that it ran as a plain step after a chained attempt. */
+  fallbacks: number;
+}
+
+/** How long a chained stage's answer is awaited, after the stage before it answered, before the router supplies its input itself, ms (plus twice its last duration). */
+const PUSH_HEDGE_MS = 250;
 
 export class PathSession {
   readonly #init: PathSessionInit;
@@ -39,6 +72,11 @@ export class PathSession {
   #retiredReplays = 0;
   /** Seconds of each moved stage's prefill in the last `forward` (empty when none moved). */
   #prefillSeconds: number[] = [];
+  /** Set after a push failed or a pushed input differed: router-driven from then on. */
+  #chainOff = false;
+  /** Each stage's last chained duration, ms (how long a missing push is waited for). */
+  readonly #stageMs: number[] = [];
+  readonly #chainStats: ChainStats = { chainedSteps: 0, fallbacks: 0 };
 
   constructor(init: PathSessionInit, c: StageSessionComponents) {
     this.#init = init;
@@ -63,6 +101,9 @@ export class PathSession {
     const clock = this.#c.clock ?? Date.now;
     let h = hidden;
     this.#prefillSeconds = [];
+    if (this.#chains() && this.#stages.every((st) => st.chainable(position))) {
+      return this.#forwardChained(hidden, position, opts);
+    }
     for (let s = 0; s < this.#stages.length; s++) {
       const stage = this.#stages[s];
       const fresh = stage.length === 0 && position > 0;
@@ -75,6 +116,98 @@ export class PathSession {
       h = out;
     }
     return h;
+  }
+
+  /** Whether this step may go chained (ChainMode); each stage must still be `chainable`. */
+  #chains(): boolean {
+    const mode = this.#init.chain ?? 'off';
+    if (mode === 'off' || this.#chainOff || this.#stages.length < 2) return false;
+    return mode === 'on' || !this.#stages.every((st) => st.address !== undefined && isLoopbackAddress(st.address));
+  }
+
+  /** One step through every stage, chained host to host (see the header); resolves the last output [1,T,D]. */
+  async #forwardChained(hidden: F32, position: number, opts: StepOpts): Promise<F32> {
+    const clock = this.#c.clock ?? Date.now;
+    const n = this.#stages.length;
+    const T = hidden.dims[1];
+    // Stages 1… expect their step by push (random push ids: a stale push never feeds a later step);
+    // stage 0 gets it from here with the path of the rest.
+    const expected: (ExpectedStep | undefined)[] = this.#stages.map((st, k) => (k === 0 ? undefined : st.expectChained(position, T, randomInt(1, 2 ** 47), k + 1, opts)));
+    const targets = expected.map((e) => e?.target);
+    const pathFrom = (k: number): PushTarget[] => targets.slice(k) as PushTarget[];
+    const calls: ChainedStepCall[] = [this.#stages[0].beginChained(hidden, position, pathFrom(1), opts), ...(expected.slice(1) as ExpectedStep[])];
+    // Settled wrappers: later results may fail while earlier ones are awaited.
+    const results = calls.map((c) => c.result.then((r): { r: ChainedStepResult } => ({ r }), (err: unknown) => ({ err })));
+    this.#chainStats.chainedSteps++;
+    let h = hidden;
+    /** Whether the stage before pushed exactly `h` on to stage k (else the router sends it). */
+    let pushed = true;
+    let t0 = clock();
+    for (let k = 0; k < n; k++) {
+      const stage = this.#stages[k];
+      const exp = expected[k];
+      if (exp && (!pushed || await this.#pushLost(results[k], calls[k - 1].pushFailed, k))) {
+        // No push (or it failed, or never came): send our copy with the rest of the path; of the
+        // two, the host runs whichever comes first.
+        if (pushed) this.#chainOff = true;
+        exp.replace(h, pathFrom(k + 1));
+        this.#chainStats.fallbacks++;
+      }
+      const settled = await results[k];
+      const seconds = Math.max(1e-6, (clock() - t0) / 1000);
+      t0 = clock();
+      let out: F32 | undefined;
+      if ('err' in settled) {
+        if (opts.signal?.aborted) throw settled.err;
+        stage.failChained(settled.err, seconds);
+      } else if (k > 0 && !sameDigest(settled.r.inputDigest, h)) {
+        // It computed on something other than what the stage before answered: a host that pushed
+        // one thing and reported another (or a race with our own copy). Run it again with ours.
+        this.#chainOff = true;
+        this.#c.log.warn('a chained stage computed on another input than the stage before answered; running it from the router', {
+          expert: stage.expertId, host: stage.host, position,
+        });
+      } else {
+        try {
+          out = await stage.finishChained(h, settled.r, seconds, opts);
+        } catch (err) {
+          if (opts.signal?.aborted) throw err;
+          stage.failChained(err, seconds);
+        }
+      }
+      if (out === undefined) {
+        this.#chainStats.fallbacks++;
+        out = await stage.step(h, position, opts);
+        pushed = false;
+      } else {
+        const r = (settled as { r: ChainedStepResult }).r;
+        pushed = r.pushed && out === r.hidden;
+      }
+      if (this.#init.recordInputs) this.#record(k, h, position, T);
+      this.#stageMs[k] = seconds * 1000;
+      h = out;
+    }
+    return h;
+  }
+
+  /**
+   * Whether stage k's input push is lost: its host reported the push failed, or stage k has not
+   * answered within PUSH_HEDGE_MS plus twice its last duration after the stage before it did (a
+   * host may drop a push without a word). Resolves false once stage k answers (or fails).
+   */
+  async #pushLost(result: Promise<unknown>, pushFailed: Promise<string>, k: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const hedge = new Promise<true>((r) => { timer = setTimeout(() => r(true), PUSH_HEDGE_MS + 2 * (this.#stageMs[k] ?? 0)); });
+    try {
+      return await Promise.race([result.then(() => false), pushFailed.then(() => true), hedge]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Chained steps sent and router fallbacks within them (host-to-host forwarding). */
+  get chainStats(): Readonly<ChainStats> {
+    return this.#chainStats;
   }
 
   /** Moves stages `fromLevel`… to `path`'s experts; they are prefilled at the next `forward`. */
@@ -112,7 +245,7 @@ export class PathSession {
   }
 
   #open(expertId: string): StageSession {
-    return new StageSession({ ...this.#init, expertId }, this.#c);
+    return new StageSession({ ...this.#init, expertId, chain: (this.#init.chain ?? 'off') !== 'off' }, this.#c);
   }
 
   /** Stage s's recorded inputs of positions [0, position) followed by `h`: [1, position + T, D]. */
@@ -140,4 +273,12 @@ export class PathSession {
     this.#inputs[s].set(input.data.subarray(0, rows * D), at * D);
     this.#recorded[s] = at + rows;
   }
+}
+
+/** Whether `digest` is the SHA-256 of `t`'s float32 values (SessionStepResult.input_digest). */
+function sameDigest(digest: Uint8Array | undefined, t: F32): boolean {
+  if (!digest) return false;
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  const mine = createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, n * 4)).digest();
+  return mine.length === digest.length && mine.every((b, i) => b === digest[i]);
 }

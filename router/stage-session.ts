@@ -12,58 +12,24 @@
  * pool's cross-checks on (router/cross-check.ts), a step due for one is recomputed on other replicas
  * before its output is used; when the host is outvoted, the client gets the majority's output and
  * the session moves.
+ *
+ * Chained steps (host-to-host forwarding, router/path-session.ts): with `chain` set the session is
+ * opened so that its host takes steps pushed by the host before it; `beginChained` sends a step whose
+ * output goes on, `expectChained` reserves one that comes by push, and `finishChained` applies to
+ * its result the same checks, records and accounting as `step`. Any failure there falls back to
+ * `step` (replay included), with the input the router holds.
  */
 import { SwarmpathError, asSwarmpathError, CancelledError, IntegrityError, InternalError, UnavailableError } from '../shared/errors.ts';
-import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
-import type { ExpertSession, WireDtype } from '../shared/transport-types.ts';
-import type { Replica, ReplicaPool } from './replica-pool.ts';
+import type { CallOpts, ChainedStepCall, ChainedStepResult, ChainedSteps, ExpectedStep, ExpertSession, PushTarget } from '../shared/transport-types.ts';
+import type { Replica } from './replica-pool.ts';
+import type { StageSessionComponents, StageSessionInit, StepOpts } from './stage-types.ts';
 import { allFinite } from './cross-check.ts';
 import { startStageSpan } from '../shared/telemetry/stage-span.ts';
+import { lastRows, StageHistory } from './stage-history.ts';
 import type { StageSpan } from '../shared/telemetry/stage-span.ts';
 
-export interface StageTimeouts {
-  /** Opening a session on a host, ms (default 5000). */
-  openTimeoutMs?: number;
-  /** One step, ms, plus `perPositionMs` per position sent (defaults 10000 and 2). */
-  stepTimeoutMs?: number;
-  perPositionMs?: number;
-  /** Tries of one step across replicas before giving up (default 4). */
-  maxAttempts?: number;
-}
-
-export interface StageSessionInit extends StageTimeouts {
-  expertId: string;
-  /** Positions the session reserves on a host (prompt + max new tokens). */
-  maxLength: number;
-  dModel: number;
-  wireDtype?: WireDtype;
-  /** For host logs and traces. */
-  clientSessionId?: string;
-}
-
-/** Hooks for metrics and logs; all optional. */
-export interface StageEvents {
-  /** A session moved to another replica and went on there (reason: the error code that moved it). */
-  onFailover?(expertId: string, reason: string): void;
-  /** A failed stage call is about to be tried again, on another replica where one is left. */
-  onRetry?(expertId: string, reason: string): void;
-  /** One successful stage call and its duration. */
-  onCall?(expertId: string, kind: 'prefill' | 'decode', seconds: number): void;
-}
-
-export interface StageSessionComponents {
-  pool: ReplicaPool;
-  clock?: () => number;
-  log: Logger;
-  events?: StageEvents;
-}
-
-export interface StepOpts {
-  signal?: AbortSignal;
-  /** Absolute deadline of the whole request, ms since the epoch. */
-  deadlineMs: number;
-}
+export type { StageEvents, StageSessionComponents, StageSessionInit, StageTimeouts, StepOpts } from './stage-types.ts';
 
 export class StageSession {
   readonly expertId: string;
@@ -74,8 +40,7 @@ export class StageSession {
   /** This stage session's span (tracing; a no-op while tracing is off). */
   readonly #span: StageSpan;
   #session: ExpertSession | undefined;
-  #history: Float32Array;
-  #length = 0;
+  readonly #history: StageHistory;
   #replays = 0;
   /** The session was dropped after a failure and not yet re-established. */
   #moving = false;
@@ -91,12 +56,17 @@ export class StageSession {
     this.#span = startStageSpan(`stage ${init.expertId}`, {
       'swarmpath.expert': init.expertId, 'swarmpath.max_length': init.maxLength, 'swarmpath.request_id': init.clientSessionId ?? '',
     });
-    this.#history = new Float32Array(Math.min(init.maxLength, 64) * init.dModel);
+    this.#history = new StageHistory(init.dModel, Math.min(init.maxLength, 64));
   }
 
   /** Peer id of the host now serving this stage (undefined before the first step). */
   get host(): string | undefined {
     return this.#replica?.peerId;
+  }
+
+  /** gRPC address of the host now serving this stage (undefined before the first step). */
+  get address(): string | undefined {
+    return this.#replica?.grpc;
   }
 
   /** Times the session moved to another replica (replaying its history) and went on. */
@@ -106,13 +76,13 @@ export class StageSession {
 
   /** Positions recorded so far. */
   get length(): number {
-    return this.#length;
+    return this.#history.length;
   }
 
   /** Runs hidden [1,T,D] at `position` (= positions so far) and resolves the stage's output [1,T,D]. */
   async step(hidden: F32, position: number, opts: StepOpts): Promise<F32> {
-    if (position !== this.#length) {
-      throw new InternalError(`stage ${this.expertId}: step at ${position} but ${this.#length} positions recorded`);
+    if (position !== this.#history.length) {
+      throw new InternalError(`stage ${this.expertId}: step at ${position} but ${this.#history.length} positions recorded`);
     }
     const T = hidden.dims[1];
     const maxAttempts = this.#init.maxAttempts ?? 4;
@@ -135,11 +105,11 @@ export class StageSession {
         this.#lastError = new UnavailableError(`the session of expert ${this.expertId} on ${r?.peerId ?? 'its host'} closed`);
         this.#dropReplica(this.#lastError, 0, 0);
       }
-      const replay = this.#session === undefined && this.#length > 0;
+      const replay = this.#session === undefined && this.#history.length > 0;
       const t0 = this.#clock();
       try {
         const session = await this.#ensureSession(this.#failed, opts);
-        const input = replay ? this.#withHistory(hidden) : hidden;
+        const input = replay ? this.#history.with(hidden) : hidden;
         let out = await this.#call(session, input, replay ? 0 : position, opts);
         const replica = this.#replica as Replica;
         if (!allFinite(out)) {
@@ -147,14 +117,14 @@ export class StageSession {
           throw new IntegrityError(`host ${replica.peerId} returned a non-finite output for expert ${this.expertId}`);
         }
         // The whole sequence is copied only for a step that is checked (a copy per step grows with the context).
-        const checked = await this.#crossCheck(replica, () => (replay ? input : this.#withHistory(hidden)), replay ? lastRows(out, T) : out, opts);
+        const checked = await this.#crossCheck(replica, () => (replay ? input : this.#history.with(hidden)), replay ? lastRows(out, T) : out, opts);
         if (checked) out = checked;
-        this.#record(hidden);
+        this.#history.record(hidden);
         if (this.#moving) {
           this.#moving = false;
           this.#replays++;
           this.#c.events?.onFailover?.(this.expertId, this.#lastError?.code ?? 'UNKNOWN');
-          this.#span.event('replay', { 'swarmpath.host': this.#replica?.peerId ?? '', 'swarmpath.positions': this.#length });
+          this.#span.event('replay', { 'swarmpath.host': this.#replica?.peerId ?? '', 'swarmpath.positions': this.#history.length });
         }
         return replay && !checked ? lastRows(out, T) : out;
       } catch (err) {
@@ -164,13 +134,68 @@ export class StageSession {
         if (e.code === 'NO_LIVE_REPLICA') throw e;
         lastErr = e;
         const untried = this.#replica !== undefined && !this.#failed.has(this.#replica.peerId) && e.code !== 'DEADLINE_EXCEEDED';
-        this.#dropReplica(e, (replay ? this.#length : 0) + T, (this.#clock() - t0) / 1000);
+        this.#dropReplica(e, (replay ? this.#history.length : 0) + T, (this.#clock() - t0) / 1000);
         if (this.#clock() >= opts.deadlineMs) break;
         if (attempt >= maxAttempts && !untried) break;
       }
     }
     throw new SwarmpathError(lastErr?.code === 'DEADLINE_EXCEEDED' ? 'DEADLINE_EXCEEDED' : 'UNAVAILABLE',
       `stage ${this.expertId} failed ${attempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr, retryAfterS: 2 });
+  }
+
+  /** Whether a chained step at `position` can run here now: a live, trusted session that takes pushes and holds every position so far. */
+  chainable(position: number): boolean {
+    const r = this.#replica;
+    return this.#session?.chain !== undefined && !this.#session.closed && !this.#moving && r !== undefined
+      && this.#history.length === position && this.#c.pool.trusted(this.expertId, r.peerId);
+  }
+
+  /** Reserves this stage's step at `position` for a push from the stage before it (only while `chainable`); `hops` stages run before its result. */
+  expectChained(position: number, T: number, pushId: number, hops: number, opts: StepOpts): ExpectedStep {
+    return this.#chainOps().expect(position, T, pushId, this.#chainedCallOpts(T, hops, opts));
+  }
+
+  /** Sends a chained step at `position` (only while `chainable`) whose output goes on along `path`. */
+  beginChained(hidden: F32, position: number, path: readonly PushTarget[], opts: StepOpts): ChainedStepCall {
+    return this.#chainOps().step(hidden, position, path, this.#chainedCallOpts(hidden.dims[1], 1, opts));
+  }
+
+  #chainOps(): ChainedSteps {
+    if (!this.#session?.chain) throw new InternalError(`stage ${this.expertId} takes no pushed steps`);
+    return this.#session.chain;
+  }
+
+  #chainedCallOpts(T: number, hops: number, opts: StepOpts): CallOpts {
+    const budget = ((this.#init.stepTimeoutMs ?? 10_000) + T * (this.#init.perPositionMs ?? 2)) * hops;
+    return { deadlineMs: Math.min(opts.deadlineMs, this.#clock() + budget), signal: opts.signal, wireDtype: this.#init.wireDtype, traceparent: this.#span.traceparent };
+  }
+
+  /**
+   * Accepts a chained step's output computed on `input` (what the router holds as this stage's input)
+   * over `seconds`: the checks of `step` (finite, cross-check), then recorded. Resolves the output
+   * to use (the majority's when a cross-check outvoted the host).
+   */
+  async finishChained(input: F32, r: ChainedStepResult, seconds: number, opts: StepOpts): Promise<F32> {
+    const replica = this.#replica as Replica;
+    const T = input.dims[1];
+    if (!allFinite(r.hidden)) {
+      this.#c.pool.distrustHost(replica.peerId, replica.grpc, `its ${this.expertId} output holds NaN or infinity`);
+      throw new IntegrityError(`host ${replica.peerId} returned a non-finite output for expert ${this.expertId}`);
+    }
+    this.#c.pool.succeeded(this.expertId, replica.peerId, T, seconds);
+    this.#c.events?.onCall?.(this.expertId, T > 1 ? 'prefill' : 'decode', seconds);
+    if (T > 1) this.#span.prefill(T, seconds * 1000);
+    else this.#span.decode(seconds * 1000);
+    const checked = await this.#crossCheck(replica, () => this.#history.with(input), r.hidden, opts);
+    this.#history.record(input);
+    return checked ?? r.hidden;
+  }
+
+  /** A chained step failed on this stage's host: the session moves, as after a failed `step`. */
+  failChained(err: unknown, seconds: number): void {
+    const e = asSwarmpathError(err);
+    this.#lastError = e;
+    this.#dropReplica(e, 1, seconds);
   }
 
   /** Ends the host session and the stage span (`failed`: marked with the last error). Idempotent. */
@@ -184,12 +209,13 @@ export class StageSession {
     if (this.#session && !this.#session.closed) return this.#session;
     this.#session = undefined;
     const replica = await this.#c.pool.acquire(this.expertId, {
-      exclude, cost: Math.max(1, this.#init.maxLength - this.#length), signal: opts.signal, deadlineMs: opts.deadlineMs,
+      exclude, cost: Math.max(1, this.#init.maxLength - this.#history.length), signal: opts.signal, deadlineMs: opts.deadlineMs,
     });
     this.#replica = replica;
     const deadlineMs = Math.min(opts.deadlineMs, this.#clock() + (this.#init.openTimeoutMs ?? 5000));
     this.#session = await replica.client.openSession(this.expertId, this.#init.maxLength, {
       deadlineMs, signal: opts.signal, wireDtype: this.#init.wireDtype, traceparent: this.#span.traceparent,
+      ...(this.#init.chain ? { acceptPush: true } : {}),
     });
     return this.#session;
   }
@@ -237,39 +263,10 @@ export class StageSession {
     // A full host is not a sick one; a distrusted one is already out of the balancer.
     if (e.code !== 'RESOURCE_EXHAUSTED' && e.code !== 'INTEGRITY') this.#c.pool.failed(this.expertId, replica.peerId, e, work, seconds);
     this.#c.log.warn('stage call failed; moving the session to another replica', {
-      expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#length,
+      expert: this.expertId, host: replica.peerId, grpc: replica.grpc, code: e.code, error: e.message, positions: this.#history.length,
     });
     this.#c.events?.onRetry?.(this.expertId, e.code);
-    this.#span.event('failover', { 'swarmpath.reason': e.code, 'swarmpath.host': replica.peerId, 'swarmpath.positions': this.#length });
+    this.#span.event('failover', { 'swarmpath.reason': e.code, 'swarmpath.host': replica.peerId, 'swarmpath.positions': this.#history.length });
     this.#replica = undefined;
   }
-
-  #record(hidden: F32): void {
-    const D = this.#init.dModel;
-    const need = (this.#length + hidden.dims[1]) * D;
-    if (need > this.#history.length) {
-      const grown = new Float32Array(Math.max(need, this.#history.length * 2));
-      grown.set(this.#history.subarray(0, this.#length * D));
-      this.#history = grown;
-    }
-    this.#history.set(hidden.data.subarray(0, hidden.dims[1] * D), this.#length * D);
-    this.#length += hidden.dims[1];
-  }
-
-  /** The recorded inputs followed by `hidden`: [1, length + T, D]. */
-  #withHistory(hidden: F32): F32 {
-    const D = this.#init.dModel;
-    const T = hidden.dims[1];
-    const data = new Float32Array((this.#length + T) * D);
-    data.set(this.#history.subarray(0, this.#length * D));
-    data.set(hidden.data.subarray(0, T * D), this.#length * D);
-    return { data, dims: [1, this.#length + T, D] };
-  }
-}
-
-/** The last T rows of a [1, N, D] tensor, as [1, T, D] (a view, no copy). */
-export function lastRows(t: F32, T: number): F32 {
-  const N = t.dims[1];
-  const D = t.dims[2];
-  return { data: t.data.subarray((N - T) * D, N * D), dims: [1, T, D] };
 }

@@ -56,3 +56,11 @@ export function isDialableAddress(address: string, allowPrivate: boolean): boole
   const a = parseAnnouncedAddress(address);
   return a !== undefined && (allowPrivate || isPublicAddress(a));
 }
+
+/** Whether `address` is on this machine (127.0.0.0/8, ::1, `localhost`). */
+export function isLoopbackAddress(address: string): boolean {
+  const a = parseAnnouncedAddress(address);
+  if (!a) return false;
+  if (a.family === 'name') return a.host.toLowerCase() === 'localhost';
+  return a.family === 4 ? a.host.startsWith('127.') : a.host === '::1';
+}

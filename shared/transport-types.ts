@@ -44,7 +44,8 @@ export interface ExpertClient {
   /** Stateless call: hidden [B,T,D] in, [B,T,D] out. */
   forward(expertId: string, hidden: F32, opts: CallOpts): Promise<F32>;
   /** Opens a generation session reserving `maxLength` positions; RESOURCE_EXHAUSTED when full. */
-  openSession(expertId: string, maxLength: number, opts: CallOpts): Promise<ExpertSession>;
+  /** `acceptPush`: the session may take its steps' inputs from the host before it (`ExpertSession.chain`). */
+  openSession(expertId: string, maxLength: number, opts: CallOpts & { acceptPush?: boolean }): Promise<ExpertSession>;
   close(): void;
 }
 
@@ -58,6 +59,49 @@ export interface ExpertSession {
   /** Ends the session; the host frees its KV reservation. Idempotent. */
   close(): void;
   readonly closed: boolean;
+  /** Host-to-host forwarding (chained steps): present when the session was opened with `acceptPush` over a transport that has it. */
+  readonly chain?: ChainedSteps;
+}
+
+/** A later stage of a chained step: its host's session and the step it answers with (proto PushTarget). */
+export interface PushTarget {
+  address: string;
+  sessionId: string;
+  /** The router's authorization of this one push (shared/push-tag.ts). */
+  tag: Uint8Array;
+  pushId: number;
+  stepId: number;
+}
+
+export interface ChainedStepResult {
+  /** The expert's output [1,T,D]. */
+  hidden: F32;
+  /** The host pushed the output on (`pushFailed` tells if that failed). */
+  pushed: boolean;
+  /** Pushed steps and their replacements: SHA-256 of the float32 input the host computed on. */
+  inputDigest?: Uint8Array;
+}
+
+export interface ChainedStepCall {
+  readonly result: Promise<ChainedStepResult>;
+  /** Resolves the reason when the host reports that its push failed (after the result); else never. */
+  readonly pushFailed: Promise<string>;
+}
+
+/** A step this session's host will get by push from the host before it. */
+export interface ExpectedStep extends ChainedStepCall {
+  /** Goes in the path of the step before it. */
+  readonly target: PushTarget;
+  /** Sends the input from here instead (the push failed, or the stage before ran again), with the rest of the path; whichever of the two comes first runs. */
+  replace(hidden: F32, path: readonly PushTarget[]): void;
+}
+
+/** Chained steps of one session (proto: SessionStep.push_to / replaces_push, Push). */
+export interface ChainedSteps {
+  /** Reserves this session's step at `position` (T positions) for a push under `pushId`. */
+  expect(position: number, T: number, pushId: number, opts: CallOpts): ExpectedStep;
+  /** A step whose output the host pushes along `path` (the later stages' targets, in order). */
+  step(hidden: F32, position: number, path: readonly PushTarget[], opts: CallOpts): ChainedStepCall;
 }
 
 /** Finds hosts through the DHT. */

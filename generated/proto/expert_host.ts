@@ -8,9 +8,13 @@ import type { ForwardRequest as _swarmpath_v1_ForwardRequest, ForwardRequest__Ou
 import type { ForwardResponse as _swarmpath_v1_ForwardResponse, ForwardResponse__Output as _swarmpath_v1_ForwardResponse__Output } from './swarmpath/v1/ForwardResponse.ts';
 import type { InfoRequest as _swarmpath_v1_InfoRequest, InfoRequest__Output as _swarmpath_v1_InfoRequest__Output } from './swarmpath/v1/InfoRequest.ts';
 import type { InfoResponse as _swarmpath_v1_InfoResponse, InfoResponse__Output as _swarmpath_v1_InfoResponse__Output } from './swarmpath/v1/InfoResponse.ts';
+import type { PushRequest as _swarmpath_v1_PushRequest, PushRequest__Output as _swarmpath_v1_PushRequest__Output } from './swarmpath/v1/PushRequest.ts';
+import type { PushResponse as _swarmpath_v1_PushResponse, PushResponse__Output as _swarmpath_v1_PushResponse__Output } from './swarmpath/v1/PushResponse.ts';
+import type { PushTarget as _swarmpath_v1_PushTarget, PushTarget__Output as _swarmpath_v1_PushTarget__Output } from './swarmpath/v1/PushTarget.ts';
 import type { SessionClose as _swarmpath_v1_SessionClose, SessionClose__Output as _swarmpath_v1_SessionClose__Output } from './swarmpath/v1/SessionClose.ts';
 import type { SessionOpen as _swarmpath_v1_SessionOpen, SessionOpen__Output as _swarmpath_v1_SessionOpen__Output } from './swarmpath/v1/SessionOpen.ts';
 import type { SessionOpened as _swarmpath_v1_SessionOpened, SessionOpened__Output as _swarmpath_v1_SessionOpened__Output } from './swarmpath/v1/SessionOpened.ts';
+import type { SessionPushFailed as _swarmpath_v1_SessionPushFailed, SessionPushFailed__Output as _swarmpath_v1_SessionPushFailed__Output } from './swarmpath/v1/SessionPushFailed.ts';
 import type { SessionRequest as _swarmpath_v1_SessionRequest, SessionRequest__Output as _swarmpath_v1_SessionRequest__Output } from './swarmpath/v1/SessionRequest.ts';
 import type { SessionResponse as _swarmpath_v1_SessionResponse, SessionResponse__Output as _swarmpath_v1_SessionResponse__Output } from './swarmpath/v1/SessionResponse.ts';
 import type { SessionStep as _swarmpath_v1_SessionStep, SessionStep__Output as _swarmpath_v1_SessionStep__Output } from './swarmpath/v1/SessionStep.ts';
@@ -33,9 +37,13 @@ export interface ProtoGrpcType {
       ForwardResponse: MessageTypeDefinition<_swarmpath_v1_ForwardResponse, _swarmpath_v1_ForwardResponse__Output>
       InfoRequest: MessageTypeDefinition<_swarmpath_v1_InfoRequest, _swarmpath_v1_InfoRequest__Output>
       InfoResponse: MessageTypeDefinition<_swarmpath_v1_InfoResponse, _swarmpath_v1_InfoResponse__Output>
+      PushRequest: MessageTypeDefinition<_swarmpath_v1_PushRequest, _swarmpath_v1_PushRequest__Output>
+      PushResponse: MessageTypeDefinition<_swarmpath_v1_PushResponse, _swarmpath_v1_PushResponse__Output>
+      PushTarget: MessageTypeDefinition<_swarmpath_v1_PushTarget, _swarmpath_v1_PushTarget__Output>
       SessionClose: MessageTypeDefinition<_swarmpath_v1_SessionClose, _swarmpath_v1_SessionClose__Output>
       SessionOpen: MessageTypeDefinition<_swarmpath_v1_SessionOpen, _swarmpath_v1_SessionOpen__Output>
       SessionOpened: MessageTypeDefinition<_swarmpath_v1_SessionOpened, _swarmpath_v1_SessionOpened__Output>
+      SessionPushFailed: MessageTypeDefinition<_swarmpath_v1_SessionPushFailed, _swarmpath_v1_SessionPushFailed__Output>
       SessionRequest: MessageTypeDefinition<_swarmpath_v1_SessionRequest, _swarmpath_v1_SessionRequest__Output>
       SessionResponse: MessageTypeDefinition<_swarmpath_v1_SessionResponse, _swarmpath_v1_SessionResponse__Output>
       SessionStep: MessageTypeDefinition<_swarmpath_v1_SessionStep, _swarmpath_v1_SessionStep__Output>

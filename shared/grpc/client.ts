@@ -14,7 +14,7 @@ import { fromServiceError } from './errors.ts';
 import { expertHostClientConstructor } from './proto.ts';
 import { openSessionOnStream, type SessionStream } from './session-client.ts';
 import { decodeTensor, encodeTensor, protoDtype } from './tensor-codec.ts';
-import type { FetchShardRequestMsg, ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg, ShardChunkMsg } from './wire-types.ts';
+import type { FetchShardRequestMsg, ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg, PushRequestMsg, PushResponseMsg, ShardChunkMsg } from './wire-types.ts';
 
 export interface ExpertClientOptions {
   /** Largest message sent or received (default 64 MiB). */
@@ -35,12 +35,29 @@ export interface ShardChunk {
 export interface GrpcExpertClient extends ExpertClient {
   /** Streams an expert's ONNX file from byte `offset`. The deadline covers the whole transfer. */
   fetchShardChunks(expertId: string, offset: number, opts: CallOpts): AsyncIterable<ShardChunk>;
+  /** Host-to-host forwarding: a stream of pushes (inputs of chained sessions' awaited steps there). */
+  openPushStream(): PushStream;
+}
+
+/** Pushes written within this long are reported failed if their stream ends, ms (a push has no answer unless refused). */
+const PUSH_WATCH_MS = 10_000;
+/** At most this many pushes are watched per stream. */
+const PUSH_WATCH_MAX = 4096;
+
+/** One Push stream to a host. Pushes are not acknowledged: only a refusal is answered. */
+export interface PushStream {
+  /** Writes a push; `onFail` is called (at most once) when the host refuses it or the stream ends within PUSH_WATCH_MS of it. */
+  push(req: PushRequestMsg, onFail: (reason: string) => void): void;
+  /** The stream ended (a new one is needed). */
+  readonly closed: boolean;
+  close(): void;
 }
 
 type Unary<Req, Res> = (req: Req, md: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, r?: Res) => void) => grpc.ClientUnaryCall;
 interface RawClient extends grpc.Client {
   Info: Unary<InfoRequestMsg, InfoResponseMsg>;
   Forward: Unary<ForwardRequestMsg, ForwardResponseMsg>;
+  Push(md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<PushRequestMsg, PushResponseMsg>;
   Session(md: grpc.Metadata, o: grpc.CallOptions): SessionStream;
   FetchShard(req: FetchShardRequestMsg, md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientReadableStream<ShardChunkMsg>;
 }
@@ -86,9 +103,47 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
         throw new InternalError(`host ${address} sent a bad forward result: ${(err as Error).message}`);
       }
     },
-    openSession(expertId: string, maxLength: number, o: CallOpts): Promise<ExpertSession> {
+    openSession(expertId: string, maxLength: number, o: CallOpts & { acceptPush?: boolean }): Promise<ExpertSession> {
       const stream = raw.Session(callMetadata(o), {});
-      return openSessionOnStream(stream, address, { expertId, maxLength, opts: o });
+      return openSessionOnStream(stream, address, { expertId, maxLength, acceptPush: o.acceptPush, opts: o });
+    },
+    openPushStream(): PushStream {
+      const call = raw.Push(new grpc.Metadata(), {});
+      /** Pushes written in the last PUSH_WATCH_MS, oldest first: failed if the stream ends. */
+      const recent = new Map<number, { at: number; onFail(reason: string): void }>();
+      let closed = false;
+      const failAll = (reason: string) => {
+        closed = true;
+        for (const r of recent.values()) r.onFail(reason);
+        recent.clear();
+      };
+      call.on('data', (m: PushResponseMsg) => {
+        const r = recent.get(m.pushId);
+        recent.delete(m.pushId);
+        r?.onFail(`host ${address} refused the push: ${m.error}`);
+      });
+      call.on('error', (err) => failAll(fromServiceError(err, address).message));
+      call.on('status', () => failAll(`push stream to ${address} ended`));
+      return {
+        get closed() { return closed; },
+        push(req, onFail) {
+          if (closed) { onFail(`push stream to ${address} ended`); return; }
+          const now = Date.now();
+          for (const [id, r] of recent) {
+            if (now - r.at < PUSH_WATCH_MS && recent.size < PUSH_WATCH_MAX) break;
+            recent.delete(id);
+          }
+          recent.delete(req.pushId);
+          recent.set(req.pushId, { at: now, onFail });
+          call.write(req);
+        },
+        close() {
+          if (closed) return;
+          closed = true;
+          recent.clear();
+          try { call.end(); } catch { /* already gone */ }
+        },
+      };
     },
     fetchShardChunks(expertId: string, offset: number, o: CallOpts): AsyncIterable<ShardChunk> {
       const call = raw.FetchShard({ expertId, offset }, callMetadata(o), deadlineOptions(o.deadlineMs));

@@ -15,6 +15,9 @@ import type { SessionRequest__Output } from '../../generated/proto/swarmpath/v1/
 import type { SessionResponse__Output } from '../../generated/proto/swarmpath/v1/SessionResponse.ts';
 import type { FetchShardRequest__Output } from '../../generated/proto/swarmpath/v1/FetchShardRequest.ts';
 import type { ShardChunk__Output } from '../../generated/proto/swarmpath/v1/ShardChunk.ts';
+import type { PushRequest__Output } from '../../generated/proto/swarmpath/v1/PushRequest.ts';
+import type { PushResponse__Output } from '../../generated/proto/swarmpath/v1/PushResponse.ts';
+import type { PushTarget__Output } from '../../generated/proto/swarmpath/v1/PushTarget.ts';
 
 /** The proto's DType enum by name (`FLOAT32`); not the router's `WireDtype` ('float32' | 'float16'). */
 export type ProtoDType = DType__Output;
@@ -35,3 +38,6 @@ export type SessionRequestMsg = SessionRequest__Output;
 export type SessionResponseMsg = SessionResponse__Output;
 export type FetchShardRequestMsg = FetchShardRequest__Output;
 export type ShardChunkMsg = ShardChunk__Output;
+export type PushRequestMsg = PushRequest__Output;
+export type PushResponseMsg = PushResponse__Output;
+export type PushTargetMsg = PushTarget__Output;

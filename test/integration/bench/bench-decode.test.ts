@@ -9,7 +9,9 @@ const run = promisify(execFile);
 
 /** The keys SPEC.md section 6 promises for the decode figures. */
 const DECODE_KEYS = ['monolithic_step_ms', 'swarm_step_ms', 'hops', 'grpc_echo_ms', 'hop_overhead_ratio', 'route_us',
-  'step_ms_pos16', 'step_ms_pos512', 'tokens_per_s_1', 'tokens_per_s_c', 'concurrency', 'host_rss_mb', 'router_rss_mb'];
+  'step_ms_pos16', 'step_ms_pos512', 'tokens_per_s_1', 'tokens_per_s_c', 'concurrency', 'host_rss_mb', 'router_rss_mb',
+  // host-to-host forwarding (issue 12)
+  'swarm_step_ms_chain', 'chained_steps', 'tokens_per_s_c_chain', 'wan_one_way_ms', 'wan_step_ms_chain', 'wan_step_ms_relay'];
 
 test('swarmpath bench --scenario decode --quick --json prints one JSON object with every decode key of SPEC.md section 6', async () => {
   const model = await synthFixture({ dModel: 64, heads: 4, layers: 1, levels: [2, 2], maxContext: 600 });
@@ -30,6 +32,10 @@ test('swarmpath bench --scenario decode --quick --json prints one JSON object wi
   const ratio = (n('swarm_step_ms') - n('monolithic_step_ms')) / n('hops') / n('grpc_echo_ms');
   assert.ok(Math.abs(ratio - n('hop_overhead_ratio')) <= 0.01 * Math.max(1, ratio), `hop_overhead_ratio follows its formula (${ratio})`);
   assert.deepEqual((r.path as string[]).length, 2);
+  // The chained runs really went host to host, none finished by the router; with the delay added on
+  // every connection, a chained step crosses 3 delays and a relayed one 4.
+  assert.equal(r.chain_fallbacks, 0);
+  assert.ok(n('wan_step_ms_chain') >= 3 * n('wan_one_way_ms') && n('wan_step_ms_relay') >= 4 * n('wan_one_way_ms'), 'each delay is really crossed');
   const bars = r.bars as { name: string; pass: boolean }[];
   assert.deepEqual(bars.map((b) => b.name), ['hop_overhead_ratio', 'step_ms_pos512 / step_ms_pos16', 'tokens_per_s_c / tokens_per_s_1', 'route_us']);
   assert.equal(typeof (r.machine as { cores: number }).cores, 'number');

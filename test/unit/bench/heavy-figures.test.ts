@@ -7,11 +7,13 @@ test('heavy figures: medians of the samples, the ratio of the unrounded medians,
   const f = heavyFigures({
     mono: [10, 9, 11, 100], // median 10 (upper-lower of 4: the 2nd of 4 sorted values)
     swarm: [12, 11.5, 13, 11],
+    chain: [14, 12.5, 13],
     echo: [0.5, 0.7, 0.6],
     stem: [0.1, 0.1, 0.2], stages: [11, 11.2, 11.4], head: [0.3, 0.3, 0.4],
   }, 2, 1024);
   assert.equal(f.heavy_monolithic_step_ms, 10);
   assert.equal(f.heavy_swarm_step_ms, 11.5);
+  assert.equal(f.heavy_swarm_step_ms_chain, 13);
   assert.equal(f.heavy_overhead_ratio, 1.15);
   assert.equal(f.heavy_hops, 2);
   assert.equal(f.heavy_grpc_echo_ms, 0.6);
@@ -20,7 +22,7 @@ test('heavy figures: medians of the samples, the ratio of the unrounded medians,
 });
 
 test('heavy figures: the ratio is rounded to 3 decimals, not computed from rounded medians', () => {
-  const f = heavyFigures({ mono: [3.0004], swarm: [3.1], echo: [1], stem: [0], stages: [0], head: [0] }, 1, 8);
+  const f = heavyFigures({ mono: [3.0004], swarm: [3.1], chain: [3.2], echo: [1], stem: [0], stages: [0], head: [0] }, 1, 8);
   assert.equal(f.heavy_monolithic_step_ms, 3);
   assert.equal(f.heavy_overhead_ratio, Math.round((3.1 / 3.0004) * 1000) / 1000);
 });

@@ -7,6 +7,8 @@ import type { ForwardRequest as _swarmpath_v1_ForwardRequest, ForwardRequest__Ou
 import type { ForwardResponse as _swarmpath_v1_ForwardResponse, ForwardResponse__Output as _swarmpath_v1_ForwardResponse__Output } from '../../swarmpath/v1/ForwardResponse.ts';
 import type { InfoRequest as _swarmpath_v1_InfoRequest, InfoRequest__Output as _swarmpath_v1_InfoRequest__Output } from '../../swarmpath/v1/InfoRequest.ts';
 import type { InfoResponse as _swarmpath_v1_InfoResponse, InfoResponse__Output as _swarmpath_v1_InfoResponse__Output } from '../../swarmpath/v1/InfoResponse.ts';
+import type { PushRequest as _swarmpath_v1_PushRequest, PushRequest__Output as _swarmpath_v1_PushRequest__Output } from '../../swarmpath/v1/PushRequest.ts';
+import type { PushResponse as _swarmpath_v1_PushResponse, PushResponse__Output as _swarmpath_v1_PushResponse__Output } from '../../swarmpath/v1/PushResponse.ts';
 import type { SessionRequest as _swarmpath_v1_SessionRequest, SessionRequest__Output as _swarmpath_v1_SessionRequest__Output } from '../../swarmpath/v1/SessionRequest.ts';
 import type { SessionResponse as _swarmpath_v1_SessionResponse, SessionResponse__Output as _swarmpath_v1_SessionResponse__Output } from '../../swarmpath/v1/SessionResponse.ts';
 import type { ShardChunk as _swarmpath_v1_ShardChunk, ShardChunk__Output as _swarmpath_v1_ShardChunk__Output } from '../../swarmpath/v1/ShardChunk.ts';
@@ -54,6 +56,21 @@ export interface ExpertHostClient extends grpc.Client {
   info(argument: _swarmpath_v1_InfoRequest, callback: grpc.requestCallback<_swarmpath_v1_InfoResponse__Output>): grpc.ClientUnaryCall;
   
   /**
+   * Host-to-host forwarding (chained sessions): a step for a session opened with a `push_token`,
+   * sent by the host of the stage before it with that stage's output as input. One stream per pair
+   * of hosts; only a refused push is answered (by push_id).
+   */
+  Push(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_PushRequest, _swarmpath_v1_PushResponse__Output>;
+  Push(options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_PushRequest, _swarmpath_v1_PushResponse__Output>;
+  /**
+   * Host-to-host forwarding (chained sessions): a step for a session opened with a `push_token`,
+   * sent by the host of the stage before it with that stage's output as input. One stream per pair
+   * of hosts; only a refused push is answered (by push_id).
+   */
+  push(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_PushRequest, _swarmpath_v1_PushResponse__Output>;
+  push(options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_PushRequest, _swarmpath_v1_PushResponse__Output>;
+  
+  /**
    * One generation session against a server-side KV cache: open, then steps, then close (or the
    * stream ends). The first message must be `open`.
    */
@@ -85,6 +102,13 @@ export interface ExpertHostHandlers extends grpc.UntypedServiceImplementation {
   Info: grpc.handleUnaryCall<_swarmpath_v1_InfoRequest__Output, _swarmpath_v1_InfoResponse>;
   
   /**
+   * Host-to-host forwarding (chained sessions): a step for a session opened with a `push_token`,
+   * sent by the host of the stage before it with that stage's output as input. One stream per pair
+   * of hosts; only a refused push is answered (by push_id).
+   */
+  Push: grpc.handleBidiStreamingCall<_swarmpath_v1_PushRequest__Output, _swarmpath_v1_PushResponse>;
+  
+  /**
    * One generation session against a server-side KV cache: open, then steps, then close (or the
    * stream ends). The first message must be `open`.
    */
@@ -96,5 +120,6 @@ export interface ExpertHostDefinition extends grpc.ServiceDefinition {
   FetchShard: MethodDefinition<_swarmpath_v1_FetchShardRequest, _swarmpath_v1_ShardChunk, _swarmpath_v1_FetchShardRequest__Output, _swarmpath_v1_ShardChunk__Output>
   Forward: MethodDefinition<_swarmpath_v1_ForwardRequest, _swarmpath_v1_ForwardResponse, _swarmpath_v1_ForwardRequest__Output, _swarmpath_v1_ForwardResponse__Output>
   Info: MethodDefinition<_swarmpath_v1_InfoRequest, _swarmpath_v1_InfoResponse, _swarmpath_v1_InfoRequest__Output, _swarmpath_v1_InfoResponse__Output>
+  Push: MethodDefinition<_swarmpath_v1_PushRequest, _swarmpath_v1_PushResponse, _swarmpath_v1_PushRequest__Output, _swarmpath_v1_PushResponse__Output>
   Session: MethodDefinition<_swarmpath_v1_SessionRequest, _swarmpath_v1_SessionResponse, _swarmpath_v1_SessionRequest__Output, _swarmpath_v1_SessionResponse__Output>
 }

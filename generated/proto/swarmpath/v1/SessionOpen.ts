@@ -13,6 +13,10 @@ export interface SessionOpen {
    * for logs and traces only
    */
   'clientSessionId'?: (string);
+  /**
+   * 16 to 64 random bytes: this session takes pushed steps tagged with this key (HMAC); empty = none
+   */
+  'pushToken'?: (Buffer | Uint8Array | string);
 }
 
 export interface SessionOpen__Output {
@@ -26,4 +30,8 @@ export interface SessionOpen__Output {
    * for logs and traces only
    */
   'clientSessionId': (string);
+  /**
+   * 16 to 64 random bytes: this session takes pushed steps tagged with this key (HMAC); empty = none
+   */
+  'pushToken': (Buffer);
 }

@@ -2,15 +2,18 @@
 
 import type { SessionOpened as _swarmpath_v1_SessionOpened, SessionOpened__Output as _swarmpath_v1_SessionOpened__Output } from '../../swarmpath/v1/SessionOpened.ts';
 import type { SessionStepResult as _swarmpath_v1_SessionStepResult, SessionStepResult__Output as _swarmpath_v1_SessionStepResult__Output } from '../../swarmpath/v1/SessionStepResult.ts';
+import type { SessionPushFailed as _swarmpath_v1_SessionPushFailed, SessionPushFailed__Output as _swarmpath_v1_SessionPushFailed__Output } from '../../swarmpath/v1/SessionPushFailed.ts';
 
 export interface SessionResponse {
   'opened'?: (_swarmpath_v1_SessionOpened | null);
   'step'?: (_swarmpath_v1_SessionStepResult | null);
-  'kind'?: "opened"|"step";
+  'pushFailed'?: (_swarmpath_v1_SessionPushFailed | null);
+  'kind'?: "opened"|"step"|"pushFailed";
 }
 
 export interface SessionResponse__Output {
   'opened'?: (_swarmpath_v1_SessionOpened__Output | null);
   'step'?: (_swarmpath_v1_SessionStepResult__Output | null);
-  'kind'?: "opened"|"step";
+  'pushFailed'?: (_swarmpath_v1_SessionPushFailed__Output | null);
+  'kind'?: "opened"|"step"|"pushFailed";
 }

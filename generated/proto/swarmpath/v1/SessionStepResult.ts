@@ -13,6 +13,14 @@ export interface SessionStepResult {
    * cache length after the step
    */
   'length'?: (number);
+  /**
+   * the output was pushed on (a `push_failed` follows if that fails)
+   */
+  'pushed'?: (boolean);
+  /**
+   * pushed steps and `replaces_push` steps: SHA-256 of the float32 input computed on
+   */
+  'inputDigest'?: (Buffer | Uint8Array | string);
 }
 
 export interface SessionStepResult__Output {
@@ -25,4 +33,12 @@ export interface SessionStepResult__Output {
    * cache length after the step
    */
   'length': (number);
+  /**
+   * the output was pushed on (a `push_failed` follows if that fails)
+   */
+  'pushed': (boolean);
+  /**
+   * pushed steps and `replaces_push` steps: SHA-256 of the float32 input computed on
+   */
+  'inputDigest': (Buffer);
 }

@@ -168,7 +168,8 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
     const missing = new Set(experts);
     while (missing.size > 0 && performance.now() - t0 < 60_000) {
       await Promise.all([...missing].map(async (e) => {
-        if ((await discovery.replicas(model, e, { fresh: true })).length > 0) missing.delete(e);
+        // As the router's discovery cache asks (router/discovery-cache.ts): a new provider search, records kept once fetched.
+        if ((await discovery.replicas(model, e, { fresh: true, cachedRecords: true })).length > 0) missing.delete(e);
       }));
     }
     return Math.round(performance.now() - t0);

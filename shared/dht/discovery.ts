@@ -1,7 +1,8 @@
 /**
  * Discovery (shared/transport-types.ts) over the DHT: the providers of an expert's CID (or of the
- * swarm-wide CIDs), then each provider's signed record. Only ONLINE, unexpired records that really
- * list the expert are kept.
+ * swarm-wide CIDs), then each provider's signed record, asked of the provider itself first
+ * (record-protocol.ts: one stream) and of the DHT when that fails (a GET walks several peers). Only
+ * ONLINE, unexpired records that really list the expert are kept.
  *
  * What bounds its cost: at most `maxProviders` providers per lookup and `maxRecordFetches` GETs at a
  * time. A `fresh` lookup searches again and fetches every provider's record again (routers: an
@@ -42,7 +43,7 @@ export interface DiscoveryInit {
 }
 
 export interface DiscoveryComponents {
-  node: Pick<SwarmDht, 'findProviders' | 'get'>;
+  node: Pick<SwarmDht, 'findProviders' | 'get' | 'fetchRecord'>;
   log: Logger;
   /** ms since the epoch; default Date.now. */
   clock?: () => number;
@@ -80,9 +81,8 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     fetchMethod: async (peerId, _stale, { options }) => {
       const key = hostRecordKey(peerId);
       try {
-        const value = await gets(() => node.get(key, { signal: AbortSignal.timeout(recordTimeoutMs) }));
-        if (value === undefined) return undefined;
-        const record = await verifyHostRecord(key, value, clock());
+        const record = await gets(async () => await fromHost(peerId, key) ?? await fromDht(key));
+        if (record === undefined) return undefined;
         // An OFFLINE or DRAINING host may come back (same key) before its record expires.
         const ttl = record.expiresAt - clock();
         options.ttl = Math.max(1, record.state === 'ONLINE' ? ttl : Math.min(ttl, MISMATCH_RECHECK_MS));
@@ -93,6 +93,22 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
       }
     },
   });
+  /** The record the host itself serves (record-protocol.ts), verified; undefined when that does not work out. */
+  const fromHost = async (peerId: string, key: Uint8Array): Promise<HostRecord | undefined> => {
+    if (!node.fetchRecord) return undefined;
+    try {
+      const value = await node.fetchRecord(peerId, { signal: AbortSignal.timeout(recordTimeoutMs) });
+      return value === undefined ? undefined : await verifyHostRecord(key, value, clock());
+    } catch (err) {
+      log.debug('no record from the host itself; asking the DHT', { peerId, err });
+      return undefined;
+    }
+  };
+  /** The best record the DHT holds under `key`, verified (throws when it is not valid). */
+  const fromDht = async (key: Uint8Array): Promise<HostRecord | undefined> => {
+    const value = await node.get(key, { signal: AbortSignal.timeout(recordTimeoutMs) });
+    return value === undefined ? undefined : verifyHostRecord(key, value, clock());
+  };
   /** `peerId expertId` pairs whose fresh record did not list the expert, until when not re-fetched. */
   const mismatches = new LRUCache<string, true>({ max: 4096, ttl: MISMATCH_RECHECK_MS, ttlResolution: 0, perf: { now: clock } });
   const results = new LRUCache<string, Promise<HostRecord[]>>({ max: 1024, ttl: cacheMs, ttlResolution: 0, perf: { now: clock } });

@@ -19,7 +19,8 @@ import type { ComponentLogger, Logger as Libp2pLogger, PrivateKey } from '@libp2
 import type { CID } from 'multiformats/cid';
 import type { Logger } from '../log.ts';
 import { BadConfigError } from '../errors.ts';
-import { DHT_PROTOCOL, HOST_RECORD_NAMESPACE } from './keys.ts';
+import { DHT_PROTOCOL, HOST_RECORD_NAMESPACE, hostRecordKey } from './keys.ts';
+import { fetchRecordDirect, serveOwnRecord } from './record-protocol.ts';
 import { hostRecordSelector, hostRecordValidator } from './host-record.ts';
 import { loadOrCreateKey } from './key-file.ts';
 import { countingMetrics, type RpcCounter } from './rpc-counter.ts';
@@ -72,6 +73,8 @@ export interface SwarmDht {
    * provider validity). A host that moves away from an expert calls it.
    */
   unprovide(cid: CID): Promise<void>;
+  /** The record `peerId` serves itself (record-protocol.ts); undefined when it has none; throws when unreachable. */
+  fetchRecord?(peerId: string, opts?: DhtOpts): Promise<Uint8Array | undefined>;
 }
 
 export interface SwarmNode extends SwarmDht {
@@ -96,9 +99,8 @@ const silentComponentLogger: ComponentLogger = { forComponent: () => silentLibp2
 const REDIAL_MS = 5_000;
 const DIAL_TIMEOUT_MS = 5_000;
 /**
- * How long DHT nodes keep a provider entry that is not re-provided, ms. Hosts re-provide at every
- * record refresh (announcer.ts, about every 2.5 min), so a dead host's entries go after at most
- * this plus one cleanup interval. kad-dht's own default is 48 h.
+ * How long DHT nodes keep a provider entry that is not re-provided, ms (kad-dht: 48 h). Hosts
+ * re-provide at every record refresh (announcer.ts), so a dead host's entries go after this.
  */
 export const PROVIDER_VALIDITY_MS = 600_000;
 /** How often DHT nodes drop expired provider entries (a scan of the local store), ms. */
@@ -110,10 +112,8 @@ const PROVIDER_CLEANUP_MS = 60_000;
  */
 const CONNECTION_MONITOR = false;
 /**
- * Valid values that end a record search early (kad-dht's own `get` asks every peer it can reach,
- * until its timeout in a large swarm). Hosts put each new record on all of the k closest peers, and
- * the selector keeps the highest seq of those found; a reader that needs the newest record (a host
- * that moved) asks again (discovery.ts).
+ * Valid values that end a record search early (kad-dht's own `get` asks every peer it can reach).
+ * Hosts put each record on the k closest peers; the selector keeps the highest seq found.
  */
 const ENOUGH_VALUES = 2;
 /**
@@ -189,6 +189,9 @@ export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
 function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: Logger): SwarmNode {
   const dht = libp2p.services.dht;
   let redial: NodeJS.Timeout | undefined;
+  const ownKey = Buffer.from(hostRecordKey(libp2p.peerId.toString()));
+  /** What this node last stored under its own record key: served to whoever asks (record-protocol.ts). */
+  let ownRecord: Uint8Array | undefined;
 
   const dialBootstrap = async (): Promise<void> => {
     const self = libp2p.peerId.toString();
@@ -208,6 +211,7 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
     multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
     async start() {
       await libp2p.start();
+      await serveOwnRecord(libp2p, () => ownRecord);
       log.info('libp2p node started', { peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) });
       if (boot.length === 0) return;
       await dialBootstrap();
@@ -223,7 +227,11 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
     },
     provide: (cid, opts = {}) => countResponses(dht.provide(cid, { signal: opts.signal }), 'ADD_PROVIDER', opts.signal),
     findProviders: (cid, opts = {}) => findProviders(dht, cid, opts),
-    put: (key, value, opts = {}) => countResponses(dht.put(key, value, { signal: opts.signal }), 'PUT_VALUE', opts.signal),
+    put: (key, value, opts = {}) => {
+      if (ownKey.equals(key)) ownRecord = value;
+      return countResponses(dht.put(key, value, { signal: opts.signal }), 'PUT_VALUE', opts.signal);
+    },
+    fetchRecord: (peerId, opts = {}) => fetchRecordDirect(libp2p, peerId, { signal: opts.signal }),
     get: (key, opts = {}) => getBest(dht, key, opts),
     unprovide: (cid) => dht.cancelReprovide(cid),
   };

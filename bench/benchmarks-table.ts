@@ -16,6 +16,8 @@ const MEANING: Record<string, string> = {
   wan_one_way_ms: 'delay added each way on every connection (bench/latency-proxy.ts) for the wan_* keys',
   wan_step_ms_chain: 'one decode step with that delay, chained: n + 1 delays for n stages',
   wan_step_ms_relay: 'the same relayed by the router: 2n delays',
+  wan_ttft_ms_chain: 'time to first token of a 16-token prompt with that delay (sessions opened together, prefill), chained',
+  wan_ttft_ms_relay: 'the same relayed',
   hops: 'network stages in that step (one per level)',
   grpc_echo_ms: 'bare @grpc/grpc-js unary echo of one position\'s activations (512 bytes) to another process: the transport floor',
   hop_overhead_ratio: '(swarm_step_ms - monolithic_step_ms) / hops / grpc_echo_ms',
@@ -49,7 +51,7 @@ export function benchmarksTables(r: BenchResult): string {
   const out: string[] = [];
   out.push('| key | value | meaning |', '| --- | --- | --- |', rows(['monolithic_step_ms', 'swarm_step_ms', 'swarm_step_ms_chain', 'chained_steps', 'chain_fallbacks', 'hops',
     'grpc_echo_ms', 'hop_overhead_ratio', 'route_us', 'step_ms_pos16', 'step_ms_pos512', 'tokens_per_s_1', 'tokens_per_s_c', 'tokens_per_s_c_chain',
-    'concurrency', 'wan_one_way_ms', 'wan_step_ms_chain', 'wan_step_ms_relay', 'host_rss_mb', 'router_rss_mb']));
+    'concurrency', 'wan_one_way_ms', 'wan_step_ms_chain', 'wan_step_ms_relay', 'wan_ttft_ms_chain', 'wan_ttft_ms_relay', 'host_rss_mb', 'router_rss_mb']));
   if (r.requests !== undefined) {
     out.push('', '| failover | value | meaning |', '| --- | --- | --- |', rows(['requests', 'failed', 'p50_ms', 'p99_ms', 'p99_during_failover_ms', 'recovery_s',
       'replayed', 'router_failovers', 'swarm_router_rss_mb', 'swarm_host_rss_mb']));

@@ -87,6 +87,9 @@ export interface DecodeResult {
   wan_one_way_ms: number;
   wan_step_ms_chain: number;
   wan_step_ms_relay: number;
+  /** Time to first token of the 16-token prompt with that delay (sessions opened, prefill, head), chained and relayed. */
+  wan_ttft_ms_chain: number;
+  wan_ttft_ms_relay: number;
   host_rss_mb: number;
   router_rss_mb: number;
   /** Medians of one single-session swarm step's parts, ms, and the overhead per hop over the floor. */
@@ -208,6 +211,8 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       wan_one_way_ms: WAN_ONE_WAY_MS,
       wan_step_ms_chain: r3(wan.chain),
       wan_step_ms_relay: r3(wan.relay),
+      wan_ttft_ms_chain: r3(wan.ttftChain),
+      wan_ttft_ms_relay: r3(wan.ttftRelay),
       host_rss_mb: Math.max(...hosts.map((h) => h.child.rssMb())),
       router_rss_mb: rssMbOf(process.pid),
       breakdown: {
@@ -234,21 +239,24 @@ function ttftOf(swarm: number, mono: number): Pick<DecodeResult, 'ttft_ms_512' |
  * latency proxy in front of each host, whose address the router (and so each host pushing to the
  * next) dials; rounds alternate the two modes.
  */
-async function measureWan(pkg: ModelPackage, hosts: readonly LocalHost[], path: string[], prompt: Uint8Array, sizes: DecodeSizes): Promise<{ chain: number; relay: number }> {
+async function measureWan(pkg: ModelPackage, hosts: readonly LocalHost[], path: string[], prompt: Uint8Array, sizes: DecodeSizes):
+  Promise<{ chain: number; relay: number; ttftChain: number; ttftRelay: number }> {
   const proxies: LatencyProxy[] = [];
   let p: Pipeline | undefined;
   try {
     for (const h of hosts) proxies.push(await startLatencyProxy(h.grpc, WAN_ONE_WAY_MS));
     p = await openPipeline(pkg, staticDiscovery(pkg.manifest.name, hosts.map((h, i) => ({ ...h, grpc: proxies[i].address }))));
-    const chain: number[] = [], relay: number[] = [];
+    const chain: number[] = [], relay: number[] = [], ttftChain: number[] = [], ttftRelay: number[] = [];
     for (let r = -1; r < sizes.wanRepeats; r++) {
       const c = await swarmSteps(p, path, prompt, sizes.wanSteps, 'on');
       const rl = await swarmSteps(p, path, prompt, sizes.wanSteps, 'off');
       if (r < 0) continue;
       chain.push(...c.times);
       relay.push(...rl.times);
+      ttftChain.push(c.prefillMs);
+      ttftRelay.push(rl.prefillMs);
     }
-    return { chain: median(chain), relay: median(relay) };
+    return { chain: median(chain), relay: median(relay), ttftChain: median(ttftChain), ttftRelay: median(ttftRelay) };
   } finally {
     await p?.close();
     await Promise.all(proxies.map((x) => x.close()));

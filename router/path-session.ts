@@ -1,6 +1,7 @@
 /**
  * A generation session over a whole path: one StageSession per expert, run one after another for
- * each step (prefill, then one position per decode step). Stages fail over independently.
+ * each step (prefill, then one position per decode step). Stages fail over independently; stages
+ * without a session open theirs together before a step.
  *
  * Re-routing (router/reroute.ts): `reroute(path, fromLevel)` ends the sessions of stages `fromLevel`…
  * and opens new ones on the new path's experts; at the next `forward` each of them is prefilled with
@@ -101,6 +102,10 @@ export class PathSession {
     const clock = this.#c.clock ?? Date.now;
     let h = hidden;
     this.#prefillSeconds = [];
+    // Stages that have not run yet (the first step, or moved by a re-route) open their sessions now,
+    // all at once, and a prefill can go chained too. A stage moving after a failure replays in `step`.
+    const unopened = this.#stages.filter((st) => st.host === undefined && st.length === 0);
+    if (unopened.length > 0) await Promise.all(unopened.map((st) => st.open(opts)));
     if (this.#chains() && this.#stages.every((st) => st.chainable(position))) {
       return this.#forwardChained(hidden, position, opts);
     }

@@ -143,6 +143,25 @@ export class StageSession {
       `stage ${this.expertId} failed ${attempts} times: ${lastErr?.message ?? 'deadline reached'}`, { cause: lastErr, retryAfterS: 2 });
   }
 
+  /**
+   * Opens this stage's session ahead of its first step, so that a path's stages open at once rather
+   * one after another. A failure is handled as a failed step's (the step then tries another replica),
+   * except NO_LIVE_REPLICA and cancellation, which are the request's.
+   */
+  async open(opts: StepOpts): Promise<void> {
+    if (this.#session && !this.#session.closed) return;
+    const t0 = this.#clock();
+    try {
+      await this.#ensureSession(this.#failed, opts);
+    } catch (err) {
+      const e = asSwarmpathError(err);
+      if (opts.signal?.aborted) throw new CancelledError('request cancelled', e);
+      if (e.code === 'NO_LIVE_REPLICA') throw e;
+      this.#lastError = e;
+      this.#dropReplica(e, 0, (this.#clock() - t0) / 1000);
+    }
+  }
+
   /** Whether a chained step at `position` can run here now: a live, trusted session that takes pushes and holds every position so far. */
   chainable(position: number): boolean {
     const r = this.#replica;

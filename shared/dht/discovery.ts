@@ -62,6 +62,8 @@ export interface DhtDiscovery extends Discovery {
 const ENOUGH_PROVIDER_RESPONSES = 3;
 /** How long a provider whose record does not list the expert is not asked again, ms. */
 const MISMATCH_RECHECK_MS = 30_000;
+/** How long a provider whose record could not be had is not asked again by cached-record lookups, ms. */
+const MISS_RECHECK_MS = 10_000;
 
 export function createDiscovery(init: DiscoveryInit, components: DiscoveryComponents): DhtDiscovery {
   const { node, log } = components;
@@ -109,6 +111,12 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     const value = await node.get(key, { signal: AbortSignal.timeout(recordTimeoutMs) });
     return value === undefined ? undefined : verifyHostRecord(key, value, clock());
   };
+  /**
+   * Providers whose record could not be had (not published yet, gone, or invalid), not asked again by
+   * cached-record lookups for MISS_RECHECK_MS: without it every check of a young or shaken swarm paid a
+   * record fetch (a DHT GET, when the host cannot answer) per such provider.
+   */
+  const misses = new LRUCache<string, true>({ max: 4096, ttl: MISS_RECHECK_MS, ttlResolution: 0, perf: { now: clock } });
   /** `peerId expertId` pairs whose fresh record did not list the expert, until when not re-fetched. */
   const mismatches = new LRUCache<string, true>({ max: 4096, ttl: MISMATCH_RECHECK_MS, ttlResolution: 0, perf: { now: clock } });
   const results = new LRUCache<string, Promise<HostRecord[]>>({ max: 1024, ttl: cacheMs, ttlResolution: 0, perf: { now: clock } });
@@ -130,7 +138,9 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
 
   const recordFor = async (peerId: string, expertId: string | undefined, refetch: boolean): Promise<HostRecord | undefined> => {
     if (refetch) return records.fetch(peerId, { forceRefresh: true });
+    if (misses.has(peerId)) return undefined;
     const r = await records.fetch(peerId);
+    if (r === undefined) misses.set(peerId, true);
     if (r === undefined || expertId === undefined || r.experts.includes(expertId)) return r;
     const pair = `${peerId} ${expertId}`;
     if (mismatches.has(pair)) return r;
@@ -183,9 +193,10 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     },
     forget(peerId) {
       records.delete(peerId);
+      misses.delete(peerId);
       results.clear();
     },
-    clear() { results.clear(); records.clear(); mismatches.clear(); },
+    clear() { results.clear(); records.clear(); mismatches.clear(); misses.clear(); },
   };
 }
 

@@ -73,8 +73,8 @@ test('chained steps give exactly the router-driven tokens, and really go host to
     const chained = await decode('on', bytes(prompt), 24);
     assert.deepEqual(chained.tokens, relay.tokens, prompt);
     assert.equal(relay.stats.chainedSteps, 0);
-    // The prefill opens the sessions router-driven; every decode step after it goes chained, none falls back.
-    assert.equal(chained.stats.chainedSteps, 24);
+    // The stages open their sessions together, then the prefill and every decode step go chained; none falls back.
+    assert.equal(chained.stats.chainedSteps, 25);
     assert.equal(chained.stats.fallbacks, 0);
   }
   // `auto` relays when every host is on this machine (where relaying costs less).

@@ -154,6 +154,26 @@ test('cachedRecords: a cached record that does not list the expert is fetched ag
   assert.equal(dht.calls.get, gets + 3, 'and again after 30 s');
 });
 
+test('cachedRecords: a provider whose record cannot be had is asked again only after 10 s', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  await announce(dht, { expiresAt: T0 + 600_000 });
+  // Provides its expert before any record is stored (a host that has just joined).
+  const early = await dht.peer();
+  await early.provide(expertCid('tiny', 'L0.0'));
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  const opts = { fresh: true, cachedRecords: true } as const;
+  assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 1);
+  const gets = dht.calls.get;
+  now += 5_000;
+  assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 1);
+  assert.equal(dht.calls.get, gets, 'neither record fetched again');
+  await early.put(hostRecordKey(early.peerId), await signHostRecord(rec(early.peerId, { expiresAt: T0 + 600_000 }), early.privateKey));
+  now += 6_000;
+  assert.equal((await disc.replicas('tiny', 'L0.0', opts)).length, 2, 'found once the 10 s are over');
+  assert.equal(dht.calls.get, gets + 1);
+});
+
 test('uses hosts announcing loopback, private or named addresses only when allowed', async () => {
   const dht = createMemoryDht(() => T0);
   const pub = await announce(dht, { grpc: '8.8.8.8:50051' });

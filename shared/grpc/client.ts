@@ -114,7 +114,8 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
       let closed = false;
       const failAll = (reason: string) => {
         closed = true;
-        for (const r of recent.values()) r.onFail(reason);
+        const since = Date.now() - PUSH_WATCH_MS;
+        for (const r of recent.values()) if (r.at >= since) r.onFail(reason);
         recent.clear();
       };
       call.on('data', (m: PushResponseMsg) => {
@@ -139,8 +140,8 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
         },
         close() {
           if (closed) return;
-          closed = true;
-          recent.clear();
+          // Pushes still in flight may not arrive: report them, so that routers send those inputs themselves.
+          failAll('push stream closed');
           try { call.end(); } catch { /* already gone */ }
         },
       };

@@ -40,7 +40,6 @@ export interface GrpcServerInit {
   allowPrivateAddresses?: boolean;
 }
 
-
 export interface HostGrpcServer {
   /** Binds `host:port` (port 0 picks one); resolves the bound `host:port`. */
   listen(host: string, port: number): Promise<string>;

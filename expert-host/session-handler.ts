@@ -20,11 +20,10 @@
  * replacement, whichever comes first runs and the other is dropped. Pushed steps count against
  * --max-steps-in-flight and their bytes against the pushing peer's in-flight budget.
  */
-import { createHash } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { CancelledError, FailedPreconditionError, InternalError, InvalidArgumentError, ResourceExhaustedError, SwarmpathError, UnavailableError, UnknownSessionError } from '../shared/errors.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
-import { decodeTensor, encodeTensor, wireDtypeOf } from '../shared/grpc/tensor-codec.ts';
+import { decodeTensor, encodeTensor, tensorDigest, wireDtypeOf } from '../shared/grpc/tensor-codec.ts';
 import type { PushTargetMsg, SessionRequestMsg, SessionResponseMsg } from '../shared/grpc/wire-types.ts';
 import type { Logger } from '../shared/log.ts';
 import type { F32 } from '../shared/runtime-types.ts';
@@ -66,12 +65,6 @@ export interface SessionContext {
   limits: SessionStreamLimits;
   /** Host-to-host forwarding; without it a `push_token` is refused. */
   chain?: { registry: PushRegistry; pusher: Pusher };
-}
-
-/** SHA-256 of a tensor's float32 values (SessionStepResult.input_digest). */
-export function tensorDigest(t: F32): Buffer {
-  const n = t.dims.reduce((a, b) => a * b, 1);
-  return createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, n * 4)).digest();
 }
 
 /** Push ids remembered per session (a replacement comes within a few steps of its push). */

@@ -20,14 +20,14 @@
  * runs the stage as a plain step (replay included), and the text is the same. A push that failed or
  * mismatched makes the session router-driven from then on. A one-stage path has nothing to chain.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { InternalError } from '../shared/errors.ts';
 import type { F32 } from '../shared/runtime-types.ts';
 import { StageSession } from './stage-session.ts';
 import type { StageSessionComponents, StageTimeouts, StepOpts } from './stage-session.ts';
 import type { ChainedStepCall, ChainedStepResult, ExpectedStep, PushTarget } from '../shared/transport-types.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
-import { isLoopbackAddress } from '../shared/net-address.ts';
+import { tensorDigest } from '../shared/grpc/tensor-codec.ts';
 
 export interface PathSessionInit extends StageTimeouts {
   path: readonly string[];
@@ -47,7 +47,7 @@ export interface PathSessionInit extends StageTimeouts {
 /**
  * When steps go chained: `on` always (where every stage can), `off` never, `auto` unless every host
  * of the path is on this machine: there no network latency is saved and the processes share the
- * same cores, where relaying measured cheaper (BENCHMARKS.md, decode: swarm_step_ms vs _relay).
+ * same cores, where relaying measured cheaper (BENCHMARKS.md, decode: swarm_step_ms vs swarm_step_ms_chain).
  */
 export type ChainMode = 'auto' | 'on' | 'off';
 
@@ -127,7 +127,7 @@ export class PathSession {
   #chains(): boolean {
     const mode = this.#init.chain ?? 'off';
     if (mode === 'off' || this.#chainOff || this.#stages.length < 2) return false;
-    return mode === 'on' || !this.#stages.every((st) => st.address !== undefined && isLoopbackAddress(st.address));
+    return mode === 'on' || !this.#stages.every((st) => st.onLoopback);
   }
 
   /** One step through every stage, chained host to host (see the header); resolves the last output [1,T,D]. */
@@ -283,7 +283,5 @@ export class PathSession {
 /** Whether `digest` is the SHA-256 of `t`'s float32 values (SessionStepResult.input_digest). */
 function sameDigest(digest: Uint8Array | undefined, t: F32): boolean {
   if (!digest) return false;
-  const n = t.dims.reduce((a, b) => a * b, 1);
-  const mine = createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, n * 4)).digest();
-  return mine.length === digest.length && mine.every((b, i) => b === digest[i]);
+  return tensorDigest(t).equals(digest);
 }

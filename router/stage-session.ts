@@ -27,6 +27,7 @@ import type { StageSessionComponents, StageSessionInit, StepOpts } from './stage
 import { allFinite } from './cross-check.ts';
 import { startStageSpan } from '../shared/telemetry/stage-span.ts';
 import { lastRows, StageHistory } from './stage-history.ts';
+import { isLoopbackAddress } from '../shared/net-address.ts';
 import type { StageSpan } from '../shared/telemetry/stage-span.ts';
 
 export type { StageEvents, StageSessionComponents, StageSessionInit, StageTimeouts, StepOpts } from './stage-types.ts';
@@ -40,6 +41,8 @@ export class StageSession {
   /** This stage session's span (tracing; a no-op while tracing is off). */
   readonly #span: StageSpan;
   #session: ExpertSession | undefined;
+  /** The current replica's address is a loopback one (set when a replica is chosen). */
+  #loopback = false;
   readonly #history: StageHistory;
   #replays = 0;
   /** The session was dropped after a failure and not yet re-established. */
@@ -64,9 +67,9 @@ export class StageSession {
     return this.#replica?.peerId;
   }
 
-  /** gRPC address of the host now serving this stage (undefined before the first step). */
-  get address(): string | undefined {
-    return this.#replica?.grpc;
+  /** Whether the host now serving this stage is on this machine (false before one is chosen). */
+  get onLoopback(): boolean {
+    return this.#loopback;
   }
 
   /** Times the session moved to another replica (replaying its history) and went on. */
@@ -231,6 +234,7 @@ export class StageSession {
       exclude, cost: Math.max(1, this.#init.maxLength - this.#history.length), signal: opts.signal, deadlineMs: opts.deadlineMs,
     });
     this.#replica = replica;
+    this.#loopback = isLoopbackAddress(replica.grpc);
     const deadlineMs = Math.min(opts.deadlineMs, this.#clock() + (this.#init.openTimeoutMs ?? 5000));
     this.#session = await replica.client.openSession(this.expertId, this.#init.maxLength, {
       deadlineMs, signal: opts.signal, wireDtype: this.#init.wireDtype, traceparent: this.#span.traceparent,

@@ -4,6 +4,7 @@
  * shape and byte length against what the caller expects, and returns a Float32Array that is a view of
  * the received bytes (no copy) when they are float32 and 4-byte aligned.
  */
+import { createHash } from 'node:crypto';
 import { endianness } from 'node:os';
 import { InvalidArgumentError } from '../errors.ts';
 import type { F32 } from '../runtime-types.ts';
@@ -27,6 +28,12 @@ export function wireDtypeOf(d: ProtoDType | number | undefined | null): WireDtyp
 }
 
 /** Encodes a float32 tensor as `dtype` (float32: a view of the same memory, no copy). */
+/** SHA-256 of a tensor's float32 values (SessionStepResult.input_digest: host and router compute it alike). */
+export function tensorDigest(t: F32): Buffer {
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  return createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, n * 4)).digest();
+}
+
 export function encodeTensor(t: F32, dtype: WireDtype = 'float32'): EncodedTensor {
   const shape = [...t.dims];
   if (dtype === 'float16') {

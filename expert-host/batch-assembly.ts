@@ -3,7 +3,8 @@
  * onnxruntime call. Each row's filled cache slots are copied into [B,H,Pmax,Dh] tensors (Pmax the
  * longest cached prefix), zeroed past its own length with a zero mask there (docs/model-format.md,
  * "mask"); experts are position-free, so padding never shifts a row's result. A lone call passes
- * views of its session's cache through without a copy.
+ * views of its session's cache through without a copy. A `BatchScratch` lets one expert's batched calls
+ * reuse their input tensors instead of allocating (and collecting) them on every step.
  */
 import { copyIntoBatch, emptyPast, maskOf, pastOf, type KvCache, type KvShape } from '../shared/model/kv-cache.ts';
 import type { F32, PastKv } from '../shared/runtime-types.ts';
@@ -67,8 +68,39 @@ export function selectBatch(queue: readonly { T: number; rows: number; pastLen?:
 /** Cached positions of an item. */
 export const pastLenOf = (it: BatchItem): number => it.cache?.length ?? 0;
 
-/** Builds the padded input tensors of `items` (all with the same T). */
-export function assembleBatch(items: readonly BatchItem[], D: number, kv: KvShape): AssembledBatch {
+/**
+ * Reusable input memory of one expert's batched calls, grown to the largest batch seen (bounded by the
+ * batcher's padded-cache limit, selectBatch). Batches of one expert run one at a time, and onnxruntime
+ * reads its inputs only during the call, so the next batch may overwrite them.
+ * Why: at 32 sessions a host allocated a fresh padded cache (megabytes) per batched step, and the
+ * garbage collector took as much of its CPU as onnxruntime itself (profile in BENCHMARKS.md).
+ */
+export class BatchScratch {
+  #arena = new Float32Array(0);
+  #used = 0;
+
+  /** Starts a batch: the arrays taken before are free again. */
+  reset(floats: number): void {
+    if (this.#arena.length < floats) this.#arena = new Float32Array(Math.max(floats, 2 * this.#arena.length));
+    this.#used = 0;
+  }
+
+  /** `n` floats of the arena, with whatever the last batch left there. */
+  take(n: number): Float32Array {
+    const a = this.#arena.subarray(this.#used, this.#used + n);
+    this.#used += n;
+    return a;
+  }
+
+  /** Floats held (for tests). */
+  get capacity(): number { return this.#arena.length; }
+}
+
+/**
+ * Builds the padded input tensors of `items` (all with the same T), in `scratch` when given (the
+ * tensors are then valid until the next call with the same scratch), else in fresh arrays.
+ */
+export function assembleBatch(items: readonly BatchItem[], D: number, kv: KvShape, scratch?: BatchScratch): AssembledBatch {
   if (items.length === 0) throw new Error('assembleBatch: no items');
   const T = items[0].T;
   let rows = 0;
@@ -88,19 +120,25 @@ export function assembleBatch(items: readonly BatchItem[], D: number, kv: KvShap
       rows: it.rows, T, pMax,
     };
   }
-  const hidden = new Float32Array(rows * T * D);
   const n = rows * kv.nHeads * pMax * kv.headDim;
+  const width = pMax + T;
+  scratch?.reset(rows * T * D + 2 * kv.layers * n + rows * width);
+  const alloc = (k: number) => (scratch ? scratch.take(k) : new Float32Array(k));
+  const hidden = alloc(rows * T * D);
   const past: PastKv = {
     rows, slots: pMax,
-    keys: Array.from({ length: kv.layers }, () => new Float32Array(n)),
-    values: Array.from({ length: kv.layers }, () => new Float32Array(n)),
+    keys: Array.from({ length: kv.layers }, () => alloc(n)),
+    values: Array.from({ length: kv.layers }, () => alloc(n)),
   };
-  const width = pMax + T;
-  const mask = new Float32Array(rows * width);
+  const mask = alloc(rows * width);
+  if (scratch) mask.fill(0);
   let r = 0;
   for (const it of items) {
     hidden.set(it.hidden, r * T * D);
     if (it.cache) copyIntoBatch(it.cache, past, r);
+    // Reused memory holds an earlier batch's numbers: padding must be zeros (a stale NaN times a zero
+    // attention weight would still be NaN).
+    if (scratch) zeroPadding(past, r, it.rows, it.cache?.length ?? 0, kv);
     for (let k = 0; k < it.rows; k++, r++) {
       const m = r * width;
       mask.fill(1, m, m + pastLenOf(it));
@@ -108,6 +146,20 @@ export function assembleBatch(items: readonly BatchItem[], D: number, kv: KvShap
     }
   }
   return { hidden: { data: hidden, dims: [rows, T, D] }, past, mask: { data: mask, dims: [rows, width] }, rows, T, pMax };
+}
+
+/** Zeroes the slots [filled, slots) of `count` rows from `row` in every `past_*` tensor. */
+function zeroPadding(past: PastKv, row: number, count: number, filled: number, kv: KvShape): void {
+  if (filled >= past.slots) return;
+  const Dh = kv.headDim;
+  for (const t of [...past.keys, ...past.values]) {
+    for (let b = row; b < row + count; b++) {
+      for (let h = 0; h < kv.nHeads; h++) {
+        const head = (b * kv.nHeads + h) * past.slots * Dh;
+        t.fill(0, head + filled * Dh, head + past.slots * Dh);
+      }
+    }
+  }
 }
 
 /** Splits a batched result back into per-item views (no copies). */

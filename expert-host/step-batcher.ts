@@ -8,7 +8,7 @@
 import { InternalError, ResourceExhaustedError, SwarmpathError } from '../shared/errors.ts';
 import type { ExpertModel } from '../shared/runtime-types.ts';
 import type { KvShape } from '../shared/model/kv-cache.ts';
-import { assembleBatch, pastLenOf, selectBatch, splitBatch, type BatchItem, type ItemResult } from './batch-assembly.ts';
+import { assembleBatch, BatchScratch, pastLenOf, selectBatch, splitBatch, type BatchItem, type ItemResult } from './batch-assembly.ts';
 import { decideFlush } from './batch-policy.ts';
 
 /** Default bound of a batched call's padded cache (see selectBatch); --batch-kv-mb overrides it. */
@@ -69,6 +69,7 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
   const sizes = new Map<number, number>();
   const positionBytes = init.kv.layers * 2 * init.kv.nHeads * init.kv.headDim * 4;
   const maxPadded = Math.max(1, Math.floor((init.maxBatchKvBytes ?? DEFAULT_MAX_BATCH_KV_BYTES) / positionBytes));
+  const scratch = new BatchScratch();
   let running = 0;
   let runningCalls = 0;
   let scheduled = false;
@@ -104,7 +105,7 @@ export function createStepBatcher(init: StepBatcherInit): StepBatcher {
     runningCalls += batch.length;
     const items = batch.map((q) => q.item);
     try {
-      const a = assembleBatch(items, init.D, init.kv);
+      const a = assembleBatch(items, init.D, init.kv, scratch);
       const t0 = performance.now();
       const out = await init.model.run(a.hidden, a.past, a.mask);
       const seconds = (performance.now() - t0) / 1000;

@@ -41,6 +41,7 @@ export const ROUTER_FLAGS = Object.freeze({
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
   'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads for stem and head', default: 1, min: 1 },
+  'max-batch': { kind: 'int', help: "most concurrent requests' decode steps in one stem or head call (1: each alone)", default: 64, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
   'allow-private-addresses': ALLOW_PRIVATE_FLAG,
   help: { kind: 'boolean', help: 'print this help', default: false },
@@ -85,6 +86,8 @@ export interface RouterConfig {
     maxConnections: number;
   }>;
   threads: number;
+  /** --max-batch: rows of one batched stem or head call. */
+  maxBatch: number;
   keyFile?: string;
   help: boolean;
 }
@@ -129,6 +132,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
       maxConnections: f['max-connections'],
     }),
     threads: f.threads,
+    maxBatch: f['max-batch'],
     ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] } : {}),
     help: f.help === true,
   });

@@ -29,7 +29,7 @@ export async function run(argv: string[]): Promise<number> {
   const router = await startRouter(config, {
     log,
     loadPackage: (dir) => loadPackage(dir),
-    openRuntime: (pkg) => openModelRuntime({ pkg, threads: config.threads, log }),
+    openRuntime: (pkg) => openModelRuntime({ pkg, threads: config.threads, maxBatchRows: config.maxBatch, log }),
     createNode: async (init) => {
       const node = await createSwarmNode({
         listen: [...init.listen], bootstrap: [...init.bootstrap], keyFile: init.keyFile, clientMode: true, log: log.child('dht'),

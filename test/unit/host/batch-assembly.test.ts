@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
-import { assembleBatch, selectBatch, splitBatch, type BatchItem } from '../../../expert-host/batch-assembly.ts';
+import { assembleBatch, BatchScratch, selectBatch, splitBatch, type BatchItem } from '../../../expert-host/batch-assembly.ts';
 import { appendKv, createKvCache, type KvCache } from '../../../shared/model/kv-cache.ts';
 
 const kv = { layers: 1, nHeads: 1, headDim: 2 }; // 4 floats per position: [L=1][k,v][H=1][Dh=2]
@@ -60,6 +60,34 @@ test('a truncated cache batches only its remaining positions', () => {
   assert.equal(a.pMax, 2);
   assert.deepEqual([...a.past.keys[0].subarray(0, 4)], [10, 11, 0, 0]);
   assert.deepEqual([...a.mask.data], [1, 0, 1, 1, 1, 1]);
+});
+
+test('with a scratch, batches reuse one arena, equal fresh assembly, and pad with zeros over stale numbers', () => {
+  const scratch = new BatchScratch();
+  const bigger: BatchItem[] = [
+    { hidden: fill(D, 1), rows: 1, T: 1, cache: cacheOf(3, 10) },
+    { hidden: fill(D, 3), rows: 1, T: 1, cache: cacheOf(3, 20) },
+    { hidden: fill(D, 5), rows: 1, T: 1, cache: cacheOf(3, 30) },
+  ];
+  const first = assembleBatch(bigger, D, kv, scratch);
+  first.past.keys[0].fill(Number.NaN); // what a stale arena may hold
+  first.past.values[0].fill(Number.POSITIVE_INFINITY);
+  first.mask.data.fill(7);
+  const held = scratch.capacity;
+  const items: BatchItem[] = [
+    { hidden: fill(D, 1), rows: 1, T: 1, cache: cacheOf(2, 10) },
+    { hidden: fill(D, 3), rows: 1, T: 1, cache: null },
+    { hidden: fill(D, 5), rows: 1, T: 1, cache: cacheOf(3, 50) },
+  ];
+  const reused = assembleBatch(items, D, kv, scratch);
+  const fresh = assembleBatch(items, D, kv);
+  assert.equal(scratch.capacity, held, 'no new arena for a batch that fits');
+  assert.equal(reused.past.keys[0].buffer, first.past.keys[0].buffer, 'the same memory as the batch before');
+  assert.deepEqual([...reused.hidden.data], [...fresh.hidden.data]);
+  assert.deepEqual([...reused.past.keys[0]], [...fresh.past.keys[0]]);
+  assert.deepEqual([...reused.past.values[0]], [...fresh.past.values[0]]);
+  assert.deepEqual([...reused.mask.data], [...fresh.mask.data]);
+  assert.deepEqual(reused.mask.dims, fresh.mask.dims);
 });
 
 test('multi-row Forward calls and prefill T > 1 batch by rows; results split into views', () => {

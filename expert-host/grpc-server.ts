@@ -1,11 +1,11 @@
 /**
- * Binds the host core to the wire: the ExpertHost gRPC service (Info, Forward, Session, FetchShard, Push)
+ * Binds the host core to the wire: the ExpertHost gRPC service (Info, Forward, Session, Sessions, FetchShard, Push)
  * on one grpc-js server with explicit message size and connection limits (host-limits.ts). Every
  * handler answers bad input with a status and a message (shared/grpc/errors.ts); nothing a client
  * sends can crash the host. Each call is charged to its peer (peer-key.ts) in one ledger
  * (peer-ledger.ts): Session streams, concurrent Forward calls and FetchShard streams, request bytes
  * in flight; Info reports to each caller the KV bytes it could reserve. A Push stream (host-to-host
- * forwarding) holds one of its peer's stream slots, and each pushed step its bytes in the peer's
+ * forwarding) or a `Sessions` stream (session-mux.ts, each of its sessions one more) holds one of its peer's stream slots, and each pushed step its bytes in the peer's
  * in-flight budget until it has run (push-inbox.ts); chained steps push on with pusher.ts.
  */
 import * as grpc from '@grpc/grpc-js';
@@ -24,6 +24,7 @@ import { createPeerLedger, type Lease, type PeerLedger } from './peer-ledger.ts'
 import { createPushRegistry } from './push-inbox.ts';
 import { createPusher } from './pusher.ts';
 import { createSessionRegistry, handleSession, type SessionCall } from './session-handler.ts';
+import { handleSessionMux, type MuxSet, type SessionsCall } from './session-mux.ts';
 import { handleFetchShard, type ShardCall } from './shard-handler.ts';
 
 export interface GrpcServerInit {
@@ -64,6 +65,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
   const pushes = createPushRegistry();
   const pusher = createPusher({ allowPrivateAddresses: init.allowPrivateAddresses ?? false, maxMessageBytes: init.maxMessageBytes }, log);
   const chain = { registry: pushes, pusher };
+  const muxes: MuxSet = new Set();
 
   server.addService(expertHostService(), {
     Info(call: grpc.ServerUnaryCall<InfoRequestMsg, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
@@ -96,6 +98,14 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     Session(call: SessionCall) {
       rpc('Session', 0);
       handleSession(call, core, registry, log, { peer: peerKey(call.getPeer()), ledger, limits: limits.session, chain });
+    },
+    Sessions(call: SessionsCall) {
+      rpc('Sessions', 0);
+      const peer = peerKey(call.getPeer());
+      handleSessionMux(call, {
+        peer, ledger,
+        serve: (sub) => handleSession(sub, core, registry, log, { peer, ledger, limits: limits.session, chain }),
+      }, muxes);
     },
     Push(call: grpc.ServerDuplexStream<PushRequestMsg, PushResponseMsg>) {
       rpc('Push', 0);
@@ -153,7 +163,10 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     },
     sessions: () => registry.size(),
     ledger,
-    endSessions: (err) => registry.endAll(err),
+    endSessions: (err) => {
+      registry.endAll(err);
+      for (const m of [...muxes]) m.end();
+    },
     stop(graceMs) {
       pusher.close();
       return new Promise<void>((resolve) => {

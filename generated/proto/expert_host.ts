@@ -19,6 +19,10 @@ import type { SessionRequest as _swarmpath_v1_SessionRequest, SessionRequest__Ou
 import type { SessionResponse as _swarmpath_v1_SessionResponse, SessionResponse__Output as _swarmpath_v1_SessionResponse__Output } from './swarmpath/v1/SessionResponse.ts';
 import type { SessionStep as _swarmpath_v1_SessionStep, SessionStep__Output as _swarmpath_v1_SessionStep__Output } from './swarmpath/v1/SessionStep.ts';
 import type { SessionStepResult as _swarmpath_v1_SessionStepResult, SessionStepResult__Output as _swarmpath_v1_SessionStepResult__Output } from './swarmpath/v1/SessionStepResult.ts';
+import type { SessionsRequest as _swarmpath_v1_SessionsRequest, SessionsRequest__Output as _swarmpath_v1_SessionsRequest__Output } from './swarmpath/v1/SessionsRequest.ts';
+import type { SessionsRequestItem as _swarmpath_v1_SessionsRequestItem, SessionsRequestItem__Output as _swarmpath_v1_SessionsRequestItem__Output } from './swarmpath/v1/SessionsRequestItem.ts';
+import type { SessionsResponse as _swarmpath_v1_SessionsResponse, SessionsResponse__Output as _swarmpath_v1_SessionsResponse__Output } from './swarmpath/v1/SessionsResponse.ts';
+import type { SessionsResponseItem as _swarmpath_v1_SessionsResponseItem, SessionsResponseItem__Output as _swarmpath_v1_SessionsResponseItem__Output } from './swarmpath/v1/SessionsResponseItem.ts';
 import type { ShardChunk as _swarmpath_v1_ShardChunk, ShardChunk__Output as _swarmpath_v1_ShardChunk__Output } from './swarmpath/v1/ShardChunk.ts';
 import type { Tensor as _swarmpath_v1_Tensor, Tensor__Output as _swarmpath_v1_Tensor__Output } from './swarmpath/v1/Tensor.ts';
 
@@ -48,6 +52,10 @@ export interface ProtoGrpcType {
       SessionResponse: MessageTypeDefinition<_swarmpath_v1_SessionResponse, _swarmpath_v1_SessionResponse__Output>
       SessionStep: MessageTypeDefinition<_swarmpath_v1_SessionStep, _swarmpath_v1_SessionStep__Output>
       SessionStepResult: MessageTypeDefinition<_swarmpath_v1_SessionStepResult, _swarmpath_v1_SessionStepResult__Output>
+      SessionsRequest: MessageTypeDefinition<_swarmpath_v1_SessionsRequest, _swarmpath_v1_SessionsRequest__Output>
+      SessionsRequestItem: MessageTypeDefinition<_swarmpath_v1_SessionsRequestItem, _swarmpath_v1_SessionsRequestItem__Output>
+      SessionsResponse: MessageTypeDefinition<_swarmpath_v1_SessionsResponse, _swarmpath_v1_SessionsResponse__Output>
+      SessionsResponseItem: MessageTypeDefinition<_swarmpath_v1_SessionsResponseItem, _swarmpath_v1_SessionsResponseItem__Output>
       ShardChunk: MessageTypeDefinition<_swarmpath_v1_ShardChunk, _swarmpath_v1_ShardChunk__Output>
       Tensor: MessageTypeDefinition<_swarmpath_v1_Tensor, _swarmpath_v1_Tensor__Output>
     }

@@ -2,7 +2,8 @@
  * The gRPC client of one expert host: `createExpertClient(address)` implements ExpertClient
  * (shared/transport-types.ts) over one channel. Every call has a deadline and carries the caller's
  * `traceparent` in metadata; tensors travel as raw typed bytes (float32, or float16 when asked);
- * every failure is a SwarmpathError (shared/grpc/errors.ts).
+ * every failure is a SwarmpathError (shared/grpc/errors.ts). Sessions share one `Sessions` stream
+ * to the host (session-mux.ts) unless the host has none, or `sessionMux` is false.
  */
 import * as grpc from '@grpc/grpc-js';
 import { InternalError } from '../errors.ts';
@@ -13,7 +14,9 @@ import { clientChannelOptions, DEFAULT_MAX_MESSAGE_BYTES } from './channel-optio
 import { fromServiceError } from './errors.ts';
 import { expertHostClientConstructor } from './proto.ts';
 import { openSessionOnStream, type SessionStream } from './session-client.ts';
+import { SessionMux, type SessionsCall } from './session-mux.ts';
 import { decodeTensor, encodeTensor, protoDtype } from './tensor-codec.ts';
+import type { SessionRequestMsg, SessionResponseMsg } from './wire-types.ts';
 import type { FetchShardRequestMsg, ForwardRequestMsg, ForwardResponseMsg, InfoRequestMsg, InfoResponseMsg, PushRequestMsg, PushResponseMsg, ShardChunkMsg } from './wire-types.ts';
 
 export interface ExpertClientOptions {
@@ -21,6 +24,8 @@ export interface ExpertClientOptions {
   maxMessageBytes?: number;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
+  /** Sessions share one `Sessions` stream (default true); false: one Session stream each. */
+  sessionMux?: boolean;
 }
 
 /** One chunk of a shard as FetchShard streams it. */
@@ -58,7 +63,8 @@ interface RawClient extends grpc.Client {
   Info: Unary<InfoRequestMsg, InfoResponseMsg>;
   Forward: Unary<ForwardRequestMsg, ForwardResponseMsg>;
   Push(md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<PushRequestMsg, PushResponseMsg>;
-  Session(md: grpc.Metadata, o: grpc.CallOptions): SessionStream;
+  Session(md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientDuplexStream<SessionRequestMsg, SessionResponseMsg>;
+  Sessions(md: grpc.Metadata, o: grpc.CallOptions): SessionsCall;
   FetchShard(req: FetchShardRequestMsg, md: grpc.Metadata, o: grpc.CallOptions): grpc.ClientReadableStream<ShardChunkMsg>;
 }
 
@@ -69,6 +75,14 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
     ...clientChannelOptions(opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES),
     ...opts.channelOptions,
   }) as unknown as RawClient;
+
+  const plainSession = (traceparent: string): SessionStream => raw.Session(callMetadata({ traceparent }), {});
+  let muxSupported = opts.sessionMux ?? true;
+  const mux = new SessionMux({
+    openMux: () => raw.Sessions(new grpc.Metadata(), {}),
+    openPlain: plainSession,
+    onUnsupported: () => { muxSupported = false; },
+  });
 
   function unary<Req, Res>(method: Unary<Req, Res>, req: Req, o: CallOpts): Promise<Res> {
     return new Promise((resolve, reject) => {
@@ -104,7 +118,7 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
       }
     },
     openSession(expertId: string, maxLength: number, o: CallOpts & { acceptPush?: boolean }): Promise<ExpertSession> {
-      const stream = raw.Session(callMetadata(o), {});
+      const stream = muxSupported ? mux.open(o.traceparent ?? '') : plainSession(o.traceparent ?? '');
       return openSessionOnStream(stream, address, { expertId, maxLength, acceptPush: o.acceptPush, opts: o });
     },
     openPushStream(): PushStream {
@@ -165,6 +179,7 @@ export function createExpertClient(address: string, opts: ExpertClientOptions = 
       };
     },
     close(): void {
+      mux.close();
       raw.close();
     },
   };

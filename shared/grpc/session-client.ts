@@ -33,8 +33,15 @@ const PUSH_TOKEN_BYTES = 16;
 /** Chained steps whose push failure is still listened for (the oldest are forgotten). */
 const PUSH_WATCH = 16;
 
-/** What the session client needs of the stream (a grpc-js ClientDuplexStream). */
-export type SessionStream = grpc.ClientDuplexStream<SessionRequestMsg, SessionResponseMsg>;
+/** What the session client needs of its stream: a grpc-js Session stream, or a sub-stream of session-mux.ts. */
+export interface SessionStream {
+  write(msg: SessionRequestMsg): boolean;
+  end(): void;
+  cancel(): void;
+  on(event: 'data', fn: (m: SessionResponseMsg) => void): this;
+  on(event: 'error', fn: (e: Error) => void): this;
+  on(event: 'status', fn: (s: grpc.StatusObject) => void): this;
+}
 
 /** Opens a session on `stream` (already started); resolves once the host answers `opened`. */
 export function openSessionOnStream(stream: SessionStream, address: string, init: {

@@ -18,6 +18,10 @@ import type { ShardChunk__Output } from '../../generated/proto/swarmpath/v1/Shar
 import type { PushRequest__Output } from '../../generated/proto/swarmpath/v1/PushRequest.ts';
 import type { PushResponse__Output } from '../../generated/proto/swarmpath/v1/PushResponse.ts';
 import type { PushTarget__Output } from '../../generated/proto/swarmpath/v1/PushTarget.ts';
+import type { SessionsRequest__Output } from '../../generated/proto/swarmpath/v1/SessionsRequest.ts';
+import type { SessionsRequestItem__Output } from '../../generated/proto/swarmpath/v1/SessionsRequestItem.ts';
+import type { SessionsResponse__Output } from '../../generated/proto/swarmpath/v1/SessionsResponse.ts';
+import type { SessionsResponseItem__Output } from '../../generated/proto/swarmpath/v1/SessionsResponseItem.ts';
 
 /** The proto's DType enum by name (`FLOAT32`); not the router's `WireDtype` ('float32' | 'float16'). */
 export type ProtoDType = DType__Output;
@@ -41,3 +45,7 @@ export type ShardChunkMsg = ShardChunk__Output;
 export type PushRequestMsg = PushRequest__Output;
 export type PushResponseMsg = PushResponse__Output;
 export type PushTargetMsg = PushTarget__Output;
+export type SessionsRequestMsg = SessionsRequest__Output;
+export type SessionsRequestItemMsg = SessionsRequestItem__Output;
+export type SessionsResponseMsg = SessionsResponse__Output;
+export type SessionsResponseItemMsg = SessionsResponseItem__Output;

@@ -55,7 +55,7 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) test(`one comple
       // Multi-token steps: the session's prefill and the router's probe of the host (a stateless Forward).
       assert.equal(sampleValue(fams, 'swarmpath_host_steps_total', { expert: id, kind: 'prefill' }), 2);
       assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Forward', code: 'OK' }), 1, 'one probe');
-      assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Session', code: 'OK' }), 1, 'one session stream');
+      assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Sessions', code: 'OK' }), 1, 'the session went over one Sessions stream');
     }
     // The router's /metrics counted the request and its tokens.
     const router = parsePrometheusText(await (await fetch(`${swarm.http}/metrics`)).text());

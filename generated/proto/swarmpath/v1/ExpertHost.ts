@@ -11,6 +11,8 @@ import type { PushRequest as _swarmpath_v1_PushRequest, PushRequest__Output as _
 import type { PushResponse as _swarmpath_v1_PushResponse, PushResponse__Output as _swarmpath_v1_PushResponse__Output } from '../../swarmpath/v1/PushResponse.ts';
 import type { SessionRequest as _swarmpath_v1_SessionRequest, SessionRequest__Output as _swarmpath_v1_SessionRequest__Output } from '../../swarmpath/v1/SessionRequest.ts';
 import type { SessionResponse as _swarmpath_v1_SessionResponse, SessionResponse__Output as _swarmpath_v1_SessionResponse__Output } from '../../swarmpath/v1/SessionResponse.ts';
+import type { SessionsRequest as _swarmpath_v1_SessionsRequest, SessionsRequest__Output as _swarmpath_v1_SessionsRequest__Output } from '../../swarmpath/v1/SessionsRequest.ts';
+import type { SessionsResponse as _swarmpath_v1_SessionsResponse, SessionsResponse__Output as _swarmpath_v1_SessionsResponse__Output } from '../../swarmpath/v1/SessionsResponse.ts';
 import type { ShardChunk as _swarmpath_v1_ShardChunk, ShardChunk__Output as _swarmpath_v1_ShardChunk__Output } from '../../swarmpath/v1/ShardChunk.ts';
 
 export interface ExpertHostClient extends grpc.Client {
@@ -83,6 +85,21 @@ export interface ExpertHostClient extends grpc.Client {
   session(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_SessionRequest, _swarmpath_v1_SessionResponse__Output>;
   session(options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_SessionRequest, _swarmpath_v1_SessionResponse__Output>;
   
+  /**
+   * Many sessions over one stream (a router opens one per host): each item belongs to a sub-stream
+   * that behaves exactly as one `Session` stream, and items written at once travel in one message,
+   * so that the steps of concurrent sessions cost one message each way instead of one per session.
+   */
+  Sessions(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_SessionsRequest, _swarmpath_v1_SessionsResponse__Output>;
+  Sessions(options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_SessionsRequest, _swarmpath_v1_SessionsResponse__Output>;
+  /**
+   * Many sessions over one stream (a router opens one per host): each item belongs to a sub-stream
+   * that behaves exactly as one `Session` stream, and items written at once travel in one message,
+   * so that the steps of concurrent sessions cost one message each way instead of one per session.
+   */
+  sessions(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_SessionsRequest, _swarmpath_v1_SessionsResponse__Output>;
+  sessions(options?: grpc.CallOptions): grpc.ClientDuplexStream<_swarmpath_v1_SessionsRequest, _swarmpath_v1_SessionsResponse__Output>;
+  
 }
 
 export interface ExpertHostHandlers extends grpc.UntypedServiceImplementation {
@@ -114,6 +131,13 @@ export interface ExpertHostHandlers extends grpc.UntypedServiceImplementation {
    */
   Session: grpc.handleBidiStreamingCall<_swarmpath_v1_SessionRequest__Output, _swarmpath_v1_SessionResponse>;
   
+  /**
+   * Many sessions over one stream (a router opens one per host): each item belongs to a sub-stream
+   * that behaves exactly as one `Session` stream, and items written at once travel in one message,
+   * so that the steps of concurrent sessions cost one message each way instead of one per session.
+   */
+  Sessions: grpc.handleBidiStreamingCall<_swarmpath_v1_SessionsRequest__Output, _swarmpath_v1_SessionsResponse>;
+  
 }
 
 export interface ExpertHostDefinition extends grpc.ServiceDefinition {
@@ -122,4 +146,5 @@ export interface ExpertHostDefinition extends grpc.ServiceDefinition {
   Info: MethodDefinition<_swarmpath_v1_InfoRequest, _swarmpath_v1_InfoResponse, _swarmpath_v1_InfoRequest__Output, _swarmpath_v1_InfoResponse__Output>
   Push: MethodDefinition<_swarmpath_v1_PushRequest, _swarmpath_v1_PushResponse, _swarmpath_v1_PushRequest__Output, _swarmpath_v1_PushResponse__Output>
   Session: MethodDefinition<_swarmpath_v1_SessionRequest, _swarmpath_v1_SessionResponse, _swarmpath_v1_SessionRequest__Output, _swarmpath_v1_SessionResponse__Output>
+  Sessions: MethodDefinition<_swarmpath_v1_SessionsRequest, _swarmpath_v1_SessionsResponse, _swarmpath_v1_SessionsRequest__Output, _swarmpath_v1_SessionsResponse__Output>
 }

@@ -37,6 +37,7 @@ export const ROUTER_FLAGS = Object.freeze({
   'distrust-s': { kind: 'number', help: 'how long a host that failed its probe gets no work, seconds', default: 600, min: 1 },
   'reroute-every': { kind: 'int', help: 'choose the path again after every N generated tokens from the last prefix_bytes bytes of the context (DiPaCo re-routing; moved stages are prefilled with the whole context); 0 = route once, on the prompt', env: 'SWARMPATH_REROUTE_EVERY', default: 0, min: 0 },
   chain: { kind: 'string', help: "host-to-host forwarding: each stage's host sends its output straight to the next stage's host (every host still answers the router, which checks and records it). auto: unless every host of the path is on this machine (there relaying costs less CPU; BENCHMARKS.md); off: the router relays every hop", env: 'SWARMPATH_CHAIN', default: 'auto', choices: ['auto', 'on', 'off'] },
+  'prefill-chunk': { kind: 'int', help: 'a prompt of at least twice this many tokens goes through the stages in chunks of this many, pipelined (each stage works on one chunk while the next stage works on the one before); 0 = in one step', default: 256, min: 0 },
   'wire-dtype': { kind: 'string', help: 'activations on the wire (float16 halves traffic, changes numbers slightly)', default: 'float32', choices: ['float32', 'float16'] },
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight requests, seconds', default: 30, min: 0 },
   'body-limit-kb': { kind: 'int', help: 'largest request body, KiB (then 413)', default: 1024, min: 1 },
@@ -86,6 +87,8 @@ export interface RouterConfig {
     maxConnections: number;
   }>;
   threads: number;
+  /** --prefill-chunk: positions of a pipelined prefill's chunks (0: none). */
+  prefillChunk: number;
   /** --max-batch: rows of one batched stem or head call. */
   maxBatch: number;
   keyFile?: string;
@@ -133,6 +136,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     }),
     threads: f.threads,
     maxBatch: f['max-batch'],
+    prefillChunk: f['prefill-chunk'],
     ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] } : {}),
     help: f.help === true,
   });

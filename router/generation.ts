@@ -95,6 +95,8 @@ export interface GeneratorInit extends StageTimeouts {
   chain?: ChainMode;
   /** Choose the path again after every N generated tokens (router --reroute-every); 0 or absent: never. */
   rerouteEvery?: number;
+  /** Positions of a pipelined prefill's chunks (router --prefill-chunk; path-session.ts). */
+  prefillChunk?: number;
 }
 
 export interface GeneratorComponents {

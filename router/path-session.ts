@@ -1,7 +1,10 @@
 /**
  * A generation session over a whole path: one StageSession per expert, run one after another for
  * each step (prefill, then one position per decode step). Stages fail over independently; stages
- * without a session open theirs together before a step.
+ * without a session open theirs together before a step. A long prefill (at least two chunks of
+ * PREFILL_CHUNK positions) that is not chained goes through the stages in chunks, pipelined: stage
+ * s runs chunk j while stage s + 1 runs chunk j - 1 (as in Petals), so that time to first token
+ * approaches one stage's compute rather than their sum.
  *
  * Re-routing (router/reroute.ts): `reroute(path, fromLevel)` ends the sessions of stages `fromLevel`…
  * and opens new ones on the new path's experts; at the next `forward` each of them is prefilled with
@@ -42,6 +45,8 @@ export interface PathSessionInit extends StageTimeouts {
   recordInputs?: boolean;
   /** Chained steps (host-to-host forwarding) where every stage can take them (default off). */
   chain?: ChainMode;
+  /** Positions of a pipelined prefill's chunks (default PREFILL_CHUNK; 0: never pipelined). */
+  prefillChunk?: number;
 }
 
 /**
@@ -57,6 +62,9 @@ export interface ChainStats {
   /** Stages whose input the router supplied or that it ran as a plain step after a chained attempt. */
   fallbacks: number;
 }
+
+/** Positions of one chunk of a pipelined prefill (a step of at least twice this many is pipelined; PathSessionInit.prefillChunk). */
+export const PREFILL_CHUNK = 256;
 
 /** How long a chained stage's answer is awaited, after the stage before it answered, before the router supplies its input itself, ms (plus twice its last duration). */
 const PUSH_HEDGE_MS = 250;
@@ -109,6 +117,10 @@ export class PathSession {
     if (this.#chains() && this.#stages.every((st) => st.chainable(position))) {
       return this.#forwardChained(hidden, position, opts);
     }
+    const chunk = this.#init.prefillChunk ?? PREFILL_CHUNK;
+    if (chunk > 0 && T >= 2 * chunk && this.#stages.length > 1 && this.#stages.every((st) => st.length === position)) {
+      return this.#forwardPipelined(hidden, position, chunk, opts);
+    }
     for (let s = 0; s < this.#stages.length; s++) {
       const stage = this.#stages[s];
       const fresh = stage.length === 0 && position > 0;
@@ -121,6 +133,55 @@ export class PathSession {
       h = out;
     }
     return h;
+  }
+
+  /**
+   * A long step (a prompt) in chunks of `chunk` positions, pipelined across stages: stage s runs
+   * chunk j while stage s + 1 runs chunk j - 1, so that the stages' hosts compute at once instead of
+   * in turn. Each stage still takes its chunks in order, one step at a time (its failover replays as
+   * for any step). Resolves the last stage's outputs of every chunk, joined: [1,T,D].
+   */
+  async #forwardPipelined(hidden: F32, position: number, chunk: number, opts: StepOpts): Promise<F32> {
+    const D = this.#init.dModel;
+    const T = hidden.dims[1];
+    const chunks: F32[] = [];
+    for (let at = 0; at < T; at += chunk) {
+      const n = Math.min(chunk, T - at);
+      chunks.push({ data: hidden.data.subarray(at * D, (at + n) * D), dims: [1, n, D] });
+    }
+    const failed = new AbortController();
+    const stepOpts: StepOpts = { ...opts, signal: opts.signal ? AbortSignal.any([opts.signal, failed.signal]) : failed.signal };
+    // outputs[s][j]: stage s's output of chunk j; stage s + 1 awaits it.
+    const outputs: Promise<F32>[][] = this.#stages.map(() => []);
+    const runStage = async (s: number): Promise<void> => {
+      let at = position;
+      for (let j = 0; j < chunks.length; j++) {
+        const input = s === 0 ? chunks[j] : await outputs[s - 1][j];
+        const out = await this.#stages[s].step(input, at, stepOpts);
+        if (this.#init.recordInputs) this.#record(s, input, at, input.dims[1]);
+        at += input.dims[1];
+        resolvers[s][j].resolve(out);
+      }
+    };
+    const resolvers = this.#stages.map((_, s) => chunks.map((_, j) => {
+      let r!: { resolve(o: F32): void; reject(e: unknown): void };
+      outputs[s][j] = new Promise<F32>((resolve, reject) => { r = { resolve, reject }; });
+      outputs[s][j].catch(() => {}); // a failure is reported once, by its stage's loop
+      return r;
+    }));
+    // The first stage to fail for good fails the step; the others stop (their steps are cancelled).
+    let firstError: unknown;
+    await Promise.allSettled(this.#stages.map((_, s) => runStage(s).catch((err: unknown) => {
+      firstError ??= err;
+      for (const r of resolvers[s]) r.reject(err);
+      failed.abort();
+    })));
+    if (firstError !== undefined) throw firstError;
+    const last = await Promise.all(outputs[this.#stages.length - 1]);
+    const data = new Float32Array(T * D);
+    let at = 0;
+    for (const o of last) { data.set(o.data.subarray(0, o.dims[1] * D), at * D); at += o.dims[1]; }
+    return { data, dims: [1, T, D] };
   }
 
   /** Whether this step may go chained (ChainMode); each stage must still be `chainable`. */

@@ -79,7 +79,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
     } : {}),
   }), (expert, peer, errorCode) => stats.called(expert, peer, errorCode));
   pool.warm(pkg.manifest.levels.flatMap((l) => l.experts.map((e) => e.id)));
-  const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype, chain: config.chain, rerouteEvery: config.rerouteEvery }, {
+  const generator = createGenerator({ stepTimeoutMs: config.stepTimeoutMs, wireDtype: config.wireDtype, chain: config.chain, rerouteEvery: config.rerouteEvery, prefillChunk: config.prefillChunk }, {
     runtime, pool, log: log.child('generation'),
     events: {
       onFailover: (expert, reason) => {

@@ -27,13 +27,13 @@ export function wireDtypeOf(d: ProtoDType | number | undefined | null): WireDtyp
   return name === 'FLOAT32' ? 'float32' : name === 'FLOAT16' ? 'float16' : undefined;
 }
 
-/** Encodes a float32 tensor as `dtype` (float32: a view of the same memory, no copy). */
 /** SHA-256 of a tensor's float32 values (SessionStepResult.input_digest: host and router compute it alike). */
 export function tensorDigest(t: F32): Buffer {
   const n = t.dims.reduce((a, b) => a * b, 1);
   return createHash('sha256').update(new Uint8Array(t.data.buffer, t.data.byteOffset, n * 4)).digest();
 }
 
+/** Encodes a float32 tensor as `dtype` (float32: a view of the same memory, no copy). */
 export function encodeTensor(t: F32, dtype: WireDtype = 'float32'): EncodedTensor {
   const shape = [...t.dims];
   if (dtype === 'float16') {

@@ -1,8 +1,10 @@
 /**
- * Batching across concurrent requests with real host processes, real gRPC and real onnxruntime on
- * the bundled model: decode steps of sessions running at once share the router's stem and head calls
- * (router/row-batcher.ts) and the hosts' expert calls (expert-host/step-batcher.ts, reusing one
- * input arena), and every session still gets the tokens it gets alone.
+ * The throughput work with real host processes, real gRPC and real onnxruntime on the bundled model:
+ * decode steps of sessions running at once share the router's stem and head calls
+ * (router/row-batcher.ts), the hosts' expert calls (expert-host/step-batcher.ts, reusing one input
+ * arena) and the wire (one Sessions stream per host), and every session still gets the tokens it
+ * gets alone; a long prompt's pipelined prefill (router/path-session.ts) gives the tokens of the
+ * prompt run in one step.
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +16,7 @@ import { loadPackage } from '../../../shared/model/package.ts';
 import { choosePath } from '../../../shared/model/path-choice.ts';
 import type { ModelPackage } from '../../../shared/runtime-types.ts';
 import { openModelRuntime, type ModelRuntime } from '../../../router/model-runtime.ts';
-import { PathSession } from '../../../router/path-session.ts';
+import { PathSession, PREFILL_CHUNK } from '../../../router/path-session.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
 import { createReplicaPool, type ReplicaPool } from '../../../router/replica-pool.ts';
 
@@ -47,9 +49,9 @@ const opts = () => ({ deadlineMs: Date.now() + 30_000 });
 const D = () => pkg.manifest.dims.d_model;
 
 /** Seeded sampled tokens of `steps` decode steps after `prompt` (temperature 0.8: any numeric drift shows). */
-async function decode(prompt: string, steps: number, seed: number): Promise<number[]> {
+async function decode(prompt: string, steps: number, seed: number, prefillChunk = PREFILL_CHUNK): Promise<number[]> {
   const bytes = new TextEncoder().encode(prompt);
-  const ps = new PathSession({ path, maxLength: bytes.length + steps + 1, dModel: D(), chain: 'off' }, { pool, log: silentLogger });
+  const ps = new PathSession({ path, maxLength: bytes.length + steps + 1, dModel: D(), chain: 'off', prefillChunk }, { pool, log: silentLogger });
   const sample = runtime.sampler(seed, { temperature: 0.8, topP: 1 });
   try {
     let tok = sample(await runtime.lastLogits(await ps.forward(await runtime.embed(bytes, 0), 0, opts())));
@@ -94,5 +96,15 @@ test("batched stem and head rows equal each row's lone call", async () => {
     assert.equal(rowsSeen(lone.batchSizes().stem), 1);
   } finally {
     await lone.release();
+  }
+});
+
+test('a 700-byte prompt prefilled in pipelined chunks gives the tokens of the prompt run in one step', async () => {
+  const prompt = 'Package: swarmpath\nDescription: experts on a path, '.repeat(14).slice(0, 700);
+  assert.ok(prompt.length >= 2 * PREFILL_CHUNK, 'long enough to be pipelined');
+  for (const seed of [1, 2]) {
+    const whole = await decode(prompt, 24, seed, 0);
+    const pipelined = await decode(prompt, 24, seed);
+    assert.deepEqual(pipelined, whole, `seed ${seed}`);
   }
 });

@@ -75,6 +75,8 @@ export interface DecodeResult {
   ttft_ms_512_monolithic?: number;
   /** ttft_ms_512 / ttft_ms_512_monolithic (reported, no bar). */
   ttft_ratio_512?: number;
+  /** ttft_ms_512 with the prompt in one step through each stage (no pipelined prefill, router --prefill-chunk 0). */
+  ttft_ms_512_unpipelined?: number;
   tokens_per_s_1: number;
   tokens_per_s_c: number;
   /** tokens_per_s_c with host-to-host forwarding forced on. */
@@ -143,10 +145,13 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
     let chained = 0, fallbacks = 0;
     const long = Math.min(512, pkg.manifest.dims.max_context - sizes.posSteps - 1);
     const promptLong = promptOf(long);
-    const pos512: number[] = [], monoPos16: number[] = [], monoPos512: number[] = [], ttft: number[] = [], ttftMono: number[] = [];
+    const pos512: number[] = [], monoPos16: number[] = [], monoPos512: number[] = [], ttft: number[] = [], ttftMono: number[] = [], ttftWhole: number[] = [];
     // onnxruntime runs the first few calls of a new input shape several times slower (the 512-token
     // prefill: 160-290 ms for its first three calls in one process, 22-40 ms after): warm both sides.
-    for (let i = 0; i < LONG_WARMUPS; i++) await Promise.all([monolithicSteps(mono, promptLong, 0), swarmSteps(pipeline, path, promptLong, 0)]);
+    for (let i = 0; i < LONG_WARMUPS; i++) {
+      await Promise.all([monolithicSteps(mono, promptLong, 0), swarmSteps(pipeline, path, promptLong, 0)]);
+      await swarmSteps(pipeline, path, promptLong, 0, 'auto', 0);
+    }
     for (let r = -1; r < sizes.repeats; r++) {
       const m = await monolithicSteps(mono, prompt16, sizes.steps);
       const e: number[] = [];
@@ -155,7 +160,9 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
       const sc = await swarmSteps(pipeline, path, prompt16, sizes.steps, 'on');
       const l = await swarmSteps(pipeline, path, promptLong, sizes.posSteps);
       const ml = await monolithicSteps(mono, promptLong, sizes.posSteps);
+      const lw = await swarmSteps(pipeline, path, promptLong, 0, 'auto', 0);
       if (r < 0) continue; // warm-up round
+      ttftWhole.push(lw.prefillMs);
       pos512.push(...l.times);
       monoPos512.push(...ml.times);
       ttft.push(l.prefillMs);
@@ -187,7 +194,7 @@ export async function runDecode(modelDir: string, sizes: DecodeSizes, log: Logge
     log.info('wan timed', { ...wan });
     const hops = path.length;
     const stagesMs = median(stages);
-    const ttftFigures = long === 512 ? ttftOf(median(ttft), median(ttftMono)) : {};
+    const ttftFigures = long === 512 ? { ...ttftOf(median(ttft), median(ttftMono)), ttft_ms_512_unpipelined: r3(median(ttftWhole)) } : {};
     log.info('ttft timed', { ...ttftFigures });
     return {
       model: pkg.manifest.name, path,
@@ -297,9 +304,9 @@ export async function monolithicSteps(runner: MonolithicRunner, prompt: Uint8Arr
  * ms of each of `steps` decode steps through the pipeline after `prompt`, their parts, tokens/s, and
  * the prompt's prefill up to its first token (time to first token through the swarm).
  */
-export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number, chain: ChainMode = 'auto'):
+export async function swarmSteps(p: Pipeline, path: string[], prompt: Uint8Array, steps: number, chain: ChainMode = 'auto', prefillChunk?: number):
   Promise<{ times: number[]; parts: StepBreakdown[]; tokensPerS: number; prefillMs: number; chained: number; fallbacks: number }> {
-  const s = p.session(path, prompt.length + steps + 1, chain);
+  const s = p.session(path, prompt.length + steps + 1, chain, prefillChunk);
   try {
     const times: number[] = [];
     const parts: StepBreakdown[] = [];

@@ -18,8 +18,12 @@ import { PathSession, type ChainMode, type ChainStats } from '../router/path-ses
 export interface Pipeline {
   readonly runtime: RouterRuntime;
   readonly pool: ReplicaPool;
-  /** Opens a decode session on `path` with room for `maxLength` positions; `chain`: host-to-host forwarding (default auto, as the router). */
-  session(path: readonly string[], maxLength: number, chain?: ChainMode): DecodeSession;
+  /**
+   * Opens a decode session on `path` with room for `maxLength` positions; `chain`: host-to-host
+   * forwarding (default auto, as the router); `prefillChunk`: the pipelined prefill's chunk (default
+   * the router's; 0: in one step).
+   */
+  session(path: readonly string[], maxLength: number, chain?: ChainMode, prefillChunk?: number): DecodeSession;
   close(): Promise<void>;
 }
 
@@ -51,8 +55,8 @@ export async function openPipeline(pkg: ModelPackage, discovery: Discovery, thre
   const D = pkg.manifest.dims.d_model;
   return {
     runtime, pool,
-    session(path, maxLength, chain = 'auto') {
-      const ps = new PathSession({ path, maxLength, dModel: D, chain }, { pool, log: silentLogger });
+    session(path, maxLength, chain = 'auto', prefillChunk) {
+      const ps = new PathSession({ path, maxLength, dModel: D, chain, prefillChunk }, { pool, log: silentLogger });
       const sample = runtime.sampler(0, { temperature: 0, topP: 1 });
       let pos = 0;
       const last: StepBreakdown = { stemMs: 0, stagesMs: 0, headMs: 0 };

@@ -12,7 +12,9 @@ const DECODE_KEYS = ['monolithic_step_ms', 'swarm_step_ms', 'hops', 'grpc_echo_m
   'step_ms_pos16', 'step_ms_pos512', 'tokens_per_s_1', 'tokens_per_s_c', 'concurrency', 'host_rss_mb', 'router_rss_mb',
   // host-to-host forwarding (issue 12)
   'swarm_step_ms_chain', 'chained_steps', 'tokens_per_s_c_chain', 'wan_one_way_ms', 'wan_step_ms_chain', 'wan_step_ms_relay',
-  'wan_ttft_ms_chain', 'wan_ttft_ms_relay'];
+  'wan_ttft_ms_chain', 'wan_ttft_ms_relay',
+  // time to first token of a 512-token prompt: pipelined (the default), in one step, in one process
+  'ttft_ms_512', 'ttft_ms_512_unpipelined', 'ttft_ms_512_monolithic'];
 
 test('swarmpath bench --scenario decode --quick --json prints one JSON object with every decode key of SPEC.md section 6', async () => {
   const model = await synthFixture({ dModel: 64, heads: 4, layers: 1, levels: [2, 2], maxContext: 600 });

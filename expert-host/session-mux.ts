@@ -127,6 +127,8 @@ class ServerMux {
   send(item: SessionsResponseItemMsg): void {
     if (this.#closed) return;
     this.#out.push(item);
+    // A lone session has no one to wait for.
+    if (this.#subs.size <= 1 && !this.#scheduled) { this.#flush(); return; }
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());

@@ -207,6 +207,8 @@ class MuxStream {
   send(sub: SubStream, item: Partial<SessionsRequestItemMsg>): void {
     if (this.dead) return;
     this.#out.push({ stream: sub.id, request: null, halfClose: false, cancel: false, traceparent: sub.takeTraceparent(), ...item });
+    // A lone session has no one to wait for.
+    if (this.#subs.size <= 1 && !this.#scheduled) { this.#flush(); return; }
     if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.#flush());

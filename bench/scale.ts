@@ -10,7 +10,9 @@
  * - `scale_heal_s`: after 20 % of the hosts crash at once (every holder of some experts among them),
  *   the time until every expert is served again; `scale_moves` (moves made until the swarm settles)
  *   against `scale_moves_min` (the fewest that restore every expert to its target replicas), and
- *   `scale_settled` (no move in the last settle window: no oscillation).
+ *   `scale_settled` (no move in the last settle window), `scale_flaps` ((host, expert) pairs that
+ *   changed twice or more after the crash: 0 = no oscillation) and `scale_last_change_s` (when the
+ *   holder sets last changed).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +23,7 @@ import type { Logger } from '../shared/log.ts';
 import { silentLogger } from '../shared/log.ts';
 import type { HostInfo } from '../shared/transport-types.ts';
 import { SIM_TIMEOUTS, type ScaleSettings } from './scale-host.ts';
+import { HolderTimeline } from './scale-timeline.ts';
 import type { HostSnapshot, LocalInfos, ScaleReply, ScaleRequest } from './scale-worker.ts';
 
 export interface ScaleSizes {
@@ -58,6 +61,10 @@ export interface ScaleResult {
   scale_moves: number;
   scale_moves_min: number;
   scale_settled: boolean;
+  /** (host, expert) pairs that changed twice or more after the crash: a host joining an expert and leaving it again (scale-timeline.ts). */
+  scale_flaps: number;
+  /** Seconds from the crash to the last change of any holder set seen (healing and settle window). */
+  scale_last_change_s: number;
 }
 
 /** A request without its id (the id is added when it is sent). */
@@ -222,7 +229,10 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     const aliveNow = async () => (await full.snapshot()).filter((h) => !crashedIdx.has(h.index));
     const before = settledHosts.filter((h) => !crashedIdx.has(h.index));
     const movesMin = experts.reduce((a, e) => a + Math.max(0, sizes.targetReplicas - holdersIn(before, e)), 0);
+    const timeline = new HolderTimeline(experts);
+    timeline.observe(0, before);
     const t0 = performance.now();
+    const since = () => Math.round(performance.now() - t0) / 1000;
     await full.crash([...crashedIdx]);
     let alive = await aliveNow();
     const movesBefore = movesOf(alive);
@@ -230,18 +240,29 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     let healS = NaN;
     while (performance.now() - t0 < sizes.healTimeoutMs) {
       alive = await aliveNow();
-      if (Number.isNaN(healS) && experts.every((e) => holdersIn(alive, e) > 0)) healS = Math.round(performance.now() - t0) / 1000;
+      timeline.observe(since(), alive);
+      if (Number.isNaN(healS) && experts.every((e) => holdersIn(alive, e) > 0)) healS = since();
       if (experts.every((e) => holdersIn(alive, e) >= sizes.targetReplicas)) break;
       await sleep(250);
     }
     log.info('scale: after the crash', { healS, ...stats(alive) });
     const moves = movesOf(alive) - movesBefore;
-    await sleep(sizes.settleMs);
-    const after = movesOf(await aliveNow()) - movesBefore;
+    // The settle window: holder sets are followed on, so that a flap (a host joining an expert and
+    // leaving it again) or a late move shows.
+    const settleEnd = performance.now() + sizes.settleMs;
+    while (performance.now() < settleEnd) {
+      await sleep(500);
+      alive = await aliveNow();
+      timeline.observe(since(), alive);
+    }
+    const after = movesOf(alive) - movesBefore;
+    const t = timeline.summary();
+    log.info('scale: settle window over', { ...t, moves, after });
     return {
       scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,
       scale_heal_s: healS, scale_moves: after, scale_moves_min: movesMin, scale_settled: after === moves,
+      scale_flaps: t.flaps, scale_last_change_s: t.lastChangeAt ?? 0,
     };
   } finally {
     await full.stop();

@@ -103,7 +103,9 @@ class ServerMux {
       for (const it of m.items ?? []) {
         let sub = this.#subs.get(it.stream);
         if (!sub) {
-          if (it.cancel || this.#ending) continue; // nothing to cancel; no new sessions while ending
+          // A sub-stream starts with its `open`; anything else belongs to one that ended here (its
+          // client had sent on before it heard), and no new sessions start while ending.
+          if (it.request?.kind !== 'open' || this.#ending) continue;
           sub = new SubCall(it.stream, it.traceparent, this);
           this.#subs.set(it.stream, sub);
           this.#init.serve(sub as unknown as SessionCall);

@@ -257,7 +257,7 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     }
     const after = movesOf(alive) - movesBefore;
     const t = timeline.summary();
-    log.info('scale: settle window over', { ...t, moves, after });
+    log.info('scale: settle window over', { ...t, moves, after, ...stats(alive) });
     return {
       scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,

@@ -8,15 +8,14 @@ import { createExpertClient } from '../shared/grpc/client.ts';
 import { silentLogger } from '../shared/log.ts';
 import type { ModelPackage } from '../shared/runtime-types.ts';
 import type { Discovery } from '../shared/transport-types.ts';
-import { openModelRuntime } from '../router/model-runtime.ts';
-import type { RouterRuntime } from '../router/runtime.ts';
+import { openModelRuntime, type ModelRuntime } from '../router/model-runtime.ts';
 import { createReplicaPool } from '../router/replica-pool.ts';
 import type { ReplicaPool } from '../router/replica-pool.ts';
 import { ReplicaBalancer } from '../router/replica-balancer.ts';
 import { PathSession, type ChainMode, type ChainStats } from '../router/path-session.ts';
 
 export interface Pipeline {
-  readonly runtime: RouterRuntime;
+  readonly runtime: ModelRuntime;
   readonly pool: ReplicaPool;
   /**
    * Opens a decode session on `path` with room for `maxLength` positions; `chain`: host-to-host

@@ -20,7 +20,7 @@ import type { Logger } from '../shared/log.ts';
 import type { HostCore } from './host-core.ts';
 import { hostServerOptions, UNLIMITED, type HostLimits } from './host-limits.ts';
 import { peerKey } from './peer-key.ts';
-import { createPeerLedger, type Lease, type PeerLedger } from './peer-ledger.ts';
+import { createPeerLedger, holdForCall, type Lease, type PeerLedger } from './peer-ledger.ts';
 import { createPushRegistry } from './push-inbox.ts';
 import { createPusher } from './pusher.ts';
 import { createSessionRegistry, handleSession, type SessionCall } from './session-handler.ts';
@@ -110,14 +110,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     Push(call: grpc.ServerDuplexStream<PushRequestMsg, PushResponseMsg>) {
       rpc('Push', 0);
       const peer = peerKey(call.getPeer());
-      let lease: Lease;
-      try {
-        lease = ledger.acquire(peer, 'streams');
-      } catch (err) {
-        call.emit('error', toGrpcError(err));
-        return;
-      }
-      call.once('close', () => lease.release());
+      if (!holdForCall(call, ledger, peer, 'streams')) return;
       call.on('data', (req: PushRequestMsg) => {
         // Only a refused push is answered, with its reason; the stream goes on.
         try {
@@ -140,14 +133,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     },
     FetchShard(call: ShardCall) {
       rpc('FetchShard', 0);
-      let lease: Lease;
-      try {
-        lease = ledger.acquire(peerKey(call.getPeer()), 'fetches');
-      } catch (err) {
-        call.emit('error', toGrpcError(err));
-        return;
-      }
-      call.once('close', () => lease.release());
+      if (!holdForCall(call, ledger, peerKey(call.getPeer()), 'fetches')) return;
       void handleFetchShard(call, core);
     },
   });

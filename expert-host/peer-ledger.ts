@@ -8,6 +8,7 @@
  * KV memory is accounted apart (kv-share.ts): it is reserved per session and may be reclaimed.
  */
 import { ResourceExhaustedError } from '../shared/errors.ts';
+import { toGrpcError } from '../shared/grpc/errors.ts';
 
 export type LedgerResource = 'streams' | 'forwards' | 'fetches' | 'inflightBytes';
 
@@ -88,4 +89,26 @@ function refusal(r: LedgerResource, peer: string, amount: number, a: Extract<Adm
   return new ResourceExhaustedError(a.scope === 'peer'
     ? `per-peer limit: ${peer} already holds ${a.used} of its ${a.limit} ${t.what}${asked} (${t.peerFlag}); wait for some to finish`
     : `host limit: ${a.used} of ${a.limit} ${t.what} in use${asked} (${t.totalFlag}); try another replica`);
+}
+
+/** What `holdForCall` needs of a grpc-js server stream. */
+interface StreamCall {
+  emit(event: 'error', err: unknown): boolean;
+  once(event: 'close', fn: () => void): unknown;
+}
+
+/**
+ * Takes one `r` of `peer` for a stream call until the call closes; past the limit the call ends at
+ * once with the refusal (RESOURCE_EXHAUSTED naming the flag) and this returns false.
+ */
+export function holdForCall(call: StreamCall, ledger: PeerLedger, peer: string, r: LedgerResource): boolean {
+  let lease: Lease;
+  try {
+    lease = ledger.acquire(peer, r);
+  } catch (err) {
+    call.emit('error', toGrpcError(err));
+    return false;
+  }
+  call.once('close', () => lease.release());
+  return true;
 }

@@ -31,7 +31,7 @@ import type { WireDtype } from '../shared/transport-types.ts';
 import type { HostCore } from './host-core.ts';
 import type { SessionStreamLimits } from './host-limits.ts';
 import type { KvSession } from './kv-session.ts';
-import type { Lease, PeerLedger } from './peer-ledger.ts';
+import { holdForCall, type Lease, type PeerLedger } from './peer-ledger.ts';
 import type { PushedStep, PushRegistry, PushSink } from './push-inbox.ts';
 import type { Pusher } from './pusher.ts';
 import { startStageSpan } from '../shared/telemetry/stage-span.ts';
@@ -75,16 +75,9 @@ type Queued = SessionRequestMsg | { kind: 'pushed'; pushed: PushedStep };
 
 /** Serves one Session stream until it ends. */
 export function handleSession(call: SessionCall, core: HostCore, registry: SessionRegistry, log: Logger, ctx: SessionContext): void {
-  let streamLease: Lease;
-  try {
-    streamLease = ctx.ledger.acquire(ctx.peer, 'streams');
-  } catch (err) {
-    call.emit('error', toGrpcError(err));
-    return;
-  }
   // Held until the call is really over: a stream whose status waits behind replies its client
   // does not read still costs the host, so it keeps its slot.
-  call.once('close', () => streamLease.release());
+  if (!holdForCall(call, ctx.ledger, ctx.peer, 'streams')) return;
   let session: KvSession | undefined;
   let unregisterPush = () => {};
   /** Push ids run or dropped already: a push and the router's replacement of it run once. */

@@ -12,9 +12,9 @@
  */
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
-import { CODE_TRAILER, toGrpcError, type GrpcStatusError } from '../shared/grpc/errors.ts';
+import { CODE_TRAILER, type GrpcStatusError } from '../shared/grpc/errors.ts';
 import type { SessionRequestMsg, SessionResponseMsg, SessionsRequestMsg, SessionsResponseItemMsg, SessionsResponseMsg } from '../shared/grpc/wire-types.ts';
-import type { Lease, PeerLedger } from './peer-ledger.ts';
+import { holdForCall, type PeerLedger } from './peer-ledger.ts';
 import type { SessionCall } from './session-handler.ts';
 
 export type SessionsCall = grpc.ServerDuplexStream<SessionsRequestMsg, SessionsResponseMsg>;
@@ -179,15 +179,9 @@ export type MuxSet = Set<{ end(): void }>;
 
 /** Serves one `Sessions` stream until it ends. */
 export function handleSessionMux(call: SessionsCall, init: SessionMuxInit, live: MuxSet): void {
-  let lease: Lease;
-  try {
-    lease = init.ledger.acquire(init.peer, 'streams');
-  } catch (err) {
-    call.emit('error', toGrpcError(err));
-    return;
-  }
+  if (!holdForCall(call, init.ledger, init.peer, 'streams')) return;
   const mux = new ServerMux(call, init);
   live.add(mux);
-  call.once('close', () => { lease.release(); live.delete(mux); });
+  call.once('close', () => live.delete(mux));
   mux.start();
 }

@@ -10,21 +10,21 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, test } from 'vitest';
 import { startLocalHost, staticDiscovery, type LocalHost } from '../../../bench/local-hosts.ts';
-import { createExpertClient } from '../../../shared/grpc/client.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import { loadPackage } from '../../../shared/model/package.ts';
 import { choosePath } from '../../../shared/model/path-choice.ts';
 import type { ModelPackage } from '../../../shared/runtime-types.ts';
 import { openModelRuntime, type ModelRuntime } from '../../../router/model-runtime.ts';
 import { PathSession, PREFILL_CHUNK } from '../../../router/path-session.ts';
-import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
-import { createReplicaPool, type ReplicaPool } from '../../../router/replica-pool.ts';
+import type { ReplicaPool } from '../../../router/replica-pool.ts';
+import { openPipeline, type Pipeline } from '../../../bench/swarm-pipeline.ts';
 
 const MODEL = fileURLToPath(new URL('../../../models/swarmpath-tiny', import.meta.url));
 const PROMPTS = ['The swarm ', 'Experts on a path: ', 'int main(void) {', 'Description: a', 'Package: lib', 'function f(x) {', 'A river ', '# README\n'];
 let pkg: ModelPackage;
 let runtime: ModelRuntime;
 let pool: ReplicaPool;
+let pipeline: Pipeline;
 let hosts: LocalHost[];
 let path: string[];
 
@@ -33,15 +33,13 @@ beforeAll(async () => {
   // One path for every prompt (its first one's), so that all sessions meet on the same two hosts.
   path = [...choosePath(pkg.manifest.router, new TextEncoder().encode(PROMPTS[0])).path];
   hosts = await Promise.all(path.map((id) => startLocalHost(MODEL, [id])));
-  runtime = await openModelRuntime({ pkg, threads: 1 });
-  pool = createReplicaPool({ model: pkg.manifest.name }, {
-    discovery: staticDiscovery(pkg.manifest.name, hosts), balancer: new ReplicaBalancer(), connect: (a) => createExpertClient(a), log: silentLogger,
-  });
+  // The router's own runtime and replica pool over the real hosts (the decode benchmark's).
+  pipeline = await openPipeline(pkg, staticDiscovery(pkg.manifest.name, hosts));
+  ({ runtime, pool } = pipeline);
 }, 120_000);
 
 afterAll(async () => {
-  pool?.close();
-  await runtime?.release();
+  await pipeline?.close();
   await Promise.all((hosts ?? []).map((h) => h.child.stop()));
 });
 

@@ -50,7 +50,7 @@ export interface SimHost {
   /** Completed moves (announced and released). */
   moves(): number;
   /** Rebalancing checks made and skipped (own publications failing), and failed publications in a row now. */
-  stats(): { checks: number; skipped: number; publicationFailures: number; outcomes: Readonly<Record<string, number>>; lastWarning?: string };
+  stats(): { checks: number; skipped: number; publicationFailures: number; outcomes: Readonly<Record<string, number>>; decisions: Readonly<Record<string, number>>; viewMs: readonly number[]; lastWarning?: string };
   info(): HostInfo;
   /** Stops rebalancing and refreshing, without an OFFLINE record, and closes the node: a crash. */
   crash(): Promise<void>;
@@ -95,7 +95,19 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
   const swarmView = createSwarmView({ model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas }, {
     replicas: (model, e, opts) => discovery.replicas(model, e, opts), info: infoSource, ownLoad: () => new Map(), served: () => served,
   });
-  const view = (signal: AbortSignal) => { checks++; return swarmView(signal); };
+  /** Decisions other than `stay`, by type, and how long the last views took, ms (the scale log's diagnostics). */
+  const decisions: Record<string, number> = {};
+  const viewMs: number[] = [];
+  const view = async (signal: AbortSignal) => {
+    checks++;
+    const t0 = performance.now();
+    try {
+      return await swarmView(signal);
+    } finally {
+      viewMs.push(Math.round(performance.now() - t0));
+      if (viewMs.length > 8) viewMs.shift();
+    }
+  };
   const host: MigrationHost = {
     prepare: async (expertId) => ({ expertId, source: 'package' }),
     discard: async () => {},
@@ -114,12 +126,15 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
   const rebalancer: Rebalancer = createRebalancer({
     model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas, intervalMs: s.intervalMs,
     firstDelayMs: Math.random() * s.intervalMs,
-  }, { migrator, view, log: silentLogger, paused: () => { const p = announcer.failures() > 0; if (p) skipped++; return p; } });
+  }, {
+    migrator, view, log: silentLogger, paused: () => { const p = announcer.failures() > 0; if (p) skipped++; return p; },
+    emit: (event, f) => { if (event === 'rebalance') decisions[String(f.type)] = (decisions[String(f.type)] ?? 0) + 1; },
+  });
   rebalancer.start();
   const sim: SimHost = {
     index, peerId: node.peerId, grpc, node, counter,
     served: () => served, moves: () => moves, info,
-    stats: () => ({ checks, skipped, publicationFailures: announcer.failures(), outcomes, lastWarning }),
+    stats: () => ({ checks, skipped, publicationFailures: announcer.failures(), outcomes, decisions, viewMs: [...viewMs], lastWarning }),
     async crash() {
       registry.delete(grpc);
       await Promise.all([rebalancer.stop(), announcer.stop()]);

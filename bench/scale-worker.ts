@@ -24,6 +24,10 @@ export interface HostSnapshot {
   skipped: number;
   publicationFailures: number;
   outcomes: Record<string, number>;
+  /** Rebalancing decisions other than `stay`, by type. */
+  decisions: Record<string, number>;
+  /** Durations of the host's last views (up to 8), ms. */
+  viewMs: number[];
   lastWarning?: string;
 }
 
@@ -43,7 +47,8 @@ function snapshot(h: SimHost): HostSnapshot {
   const s = h.stats();
   return {
     index: h.index, grpc: h.grpc, served: [...h.served()], moves: h.moves(), counts: Object.fromEntries(h.counter.counts()),
-    checks: s.checks, skipped: s.skipped, publicationFailures: s.publicationFailures, outcomes: { ...s.outcomes }, lastWarning: s.lastWarning,
+    checks: s.checks, skipped: s.skipped, publicationFailures: s.publicationFailures, outcomes: { ...s.outcomes },
+    decisions: { ...s.decisions }, viewMs: [...s.viewMs], lastWarning: s.lastWarning,
   };
 }
 

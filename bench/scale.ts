@@ -158,7 +158,12 @@ async function measureRate(swarm: SimSwarm, ms: number): Promise<{ perHostMin: n
 function stats(hosts: readonly HostSnapshot[]) {
   const outcomes: Record<string, number> = {};
   for (const h of hosts) for (const [k, v] of Object.entries(h.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
+  const decisions: Record<string, number> = {};
+  for (const h of hosts) for (const [k, v] of Object.entries(h.decisions)) decisions[k] = (decisions[k] ?? 0) + v;
+  const views = hosts.flatMap((h) => h.viewMs).sort((a, b) => a - b);
   return {
+    decisions,
+    viewMs: views.length ? { p50: views[views.length >> 1], p90: views[Math.floor(views.length * 0.9)], max: views[views.length - 1] } : undefined,
     checks: hosts.reduce((a, x) => a + x.checks, 0), skipped: hosts.reduce((a, x) => a + x.skipped, 0),
     failingPublications: hosts.filter((x) => x.publicationFailures > 0).length, outcomes,
     lastWarning: hosts.find((x) => x.publicationFailures > 0)?.lastWarning,

@@ -121,12 +121,17 @@ class SubStream extends EventEmitter {
 
 /** A `Sessions` stream older than this takes no new sub-streams (a host recycles connections hourly, host-limits.ts). */
 export const MUX_ROTATE_MS = 5 * 60_000;
+/**
+ * A `Sessions` stream without sessions for this long is closed, so that the connection to a host
+ * no longer used can go idle and close (hosts close idle connections after 5 min, host-limits.ts).
+ */
+export const MUX_IDLE_MS = 60_000;
 
 /**
  * Many sessions over `Sessions` streams to one host: new sub-streams go on the current stream, a new
  * one once it died or is MUX_ROTATE_MS old (the old one ends when its last sub-stream has). Rotating
  * keeps every stream well within the grace a host gives a recycled connection, so that no session
- * is cut by the recycling.
+ * is cut by the recycling. A stream left without sessions for `idleMs` is closed.
  */
 export class SessionMux {
   readonly #init: SessionMuxInit;
@@ -134,10 +139,12 @@ export class SessionMux {
   #current: MuxStream | undefined;
   readonly #retired = new Set<MuxStream>();
   #nextId = 1;
+  readonly #idleMs: number;
 
-  constructor(init: SessionMuxInit, clock: () => number = Date.now) {
+  constructor(init: SessionMuxInit, clock: () => number = Date.now, idleMs = MUX_IDLE_MS) {
     this.#init = init;
     this.#clock = clock;
+    this.#idleMs = idleMs;
   }
 
   /** A new session's sub-stream; `traceparent` (may be '') is its trace context. */
@@ -148,7 +155,7 @@ export class SessionMux {
       this.#current = undefined;
       if (!old.dead) { this.#retired.add(old); old.retire(() => this.#retired.delete(old)); }
     }
-    this.#current ??= new MuxStream(this.#init, now);
+    this.#current ??= new MuxStream(this.#init, now, this.#idleMs);
     const id = this.#nextId;
     this.#nextId = this.#nextId >= 0xffff_fff0 ? 1 : this.#nextId + 1;
     return this.#current.open(id, traceparent);
@@ -177,15 +184,20 @@ class MuxStream {
   #confirmed = false;
   dead = false;
   #onRetiredEnd: (() => void) | undefined;
+  readonly #idleMs: number;
+  #idleTimer: NodeJS.Timeout | undefined;
 
-  constructor(init: SessionMuxInit, now: number) {
+  constructor(init: SessionMuxInit, now: number, idleMs: number) {
     this.#init = init;
     this.startedAt = now;
+    this.#idleMs = idleMs;
     this.#call = init.openMux();
     this.#listen();
   }
 
   open(id: number, traceparent: string): SessionStream {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     const sub = new SubStream(id, traceparent, this, !this.#confirmed);
     this.#subs.set(id, sub);
     return sub as unknown as SessionStream;
@@ -218,7 +230,11 @@ class MuxStream {
   /** A sub-stream ended. */
   forget(sub: SubStream): void {
     if (this.#subs.get(sub.id) === sub) this.#subs.delete(sub.id);
-    if (this.#onRetiredEnd && this.#subs.size === 0) setImmediate(() => this.close());
+    if (this.#subs.size > 0 || this.dead) return;
+    if (this.#onRetiredEnd) { setImmediate(() => this.close()); return; }
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => { if (this.#subs.size === 0) this.close(); }, this.#idleMs);
+    this.#idleTimer.unref();
   }
 
   #flush(): void {
@@ -268,6 +284,7 @@ class MuxStream {
 
   #die(err: grpc.ServiceError): void {
     this.dead = true;
+    clearTimeout(this.#idleTimer);
     this.#out = [];
     const subs = [...this.#subs.values()];
     this.#subs.clear();

@@ -124,6 +124,36 @@ test('a Sessions stream takes new sessions for MUX_ROTATE_MS, then ends with its
   }
 });
 
+test('a Sessions stream left without sessions for idleMs is closed, and the next session opens a new one', async () => {
+  const address = host.ready.grpc;
+  const raw = new (expertHostClientConstructor())(address, grpc.credentials.createInsecure(), clientChannelOptions(DEFAULT_MAX_MESSAGE_BYTES)) as any;
+  const endedOf: Promise<void>[] = [];
+  const mux = new SessionMux({
+    openMux: () => {
+      const call = raw.Sessions(new grpc.Metadata(), {}) as SessionsCall;
+      endedOf.push(new Promise<void>((resolve) => call.on('status', () => resolve())));
+      return call;
+    },
+    openPlain: (tp) => raw.Session(callMetadata({ traceparent: tp }), {}),
+    onUnsupported: () => assert.fail('the host knows Sessions'),
+  }, Date.now, 50);
+  const open = () => openSessionOnStream(mux.open(''), address, { expertId: 'L0.0', maxLength: 16, opts: opts() });
+  try {
+    const s = await open();
+    await s.step(x(1, 1), 0, opts());
+    s.close();
+    await endedOf[0];
+    assert.equal(mux.streams, 0, 'the idle stream was closed');
+    const again = await open();
+    assert.equal(endedOf.length, 2, 'a new stream for the next session');
+    assert.equal((await again.step(x(1, 2), 0, opts())).dims[1], 1);
+    again.close();
+  } finally {
+    mux.close();
+    raw.close();
+  }
+});
+
 test('each sub-stream keeps its own limits and status: one over --max-steps-in-flight ends alone', async () => {
   const client = createExpertClient(host.ready.grpc);
   try {

@@ -80,34 +80,39 @@ test('16 sessions over one Sessions stream equal plain Session streams, and thei
   }
 });
 
-test('a Sessions stream takes new sessions for MUX_ROTATE_MS, then ends with its last session', async () => {
+/** A SessionMux to the test's host whose streams are watched: `endedOf[i]` resolves when stream i + 1 ends; `ended` lists them in order. */
+function watchedMux(clock: () => number, idleMs?: number) {
   const address = host.ready.grpc;
   const raw = new (expertHostClientConstructor())(address, grpc.credentials.createInsecure(), clientChannelOptions(DEFAULT_MAX_MESSAGE_BYTES)) as any;
-  let now = 0;
   const ended: number[] = [];
   const endedOf: Promise<void>[] = [];
-  let opened = 0;
   const mux = new SessionMux({
     openMux: () => {
-      const n = ++opened;
+      const n = endedOf.length + 1;
       const call = raw.Sessions(new grpc.Metadata(), {}) as SessionsCall;
       endedOf.push(new Promise<void>((resolve) => call.on('status', () => { ended.push(n); resolve(); })));
       return call;
     },
     openPlain: (tp) => raw.Session(callMetadata({ traceparent: tp }), {}),
     onUnsupported: () => assert.fail('the host knows Sessions'),
-  }, () => now);
+  }, clock, idleMs);
   const open = () => openSessionOnStream(mux.open(''), address, { expertId: 'L0.0', maxLength: 16, opts: opts() });
+  return { mux, raw, open, ended, endedOf };
+}
+
+test('a Sessions stream takes new sessions for MUX_ROTATE_MS, then ends with its last session', async () => {
+  let now = 0;
+  const { mux, raw, open, ended, endedOf } = watchedMux(() => now);
   try {
     const old = await open();
     await old.step(x(2, 1), 0, opts());
     now = MUX_ROTATE_MS - 1;
     const same = await open();
-    assert.equal(opened, 1);
+    assert.equal(endedOf.length, 1);
     same.close();
     now = MUX_ROTATE_MS;
     const fresh = await open();
-    assert.equal(opened, 2, 'a new stream for sessions opened after MUX_ROTATE_MS');
+    assert.equal(endedOf.length, 2, 'a new stream for sessions opened after MUX_ROTATE_MS');
     assert.equal(mux.streams, 2);
     // The old stream still carries its session, then ends with it.
     assert.equal((await old.step(x(1, 2), 2, opts())).dims[1], 1);
@@ -125,19 +130,7 @@ test('a Sessions stream takes new sessions for MUX_ROTATE_MS, then ends with its
 });
 
 test('a Sessions stream left without sessions for idleMs is closed, and the next session opens a new one', async () => {
-  const address = host.ready.grpc;
-  const raw = new (expertHostClientConstructor())(address, grpc.credentials.createInsecure(), clientChannelOptions(DEFAULT_MAX_MESSAGE_BYTES)) as any;
-  const endedOf: Promise<void>[] = [];
-  const mux = new SessionMux({
-    openMux: () => {
-      const call = raw.Sessions(new grpc.Metadata(), {}) as SessionsCall;
-      endedOf.push(new Promise<void>((resolve) => call.on('status', () => resolve())));
-      return call;
-    },
-    openPlain: (tp) => raw.Session(callMetadata({ traceparent: tp }), {}),
-    onUnsupported: () => assert.fail('the host knows Sessions'),
-  }, Date.now, 50);
-  const open = () => openSessionOnStream(mux.open(''), address, { expertId: 'L0.0', maxLength: 16, opts: opts() });
+  const { mux, raw, open, endedOf } = watchedMux(Date.now, 50);
   try {
     const s = await open();
     await s.step(x(1, 1), 0, opts());

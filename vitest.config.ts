@@ -6,8 +6,10 @@
  *   waiting on children starting and on timers, so a second file uses the core the first leaves idle
  *   (measured on 2 cores: 346 s for the whole suite one file at a time, 215 s two at a time).
  * - `integration-serial`: the files that measure recovery against a product bound (a killed
- *   expert re-hosted within 15 s, a migration's quiet window, a rogue host struck off in time) run
- *   alone, after the others, so that no other file shares the cores with them.
+ *   expert re-hosted within 15 s, a migration's quiet window, a rogue host struck off in time), and
+ *   the DHT's per-operation message counts (slow answers on a loaded machine make a lookup ask more
+ *   peers: 28 streams for a provide once, against 22-26 otherwise), run alone, after the others, so
+ *   that no other file shares the cores with them.
  * Each group runs after the one before (sequence.groupOrder): unit, integration, integration-serial.
  *
  * `npm test` starts vitest through bin/run-node.js, so the workers (forks of that Node) and the
@@ -20,6 +22,7 @@ const SERIAL = [
   'test/integration/chaos/chaos-short.test.ts',
   'test/integration/chaos/migration.test.ts',
   'test/integration/chaos/rogue-host.test.ts',
+  'test/integration/dht/operation-cost.test.ts',
 ];
 
 /** What every integration file needs, whichever group runs it. */

@@ -50,7 +50,9 @@ export interface SimHost {
   /** Completed moves (announced and released). */
   moves(): number;
   /** Rebalancing checks made and skipped (own publications failing), and failed publications in a row now. */
-  stats(): { checks: number; skipped: number; publicationFailures: number; outcomes: Readonly<Record<string, number>>; decisions: Readonly<Record<string, number>>; viewMs: readonly number[]; lastWarning?: string };
+  stats(): { checks: number; skipped: number; publicationFailures: number; outcomes: Readonly<Record<string, number>>; decisions: Readonly<Record<string, number>>; viewMs: readonly number[]; focusedMs: readonly number[]; lastWarning?: string;
+    /** Checks that failed (the rebalancer's warnings) and the last one's message; experts the last full view saw unserved; a move held. */
+    checkErrors: number; lastCheckError?: string; lastUnserved: readonly string[]; holding: boolean };
   info(): HostInfo;
   /** Stops rebalancing and refreshing, without an OFFLINE record, and closes the node: a crash. */
   crash(): Promise<void>;
@@ -98,16 +100,32 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
   /** Decisions other than `stay`, by type, and how long the last views took, ms (the scale log's diagnostics). */
   const decisions: Record<string, number> = {};
   const viewMs: number[] = [];
-  const view = async (signal: AbortSignal) => {
-    checks++;
+  /** How long the last focused views (a move's confirmations) took, ms. */
+  const focusedMs: number[] = [];
+  const timed = <T>(read: () => Promise<T>, into: number[]) => async (): Promise<T> => {
     const t0 = performance.now();
     try {
-      return await swarmView(signal);
+      return await read();
     } finally {
-      viewMs.push(Math.round(performance.now() - t0));
-      if (viewMs.length > 8) viewMs.shift();
+      into.push(Math.round(performance.now() - t0));
+      if (into.length > 8) into.shift();
     }
   };
+  let lastUnserved: string[] = [];
+  const view = async (signal: AbortSignal) => {
+    checks++;
+    const input = await timed(() => swarmView(signal), viewMs)();
+    lastUnserved = input.experts.filter((e) => !served.includes(e) && !input.hosts.some((h) => h.state === 'ONLINE' && h.experts.includes(e)));
+    return input;
+  };
+  let checkErrors = 0;
+  let lastCheckError: string | undefined;
+  const rebalanceLog: Logger = {
+    ...silentLogger,
+    warn: (msg, f) => { checkErrors++; lastCheckError = `${msg} ${JSON.stringify(f, (_k, v: unknown) => (v instanceof Error ? v.message : v))}`; },
+    child: () => rebalanceLog,
+  };
+  const focusedView = (signal: AbortSignal, experts: readonly string[]) => timed(() => swarmView.focused(signal, experts), focusedMs)();
   const host: MigrationHost = {
     prepare: async (expertId) => ({ expertId, source: 'package' }),
     discard: async () => {},
@@ -117,7 +135,7 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
     announce: (experts) => announcer.update({ experts: [...experts] }),
   };
   const migrator = createMigrator({ peerId: node.peerId, experts: served, settleMs: 2000, drainGraceMs: 0 }, {
-    host, view, log: silentLogger, emit: (event, f) => {
+    host, view, focusedView, log: rebalanceLog, emit: (event, f) => {
       if (event !== 'migration') return;
       outcomes[String(f.type)] = (outcomes[String(f.type)] ?? 0) + 1;
       if (f.type === 'moved') moves++;
@@ -127,14 +145,15 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
     model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas, intervalMs: s.intervalMs,
     firstDelayMs: Math.random() * s.intervalMs,
   }, {
-    migrator, view, log: silentLogger, paused: () => { const p = announcer.failures() > 0; if (p) skipped++; return p; },
+    migrator, view, log: rebalanceLog, paused: () => { const p = announcer.failures() > 0; if (p) skipped++; return p; },
     emit: (event, f) => { if (event === 'rebalance') decisions[String(f.type)] = (decisions[String(f.type)] ?? 0) + 1; },
   });
   rebalancer.start();
   const sim: SimHost = {
     index, peerId: node.peerId, grpc, node, counter,
     served: () => served, moves: () => moves, info,
-    stats: () => ({ checks, skipped, publicationFailures: announcer.failures(), outcomes, decisions, viewMs: [...viewMs], lastWarning }),
+    stats: () => ({ checks, skipped, publicationFailures: announcer.failures(), outcomes, decisions, viewMs: [...viewMs], focusedMs: [...focusedMs], lastWarning,
+      checkErrors, lastCheckError, lastUnserved: [...lastUnserved], holding: migrator.pending() !== undefined }),
     async crash() {
       registry.delete(grpc);
       await Promise.all([rebalancer.stop(), announcer.stop()]);

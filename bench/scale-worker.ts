@@ -28,7 +28,13 @@ export interface HostSnapshot {
   decisions: Record<string, number>;
   /** Durations of the host's last views (up to 8), ms. */
   viewMs: number[];
+  /** Durations of the host's last focused views (a move's confirmations, up to 8), ms. */
+  focusedMs: number[];
   lastWarning?: string;
+  checkErrors: number;
+  lastCheckError?: string;
+  lastUnserved: string[];
+  holding: boolean;
 }
 
 export type ScaleRequest =
@@ -48,7 +54,8 @@ function snapshot(h: SimHost): HostSnapshot {
   return {
     index: h.index, grpc: h.grpc, served: [...h.served()], moves: h.moves(), counts: Object.fromEntries(h.counter.counts()),
     checks: s.checks, skipped: s.skipped, publicationFailures: s.publicationFailures, outcomes: { ...s.outcomes },
-    decisions: { ...s.decisions }, viewMs: [...s.viewMs], lastWarning: s.lastWarning,
+    decisions: { ...s.decisions }, viewMs: [...s.viewMs], focusedMs: [...s.focusedMs], lastWarning: s.lastWarning,
+    checkErrors: s.checkErrors, lastCheckError: s.lastCheckError, lastUnserved: [...s.lastUnserved], holding: s.holding,
   };
 }
 

@@ -160,13 +160,21 @@ function stats(hosts: readonly HostSnapshot[]) {
   for (const h of hosts) for (const [k, v] of Object.entries(h.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
   const decisions: Record<string, number> = {};
   for (const h of hosts) for (const [k, v] of Object.entries(h.decisions)) decisions[k] = (decisions[k] ?? 0) + v;
-  const views = hosts.flatMap((h) => h.viewMs).sort((a, b) => a - b);
+  const spread = (xs: number[]) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? { p50: v[v.length >> 1], p90: v[Math.floor(v.length * 0.9)], max: v[v.length - 1] } : undefined;
+  };
   return {
     decisions,
-    viewMs: views.length ? { p50: views[views.length >> 1], p90: views[Math.floor(views.length * 0.9)], max: views[views.length - 1] } : undefined,
+    viewMs: spread(hosts.flatMap((h) => h.viewMs)),
+    focusedViewMs: spread(hosts.flatMap((h) => h.focusedMs)),
     checks: hosts.reduce((a, x) => a + x.checks, 0), skipped: hosts.reduce((a, x) => a + x.skipped, 0),
     failingPublications: hosts.filter((x) => x.publicationFailures > 0).length, outcomes,
     lastWarning: hosts.find((x) => x.publicationFailures > 0)?.lastWarning,
+    checkErrors: hosts.reduce((a, x) => a + x.checkErrors, 0), lastCheckError: hosts.find((x) => x.lastCheckError)?.lastCheckError,
+    holding: hosts.filter((x) => x.holding).length,
+    /** Expert -> hosts whose last full view saw it without a live holder. */
+    seenUnserved: hosts.reduce<Record<string, number>>((a, x) => { for (const e of x.lastUnserved) a[e] = (a[e] ?? 0) + 1; return a; }, {}),
   };
 }
 
@@ -181,7 +189,9 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
     while (missing.size > 0 && performance.now() - t0 < 60_000) {
       await Promise.all([...missing].map(async (e) => {
         // As the router's discovery cache asks (router/discovery-cache.ts): a new provider search, records kept once fetched.
-        if ((await discovery.replicas(model, e, { fresh: true, cachedRecords: true })).length > 0) missing.delete(e);
+        // A search that got no answer in time rejects: the expert stays missing and is asked again.
+        const found = await discovery.replicas(model, e, { fresh: true, cachedRecords: true }).catch(() => []);
+        if (found.length > 0) missing.delete(e);
       }));
     }
     return Math.round(performance.now() - t0);

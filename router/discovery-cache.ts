@@ -40,6 +40,8 @@ interface CacheEntry {
   records: HostRecord[];
   fetchedAt: number;
   pending?: Promise<HostRecord[]>;
+  /** The last query failed (said once at warn level; later failures at debug until one succeeds). */
+  failing?: boolean;
 }
 
 export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheComponents): DiscoveryCache {
@@ -66,6 +68,7 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
   const refresh = (expertId: string, entry: CacheEntry): Promise<HostRecord[]> => {
     entry.pending ??= query(expertId)
       .then((recs) => {
+        entry.failing = false;
         // An empty answer while we know unexpired records is more likely a flaky DHT query than a
         // swarm that vanished: keep those (failures strike and ban the dead ones).
         const now = c.clock();
@@ -77,7 +80,10 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
         return kept;
       })
       .catch((err: unknown) => {
-        c.log.warn('discovery failed; using cached replicas', { expert: expertId, error: err });
+        // A DHT that does not answer in time (discovery rejects rather than say "no host") is said
+        // once, not at every request while it lasts.
+        (entry.failing ? c.log.debug : c.log.warn).call(c.log, 'discovery failed; using cached replicas', { expert: expertId, error: err });
+        entry.failing = true;
         return entry.records;
       })
       .finally(() => { entry.pending = undefined; });

@@ -109,7 +109,9 @@ export interface Discovery {
   /**
    * Live (ONLINE, unexpired) hosts serving `expertId` of `model`. `fresh`: a new search, records
    * fetched again (an OFFLINE record is seen at once); `cachedRecords` with it: a new provider search,
-   * but known records reused until they expire (callers that check liveness themselves).
+   * but known records reused until they expire (callers that check liveness themselves). Rejects
+   * (UnavailableError) when the search ran out of time without finding any provider: "no answer" is
+   * not "no host".
    */
   replicas(model: string, expertId: string, opts?: { signal?: AbortSignal; fresh?: boolean; cachedRecords?: boolean }): Promise<HostRecord[]>;
   /** Every live host of the swarm (any model). */

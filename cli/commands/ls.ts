@@ -62,8 +62,13 @@ async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, mani
     // A listing: every host the DHT holds, whatever address it announces (ls never dials them).
     allowPrivateAddresses: true,
   }, { node, log });
-  const lookups = [discovery.allHosts({ fresh: true }),
-    ...(manifest?.expertIds ?? []).map((id) => discovery.replicas(manifest!.name, id, { fresh: true }))];
+  // A search that got no answer in time lists nothing for it (said on stderr), not a failed listing.
+  const orNone = (what: string, p: Promise<HostRecord[]>) => p.catch((err: unknown) => {
+    log.warn(`${what}: ${(err as Error).message}`);
+    return [] as HostRecord[];
+  });
+  const lookups = [orNone('every host', discovery.allHosts({ fresh: true })),
+    ...(manifest?.expertIds ?? []).map((id) => orNone(`expert ${id}`, discovery.replicas(manifest!.name, id, { fresh: true })))];
   const byPeer = new Map<string, HostRecord>();
   for (const list of await Promise.all(lookups)) for (const r of list) byPeer.set(r.peerId, r);
   return [...byPeer.values()];

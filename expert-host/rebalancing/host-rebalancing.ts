@@ -156,7 +156,7 @@ export function startHostRebalancing(d: HostRebalancingDeps): HostRebalancing {
   };
   const migrator = createMigrator(
     { peerId: d.peerId, experts: d.experts, settleMs: d.settings.settleMs, drainGraceMs: d.settings.drainGraceMs },
-    { host, view, log, emit: d.emit },
+    { host, view, focusedView: view.focused, log, emit: d.emit },
   );
   const rebalancer = createRebalancer(
     { model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.settings.targetReplicas, intervalMs: d.settings.intervalMs, firstDelayMs: d.settings.firstCheckMs },

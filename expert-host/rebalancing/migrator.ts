@@ -10,6 +10,9 @@
  * view: release `from` (announce without it, drain its sessions, retire it), abort (give `to` back)
  * or hold both and try again at the next check (`finishPending`).
  *
+ * Those three confirmations read only the holders of `from` and `to` (`focusedView`, swarm-view.ts),
+ * not a whole check's view: a move then costs one full view (the decision), not four.
+ *
  * The host-side operations are behind MigrationHost, so the same logic runs against the real host
  * (wired in host.ts) and a fake in unit tests.
  */
@@ -58,6 +61,11 @@ export interface MigratorComponents {
   host: MigrationHost;
   /** A fresh, liveness-checked view of the swarm with measured demand. */
   view(signal: AbortSignal): Promise<ViewInput>;
+  /**
+   * A fresh view of the holders of `experts` only, with the demand the decision was made on; what a
+   * move's confirmations read (default: the full `view`).
+   */
+  focusedView?(signal: AbortSignal, experts: readonly string[]): Promise<ViewInput>;
   log: Logger;
   /** Machine-readable progress (stdout events), e.g. for the chaos suite. */
   emit?: (event: string, fields: Record<string, unknown>) => void;
@@ -97,6 +105,7 @@ export function createMigrator(init: MigratorInit, c: MigratorComponents): Migra
   let announced = [...init.experts];
   let pendingMove: { from: string; to: string } | undefined;
   const drains = new Map<string, Promise<void>>();
+  const confirmView = (from: string, to: string) => (c.focusedView ? c.focusedView(halt.signal, [from, to]) : c.view(halt.signal));
 
   const setAnnounced = async (experts: string[]) => {
     announced = experts;
@@ -123,7 +132,7 @@ export function createMigrator(init: MigratorInit, c: MigratorComponents): Migra
   };
 
   const finish = async (from: string, to: string): Promise<MigrationOutcome> => {
-    const view = await c.view(halt.signal);
+    const view = await confirmView(from, to);
     const d = decideFinish({ ...view, selfPeerId: init.peerId, serving: announced, from, to });
     if (d.type === 'hold') {
       pendingMove = { from, to };
@@ -168,7 +177,7 @@ export function createMigrator(init: MigratorInit, c: MigratorComponents): Migra
         emit('migration', { type: 'aborted', from, to, reason: 'filled-meanwhile' });
         return { type: 'aborted', from, to, reason: 'filled-meanwhile' };
       };
-      const worthwhile = async () => moveStillWorthwhile({ ...await c.view(halt.signal), self: { peerId: init.peerId, experts: announced } }, from, to);
+      const worthwhile = async () => moveStillWorthwhile({ ...await confirmView(from, to), self: { peerId: init.peerId, experts: announced } }, from, to);
       let p: PreparedExpert | 'draining';
       try {
         if (!await worthwhile()) return await abandon()();

@@ -15,9 +15,17 @@
  * search. Hosts whose record announces an address that may not be dialled (shared/net-address.ts:
  * private or named addresses unless `allowPrivateAddresses`) are never returned. Nothing here can hang: every step has a deadline, and a caller's
  * AbortSignal rejects its own call at once without disturbing others sharing the search.
+ *
+ * A search that ran out of time without finding any provider, or found providers but not one of
+ * their records, rejects (UnavailableError) instead of answering "no host": on a slow or partitioned
+ * DHT the two are not the same, and a rebalancing view that took one for the other saw served
+ * experts as lost and moved hosts to them (issue 10: at 64 simulated hosts on 2 cores, 3 to 9 hosts'
+ * views at a time saw each of 16 served experts unserved). A failed search is not cached. A search
+ * that ends in time with no provider, or whose providers' records do not list the expert, answers [].
  */
 import { LRUCache } from 'lru-cache';
 import type { CID } from 'multiformats/cid';
+import { UnavailableError } from '../errors.ts';
 import type { Discovery, HostRecord } from '../transport-types.ts';
 import type { Logger } from '../log.ts';
 import type { SwarmDht } from './node.ts';
@@ -121,8 +129,10 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const mismatches = new LRUCache<string, true>({ max: 4096, ttl: MISMATCH_RECHECK_MS, ttlResolution: 0, perf: { now: clock } });
   const results = new LRUCache<string, Promise<HostRecord[]>>({ max: 1024, ttl: cacheMs, ttlResolution: 0, perf: { now: clock } });
 
-  const providersOf = async (cids: readonly CID[], signal: AbortSignal, enoughResponses?: number): Promise<string[]> => {
+  /** Providers found, and whether the search ended by itself (false: it ran out of time or failed). */
+  const providersOf = async (cids: readonly CID[], signal: AbortSignal, enoughResponses?: number): Promise<{ peers: string[]; ended: boolean }> => {
     const found = new Set<string>();
+    let ended = true;
     await Promise.all(cids.map(async (cid) => {
       try {
         for await (const peerId of node.findProviders(cid, { signal, enoughResponses })) {
@@ -130,10 +140,12 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
           if (found.size >= maxProviders) break;
         }
       } catch (err) {
+        ended = false;
         log.debug('provider search ended early', { cid: cid.toString(), err });
       }
     }));
-    return [...found].slice(0, maxProviders);
+    // SwarmDht's search returns quietly when its signal aborts: a timeout shows only on the signal.
+    return { peers: [...found].slice(0, maxProviders), ended: ended && !signal.aborted };
   };
 
   const recordFor = async (peerId: string, expertId: string | undefined, refetch: boolean): Promise<HostRecord | undefined> => {
@@ -150,13 +162,17 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
 
   const search = async (cids: readonly CID[], expertId: string | undefined, refetch: boolean): Promise<HostRecord[]> => {
     // Rebalancing views (cached records) settle for the first peers' lists: see SwarmDht's enoughResponses.
-    const peers = await providersOf(cids, AbortSignal.timeout(searchTimeoutMs), refetch ? undefined : ENOUGH_PROVIDER_RESPONSES);
+    const { peers, ended } = await providersOf(cids, AbortSignal.timeout(searchTimeoutMs), refetch ? undefined : ENOUGH_PROVIDER_RESPONSES);
+    if (peers.length === 0 && !ended) throw new UnavailableError(`the provider search got no answer within ${searchTimeoutMs} ms`);
     // One record that cannot be had never fails the lookup: a fetch is aborted when its peer is
     // forgotten meanwhile (lru-cache rejects it with "deleted"), and that peer is then simply left out.
     const found = await Promise.all(peers.map((p) => recordFor(p, expertId, refetch).catch((err: unknown) => {
       log.debug('record fetch ended without a record', { peerId: p, err });
       return undefined;
     })));
+    // Providers but not one record: nothing is known of them (records and provider entries are
+    // published and expire together), so no answer, not "no host".
+    if (peers.length > 0 && found.every((r) => r === undefined)) throw new UnavailableError(`none of the ${peers.length} providers' records could be fetched`);
     return found.filter((r): r is HostRecord => r !== undefined);
   };
 
@@ -165,8 +181,10 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     if (opts.signal?.aborted) return Promise.reject(opts.signal.reason);
     let result = opts.fresh ? undefined : results.get(cacheKey);
     if (!result) {
-      result = search(cids, expertId, Boolean(opts.fresh) && !opts.cachedRecords);
-      results.set(cacheKey, result);
+      const searching = search(cids, expertId, Boolean(opts.fresh) && !opts.cachedRecords);
+      result = searching;
+      results.set(cacheKey, searching);
+      searching.catch(() => { if (results.get(cacheKey) === searching) results.delete(cacheKey); });
     }
     const live = result.then((found) => {
       const now = clock();
@@ -185,7 +203,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     },
     providers(model, expertId, opts = {}) {
       const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(searchTimeoutMs)]) : AbortSignal.timeout(searchTimeoutMs);
-      return providersOf([expertCid(model, expertId)], signal);
+      return providersOf([expertCid(model, expertId)], signal).then((r) => r.peers);
     },
     async record(peerId, opts = {}) {
       const r = await records.fetch(peerId, opts.fresh ? { forceRefresh: true } : {});

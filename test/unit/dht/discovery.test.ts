@@ -51,9 +51,10 @@ test('drops forged records even when a peer hands them over unvalidated', async 
   const forger = await dht.peer();
   dht.raw(hostRecordKey(victim.peerId), await signHostRecord(rec(victim.peerId, { grpc: 'evil:1' }), forger.privateKey));
   dht.addProvider(expertCid('tiny', 'L0.0'), victim.peerId);
+  const honest = await announce(dht);
   dht.unvalidatedGets = true;
   const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
-  assert.deepEqual(await disc.replicas('tiny', 'L0.0'), []);
+  assert.deepEqual((await disc.replicas('tiny', 'L0.0')).map((r) => r.peerId), [honest.peerId]);
 });
 
 test('a provider whose record never arrives costs at most recordTimeoutMs', async () => {
@@ -129,7 +130,8 @@ test('cachedRecords: a new provider search each time, but each record fetched on
   assert.equal((await disc.replicas('tiny', 'L0.0', { fresh: true })).length, 2);
   assert.deepEqual([dht.calls.findProviders, dht.calls.get], [3, 4], 'a fresh lookup fetches records again');
   now += 6_000;
-  assert.deepEqual(await disc.replicas('tiny', 'L0.0', opts), [], 'expired records are neither used nor kept');
+  // Expired records are neither used nor kept; providers left without any record are no answer, not "no host".
+  await assert.rejects(disc.replicas('tiny', 'L0.0', opts), /none of the 2 providers' records could be fetched/);
 });
 
 test('cachedRecords: a cached record that does not list the expert is fetched again, at most once per 30 s', async () => {
@@ -210,4 +212,25 @@ test('a peer forgotten while its record is being fetched is left out; the lookup
   release();
   const got = (await lookup).map((r) => r.peerId);
   assert.ok(got.includes(b.peerId), `the other host is still found: ${got.join(',')}`);
+});
+
+test('a provider search that gets no answer in time rejects ("no answer" is not "no host") and is not cached; one that ends empty answers []', async () => {
+  const dht = createMemoryDht(() => T0);
+  const reader = await dht.peer();
+  let silent = true;
+  let searches = 0;
+  const node = {
+    // As SwarmDht's search does on a timeout: it returns quietly when its signal aborts.
+    async *findProviders(cid: Parameters<typeof reader.findProviders>[0], o: { signal?: AbortSignal; enoughResponses?: number } = {}) {
+      searches++;
+      if (silent) { await new Promise((r) => o.signal?.addEventListener('abort', r, { once: true })); return; }
+      yield* reader.findProviders(cid, o);
+    },
+    get: reader.get.bind(reader),
+  };
+  const disc = createDiscovery({ searchTimeoutMs: 100, allowPrivateAddresses: true }, { node, log: silentLogger, clock: () => T0 });
+  await assert.rejects(disc.replicas('tiny', 'L0.0'), (err: Error & { code?: string }) => err.code === 'UNAVAILABLE' && /no answer within 100 ms/.test(err.message));
+  silent = false;
+  assert.deepEqual(await disc.replicas('tiny', 'L0.0'), [], 'the failure was not cached: a new search, which ends with no provider');
+  assert.equal(searches, 2);
 });

@@ -122,3 +122,19 @@ test('draining waits for the old expert\'s sessions (up to the grace) before ret
   assert.deepEqual(calls.slice(-2), ['announce L1.0', 'retire L0.0']);
   assert.equal(sleptAtRetire, 3, 'retired only once its sessions ended (1 settle + 2 drain waits)');
 });
+
+test('a move\'s three confirmations read focused views of its two experts, never a whole check\'s view', async () => {
+  const { host, calls } = fakeHost();
+  const others = hostsWith(EXPERTS4, [2, 2, 0, 2]);
+  const reads: string[] = [];
+  const m = createMigrator(init(['L0.0']), {
+    host, log: silentLogger, sleep: noSleep,
+    view: async (signal) => { reads.push('full'); return viewOf(() => others)(signal); },
+    focusedView: async (signal, experts) => { reads.push(`focused ${experts.join(',')}`); return viewOf(() => others)(signal); },
+  });
+  const out = await m.move('L0.0', 'L1.0');
+  await m.stop();
+  assert.equal(out.type, 'moved');
+  assert.deepEqual(reads, ['focused L0.0,L1.0', 'focused L0.0,L1.0', 'focused L0.0,L1.0'], 'worth it? still worth it? may L0.0 go?');
+  assert.deepEqual(calls, ['prepare L1.0', 'serve L1.0', 'announce L0.0,L1.0', 'announce L1.0', 'retire L0.0']);
+});

@@ -1,6 +1,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createSwarmView, sampleSize } from '../../../expert-host/rebalancing/swarm-view.ts';
+import { decideRebalance, moveStillWorthwhile } from '../../../expert-host/rebalancing/decide.ts';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import type { HostInfo, HostRecord } from '../../../shared/transport-types.ts';
 import { prng, rec } from './fixtures.ts';
@@ -238,4 +239,90 @@ test('with identity checks, a holder whose endpoint cannot sign for its record i
   });
   const input = await v(new AbortController().signal);
   assert.deepEqual(input.hosts.map((h) => h.peerId).sort(), [ids[0], ids[2], ids[3]].sort());
+});
+
+test('a focused view (a move\'s confirmation) looks up and probes the holders of the named experts only, with the last full view\'s demand', async () => {
+  const s = swarm(320, EXPERTS32);
+  const looked: string[] = [];
+  const asked: string[] = [];
+  const v = createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2 }, {
+    ...s.components, random: prng(1), clock: () => 0,
+    replicas: async (m: string, e: string) => { looked.push(e); return s.components.replicas(m, e); },
+    info: { info: async (address: string) => { asked.push(address); return s.components.info.info(address); } },
+  });
+  const full = await v(new AbortController().signal);
+  looked.length = 0;
+  asked.length = 0;
+  const focused = await v.focused(new AbortController().signal, ['L0.0', 'L1.3']);
+  assert.deepEqual(looked, ['L0.0', 'L1.3'], 'two lookups, not a check\'s sample');
+  const holders = new Set(s.records.filter((r) => r.experts.includes('L0.0') || r.experts.includes('L1.3')).map((r) => r.grpc));
+  assert.ok(asked.every((a) => holders.has(a)), `only holders of the two are probed: ${asked.join(', ')}`);
+  assert.ok(focused.hosts.every((h) => h.experts.includes('L0.0') || h.experts.includes('L1.3')));
+  assert.equal(focused.hosts.filter((h) => h.experts.includes('L1.3')).length, 10, 'every holder of the target counts');
+  assert.equal(focused.demand, full.demand, 'the demand the decision was made on');
+  assert.deepEqual(focused.experts, EXPERTS32.filter((e) => full.experts.includes(e) || e === 'L1.3'), 'the experts decided on, and the target');
+});
+
+test('a focused view sees a target whose holders died as unserved, and keeps to its experts', async () => {
+  // Every holder of L1.5 is dead; one of them also served L0.2, which the focused view must not look up.
+  const records = [rec('d0', ['L1.5', 'L0.2'], { grpc: 'g0' }), rec('d1', ['L1.5'], { grpc: 'g1' }),
+    rec('a0', ['L0.0'], { grpc: 'h0' }), rec('a1', ['L0.0'], { grpc: 'h1' }), rec('a2', ['L0.0'], { grpc: 'h2' }), rec('b0', ['L0.2'], { grpc: 'h3' })];
+  const looked: string[] = [];
+  const v = createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2, sampleExperts: 0 }, {
+    async replicas(_m: string, e: string) { looked.push(e); return records.filter((r) => r.experts.includes(e)); },
+    info: {
+      async info(address: string): Promise<HostInfo> {
+        const r = records.find((x) => x.grpc === address)!;
+        if (r.peerId.startsWith('d')) throw new SwarmpathError('UNAVAILABLE', 'connection refused');
+        return { peerId: r.peerId, version: 't', model: 'm', experts: r.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+          queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64 };
+      },
+    },
+    ownLoad: () => new Map(), served: () => ['L0.0'], random: prng(5), clock: () => 0,
+  });
+  const input = await v.focused(new AbortController().signal, ['L0.0', 'L1.5']);
+  assert.deepEqual(looked, ['L0.0', 'L1.5']);
+  assert.equal(input.hosts.filter((h) => h.experts.includes('L1.5')).length, 0, 'L1.5 unserved');
+  assert.equal(input.hosts.filter((h) => h.experts.includes('L0.0')).length, 3);
+  assert.deepEqual(input.experts, EXPERTS32, 'before any full view: every expert of the model (demand weights over all)');
+  // Nothing of it stays behind: the next full check (no random sample here) looks at the own expert only.
+  looked.length = 0;
+  await v(new AbortController().signal);
+  assert.deepEqual(looked, ['L0.0'], 'L1.5 was not put on the watch list by a focused view');
+});
+
+test('an expert whose lookup got no answer is left out of the decision, not seen unserved; an own one stays, with this host only', async () => {
+  const experts4 = EXPERTS32.slice(0, 4);
+  const s = swarm(8, experts4);
+  const silent = new Set(['L0.1', 'L0.0']);
+  const v = createSwarmView({ model: 'm', experts: experts4, peerId: 'self', targetReplicas: 2 }, {
+    ...s.components, random: prng(2), clock: () => 0,
+    replicas: async (m: string, e: string) => {
+      if (silent.has(e)) throw new SwarmpathError('UNAVAILABLE', 'the provider search got no answer within 3000 ms');
+      return s.components.replicas(m, e);
+    },
+  });
+  const input = await v(new AbortController().signal);
+  assert.deepEqual(input.experts, ['L0.0', 'L0.2', 'L0.3'], 'L0.1 (no answer) is not an expert to move to');
+  assert.equal(input.hosts.filter((h) => h.experts.includes('L0.0')).length, 0, 'the own expert counts this host alone: it will not leave it');
+  assert.deepEqual(decideRebalance({ ...input, self: { peerId: 'self', experts: ['L0.0'] } }), { type: 'stay' });
+  // Answered again: L0.1 is looked at (it stayed watched) and served.
+  silent.clear();
+  const next = await v(new AbortController().signal);
+  assert.ok(next.experts.includes('L0.1') && next.hosts.some((h) => h.experts.includes('L0.1')));
+});
+
+test('a focused view whose target got no answer leaves it out: the move is not confirmed', async () => {
+  const experts4 = EXPERTS32.slice(0, 4);
+  const s = swarm(8, experts4);
+  const v = createSwarmView({ model: 'm', experts: experts4, peerId: 'self', targetReplicas: 2 }, {
+    ...s.components, random: prng(2), clock: () => 0,
+    replicas: async (m: string, e: string) => {
+      if (e === 'L0.3') throw new SwarmpathError('UNAVAILABLE', 'no answer');
+      return s.components.replicas(m, e);
+    },
+  });
+  const input = await v.focused(new AbortController().signal, ['L0.0', 'L0.3']);
+  assert.ok(!input.experts.includes('L0.3'));
+  assert.equal(moveStillWorthwhile({ ...input, self: { peerId: 'self', experts: ['L0.0'] } }, 'L0.0', 'L0.3'), false);
 });

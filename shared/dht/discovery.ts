@@ -16,12 +16,14 @@
  * private or named addresses unless `allowPrivateAddresses`) are never returned. Nothing here can hang: every step has a deadline, and a caller's
  * AbortSignal rejects its own call at once without disturbing others sharing the search.
  *
- * A search that ran out of time without finding any provider, or found providers but not one of
- * their records, rejects (UnavailableError) instead of answering "no host": on a slow or partitioned
+ * A search that ran out of time without finding any provider, or found providers but could not
+ * fetch any of their records in time, rejects (UnavailableError) instead of answering "no host" (a
+ * record found absent, expired or invalid is an answer; a GET that timed out is not): on a slow or partitioned
  * DHT the two are not the same, and a rebalancing view that took one for the other saw served
  * experts as lost and moved hosts to them (issue 10: at 64 simulated hosts on 2 cores, 3 to 9 hosts'
  * views at a time saw each of 16 served experts unserved). A failed search is not cached. A search
- * that ends in time with no provider, or whose providers' records do not list the expert, answers [].
+ * that ends in time with no provider, or whose providers' records do not list the expert or are
+ * gone, answers [].
  */
 import { LRUCache } from 'lru-cache';
 import type { CID } from 'multiformats/cid';
@@ -32,6 +34,9 @@ import type { SwarmDht } from './node.ts';
 import { isDialableAddress } from '../net-address.ts';
 import { isLiveRecord, verifyHostRecord } from './host-record.ts';
 import { expertCid, hostRecordKey, SWARM_HOSTS_CIDS } from './keys.ts';
+
+/** A record fetch that got no answer in time (as opposed to a record found absent or invalid). */
+class NoAnswerError extends Error {}
 
 export interface DiscoveryInit {
   /** How long a lookup's result is reused, ms; default 2000. */
@@ -98,6 +103,8 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
         options.ttl = Math.max(1, record.state === 'ONLINE' ? ttl : Math.min(ttl, MISMATCH_RECHECK_MS));
         return record;
       } catch (err) {
+        // No answer in time: the fetch rejects (nothing cached), and the lookup knows it learnt nothing.
+        if (err instanceof NoAnswerError) throw err;
         log.debug('no usable record', { peerId, err });
         return undefined;
       }
@@ -116,7 +123,16 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   };
   /** The best record the DHT holds under `key`, verified (throws when it is not valid). */
   const fromDht = async (key: Uint8Array): Promise<HostRecord | undefined> => {
-    const value = await node.get(key, { signal: AbortSignal.timeout(recordTimeoutMs) });
+    const signal = AbortSignal.timeout(recordTimeoutMs);
+    const timedOut = () => new NoAnswerError(`the record GET got no answer within ${recordTimeoutMs} ms`);
+    let value: Uint8Array | undefined;
+    try {
+      value = await node.get(key, { signal });
+    } catch (err) {
+      throw signal.aborted ? timedOut() : err;
+    }
+    // SwarmDht's GET returns quietly when its signal aborts: a timeout shows only on the signal.
+    if (value === undefined && signal.aborted) throw timedOut();
     return value === undefined ? undefined : verifyHostRecord(key, value, clock());
   };
   /**
@@ -166,13 +182,14 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     if (peers.length === 0 && !ended) throw new UnavailableError(`the provider search got no answer within ${searchTimeoutMs} ms`);
     // One record that cannot be had never fails the lookup: a fetch is aborted when its peer is
     // forgotten meanwhile (lru-cache rejects it with "deleted"), and that peer is then simply left out.
+    let unanswered = 0;
     const found = await Promise.all(peers.map((p) => recordFor(p, expertId, refetch).catch((err: unknown) => {
+      unanswered++;
       log.debug('record fetch ended without a record', { peerId: p, err });
       return undefined;
     })));
-    // Providers but not one record: nothing is known of them (records and provider entries are
-    // published and expire together), so no answer, not "no host".
-    if (peers.length > 0 && found.every((r) => r === undefined)) throw new UnavailableError(`none of the ${peers.length} providers' records could be fetched`);
+    // Providers, but no record fetch answered in time (a record found absent or expired is an answer).
+    if (peers.length > 0 && unanswered === peers.length) throw new UnavailableError(`none of the ${peers.length} providers' records could be fetched in time`);
     return found.filter((r): r is HostRecord => r !== undefined);
   };
 

@@ -130,8 +130,7 @@ test('cachedRecords: a new provider search each time, but each record fetched on
   assert.equal((await disc.replicas('tiny', 'L0.0', { fresh: true })).length, 2);
   assert.deepEqual([dht.calls.findProviders, dht.calls.get], [3, 4], 'a fresh lookup fetches records again');
   now += 6_000;
-  // Expired records are neither used nor kept; providers left without any record are no answer, not "no host".
-  await assert.rejects(disc.replicas('tiny', 'L0.0', opts), /none of the 2 providers' records could be fetched/);
+  assert.deepEqual(await disc.replicas('tiny', 'L0.0', opts), [], 'expired records are neither used nor kept');
 });
 
 test('cachedRecords: a cached record that does not list the expert is fetched again, at most once per 30 s', async () => {
@@ -233,4 +232,19 @@ test('a provider search that gets no answer in time rejects ("no answer" is not 
   silent = false;
   assert.deepEqual(await disc.replicas('tiny', 'L0.0'), [], 'the failure was not cached: a new search, which ends with no provider');
   assert.equal(searches, 2);
+});
+
+test('providers whose record GETs all time out are no answer (rejects); one record found absent is an answer', async () => {
+  const dht = createMemoryDht(() => T0);
+  const a = await announce(dht);
+  const b = await announce(dht);
+  dht.hang.add(a.peerId);
+  dht.hang.add(b.peerId);
+  const disc = createDiscovery({ recordTimeoutMs: 100, allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  await assert.rejects(disc.replicas('tiny', 'L0.0', { fresh: true }), /none of the 2 providers' records could be fetched in time/);
+  // A provider that never put a record: its GET answers "not found", which is an answer.
+  const c = createMemoryDht(() => T0);
+  c.addProvider(expertCid('tiny', 'L0.0'), (await c.peer()).peerId);
+  const disc2 = createDiscovery({ recordTimeoutMs: 100, allowPrivateAddresses: true }, { node: await c.peer(), log: silentLogger, clock: () => T0 });
+  assert.deepEqual(await disc2.replicas('tiny', 'L0.0', { fresh: true }), []);
 });

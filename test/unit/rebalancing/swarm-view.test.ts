@@ -35,6 +35,24 @@ function swarm(n: number, experts: readonly string[], dead: ReadonlySet<string> 
   return { records, calls, components };
 }
 
+/** A view over fixed `records` whose hosts named by `isDead` refuse Info; `looked` lists the lookups made. */
+function viewOver(records: readonly HostRecord[], isDead: (peerId: string) => boolean, seed: number) {
+  const looked: string[] = [];
+  const v = createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2, sampleExperts: 0 }, {
+    async replicas(_m: string, e: string) { looked.push(e); return records.filter((r) => r.experts.includes(e)); },
+    info: {
+      async info(address: string): Promise<HostInfo> {
+        const r = records.find((x) => x.grpc === address)!;
+        if (isDead(r.peerId)) throw new SwarmpathError('UNAVAILABLE', 'connection refused');
+        return { peerId: r.peerId, version: 't', model: 'm', experts: r.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+          queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64 };
+      },
+    },
+    ownLoad: () => new Map(), served: () => ['L0.0'], random: prng(seed), clock: () => 0,
+  });
+  return { v, looked };
+}
+
 const view = (s: ReturnType<typeof swarm>, experts: readonly string[], seed = 1, clock = () => 0) =>
   createSwarmView({ model: 'm', experts, peerId: 'self', targetReplicas: 2 }, { ...s.components, random: prng(seed), clock });
 
@@ -82,19 +100,7 @@ test('a dead holder of an own expert makes its other experts looked up in the sa
   // p0 (dead) served L0.0, this host's expert, and L1.5, whose other holder p1 is dead too.
   const records = [rec('p0', ['L0.0', 'L1.5'], { grpc: 'g0' }), rec('p1', ['L1.5'], { grpc: 'g1' }),
     ...Array.from({ length: 64 }, (_, i) => rec(`q${i}`, [EXPERTS32[i % 32]], { grpc: `h${i}` })).filter((r) => !r.experts.includes('L1.5'))];
-  const looked: string[] = [];
-  const v = createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2, sampleExperts: 0 }, {
-    async replicas(_m: string, e: string) { looked.push(e); return records.filter((r) => r.experts.includes(e)); },
-    info: {
-      async info(address: string): Promise<HostInfo> {
-        const r = records.find((x) => x.grpc === address)!;
-        if (r.peerId === 'p0' || r.peerId === 'p1') throw new SwarmpathError('UNAVAILABLE', 'connection refused');
-        return { peerId: r.peerId, version: 't', model: 'm', experts: r.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
-          queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64 };
-      },
-    },
-    ownLoad: () => new Map(), served: () => ['L0.0'], random: prng(3), clock: () => 0,
-  });
+  const { v, looked } = viewOver(records, (p) => p === 'p0' || p === 'p1', 3);
   const input = await v(new AbortController().signal);
   assert.deepEqual(looked, ['L0.0', 'L1.5'], 'the own expert, then the dead holder\'s other one');
   assert.deepEqual(input.experts, ['L0.0', 'L1.5']);
@@ -267,19 +273,7 @@ test('a focused view sees a target whose holders died as unserved, and keeps to 
   // Every holder of L1.5 is dead; one of them also served L0.2, which the focused view must not look up.
   const records = [rec('d0', ['L1.5', 'L0.2'], { grpc: 'g0' }), rec('d1', ['L1.5'], { grpc: 'g1' }),
     rec('a0', ['L0.0'], { grpc: 'h0' }), rec('a1', ['L0.0'], { grpc: 'h1' }), rec('a2', ['L0.0'], { grpc: 'h2' }), rec('b0', ['L0.2'], { grpc: 'h3' })];
-  const looked: string[] = [];
-  const v = createSwarmView({ model: 'm', experts: EXPERTS32, peerId: 'self', targetReplicas: 2, sampleExperts: 0 }, {
-    async replicas(_m: string, e: string) { looked.push(e); return records.filter((r) => r.experts.includes(e)); },
-    info: {
-      async info(address: string): Promise<HostInfo> {
-        const r = records.find((x) => x.grpc === address)!;
-        if (r.peerId.startsWith('d')) throw new SwarmpathError('UNAVAILABLE', 'connection refused');
-        return { peerId: r.peerId, version: 't', model: 'm', experts: r.experts.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
-          queueDepth: 0, throughput: 1, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 64 };
-      },
-    },
-    ownLoad: () => new Map(), served: () => ['L0.0'], random: prng(5), clock: () => 0,
-  });
+  const { v, looked } = viewOver(records, (p) => p.startsWith('d'), 5);
   const input = await v.focused(new AbortController().signal, ['L0.0', 'L1.5']);
   assert.deepEqual(looked, ['L0.0', 'L1.5']);
   assert.equal(input.hosts.filter((h) => h.experts.includes('L1.5')).length, 0, 'L1.5 unserved');

@@ -8,6 +8,15 @@ import { MAX_RECORD_TTL_S } from '../shared/dht/host-record-schema.ts';
 import type { Device } from '../shared/runtime-types.ts';
 import type { HostLimits } from './host-limits.ts';
 
+/**
+ * Rows of one batched onnxruntime call unless --max-batch says otherwise. On a CPU, smaller batches
+ * split a wave of concurrent sessions into micro-batches, so that the next stage (or the router)
+ * works on one while this host computes the next: at 32 sessions on the 2-core bench machine, 12 to 24
+ * rows gave 7-11 % more tokens/s than 32 in paired rounds (and the same at 64 sessions; BENCHMARKS.md,
+ * "Day 10"). A GPU gains more from wide batches; its default stays 32.
+ */
+export const DEFAULT_MAX_BATCH: Readonly<Record<Device, number>> = Object.freeze({ cpu: 16, cuda: 32 });
+
 export const HOST_USAGE = 'swarmpath host --model DIR (--expert ID… | --auto) [flags]';
 
 export const HOST_FLAGS = Object.freeze({
@@ -23,7 +32,7 @@ export const HOST_FLAGS = Object.freeze({
   'kv-cache-mb': { kind: 'number', help: 'KV cache budget, MiB', default: 512, min: 0 },
   'session-idle-s': { kind: 'number', help: 'evict sessions idle this long, seconds', default: 300, min: 0.1 },
   'drain-grace-s': { kind: 'number', help: 'on SIGTERM, wait this long for in-flight work, seconds', default: 10, min: 0 },
-  'max-batch': { kind: 'int', help: 'most rows merged into one onnxruntime call', default: 32, min: 1 },
+  'max-batch': { kind: 'int', help: `most rows merged into one onnxruntime call (default ${DEFAULT_MAX_BATCH.cpu} on cpu, ${DEFAULT_MAX_BATCH.cuda} on cuda)`, min: 1 },
   'batch-wait-ms': { kind: 'number', help: 'longest wait for company before running a batch, ms', default: 0, min: 0, max: 100 },
   'batch-kv-mb': { kind: 'number', help: "largest padded KV cache of one batched call, MiB (default: the expert's weight bytes, at least 1)", min: 0 },
   'max-message-mb': { kind: 'number', help: 'largest gRPC message sent or accepted, MiB', default: 64, min: 0.01 },
@@ -136,7 +145,7 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     kvCacheBytes: Math.floor(f['kv-cache-mb'] * 1024 * 1024),
     sessionIdleMs: f['session-idle-s'] * 1000,
     drainGraceMs: f['drain-grace-s'] * 1000,
-    maxBatch: f['max-batch'],
+    maxBatch: f['max-batch'] ?? DEFAULT_MAX_BATCH[f.device as Device],
     batchWaitMs: f['batch-wait-ms'],
     batchKvBytes: f['batch-kv-mb'] === undefined ? undefined : Math.floor(f['batch-kv-mb'] * 1024 * 1024),
     maxMessageBytes: mib('max-message-mb'),

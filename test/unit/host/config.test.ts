@@ -14,7 +14,16 @@ test('defaults', () => {
   assert.equal(c.device, 'cpu');
   assert.equal(c.dht, true);
   assert.equal(c.auto, false);
+  assert.equal(c.maxBatch, 16);
   assert.ok(Object.isFrozen(c));
+});
+
+test('--max-batch defaults by device and is kept when given', () => {
+  const base = ['--model', 'm', '--expert', 'L0.1'];
+  assert.equal(parseHostConfig([...base, '--device', 'cuda'], {}).maxBatch, 32);
+  assert.equal(parseHostConfig([...base, '--device', 'cpu'], {}).maxBatch, 16);
+  assert.equal(parseHostConfig([...base, '--device', 'cuda', '--max-batch', '8'], {}).maxBatch, 8);
+  assert.throws(() => parseHostConfig([...base, '--max-batch', '0'], {}), bad(/max-batch/));
 });
 
 test('repeatable and comma-separated experts, env defaults', () => {

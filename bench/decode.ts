@@ -45,7 +45,7 @@ export interface DecodeSizes {
 }
 
 export const QUICK: DecodeSizes = { steps: 16, repeats: 3, posSteps: 8, concurrency: 32, concurrentSteps: 8, concurrentRepeats: 1, echoCalls: 200, routeCalls: 5000, wanSteps: 8, wanRepeats: 1 };
-export const FULL: DecodeSizes = { steps: 64, repeats: 12, posSteps: 16, concurrency: 32, concurrentSteps: 64, concurrentRepeats: 3, echoCalls: 1500, routeCalls: 50000, wanSteps: 24, wanRepeats: 4 };
+export const FULL: DecodeSizes = { steps: 64, repeats: 12, posSteps: 16, concurrency: 32, concurrentSteps: 64, concurrentRepeats: 5, echoCalls: 1500, routeCalls: 50000, wanSteps: 24, wanRepeats: 4 };
 /** One-way delay of the WAN measurement (latency-proxy.ts between the router and each host, and between hosts), ms. */
 export const WAN_ONE_WAY_MS = 5;
 

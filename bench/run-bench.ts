@@ -18,13 +18,13 @@ import { benchPath } from './bench-path.ts';
 import { loadScenarioTable } from './load-harness.ts';
 import { loadPackage } from '../shared/model/package.ts';
 import type { LoadScenarioResult } from './load-scenario.ts';
-import { runScale, SCALE_FULL, SCALE_QUICK, type ScaleResult } from './scale.ts';
+import { runScale, runScaleSoak, SCALE_FULL, SCALE_QUICK, SOAK_DEFAULT, SOAK_QUICK, type ScaleResult, type ScaleSoakResult, type SoakSizes } from './scale.ts';
 import { runHeavy } from './heavy.ts';
 import type { HeavyResult } from './heavy.ts';
 import { HEAVY_FULL, HEAVY_QUICK } from './heavy-figures.ts';
 import type { HeavyShape } from './heavy-figures.ts';
 
-export type ScenarioName = 'decode' | 'heavy' | 'load' | 'failover' | 'scale' | 'all';
+export type ScenarioName = 'decode' | 'heavy' | 'load' | 'failover' | 'scale' | 'scale-soak' | 'all';
 
 export interface BenchInit {
   scenario: ScenarioName;
@@ -34,12 +34,14 @@ export interface BenchInit {
   hostArgs?: readonly string[];
   /** Changes to the heavy scenario's synthesized model (tests shrink it); it ignores `model`. */
   heavyShape?: Partial<HeavyShape>;
+  /** Changes to the soak's sizes (`--hosts`, `--duration-s`). */
+  soak?: Partial<SoakSizes>;
   log: Logger;
 }
 
 export interface Bar { name: string; value: number; limit: number; aim: number; pass: boolean }
 
-export type BenchResult = Partial<DecodeResult> & Partial<HeavyResult> & Partial<FailoverResult> & Partial<ScaleResult> & {
+export type BenchResult = Partial<DecodeResult> & Partial<HeavyResult> & Partial<FailoverResult> & Partial<ScaleResult> & Partial<ScaleSoakResult> & {
   scenario: ScenarioName;
   quick: boolean;
   model_source: string;
@@ -68,6 +70,7 @@ export async function runBench(init: BenchInit): Promise<BenchResult> {
     const all = init.scenario === 'all';
     // Scale simulates its own swarm (no model): run it alone, never as part of `all`.
     if (init.scenario === 'scale') Object.assign(out, await runScale(init.quick ? SCALE_QUICK : SCALE_FULL, log));
+    if (init.scenario === 'scale-soak') Object.assign(out, await runScaleSoak({ ...(init.quick ? SOAK_QUICK : SOAK_DEFAULT), ...init.soak }, log));
     if (all || init.scenario === 'decode') {
       Object.assign(out, await runDecode(model.dir, init.quick ? QUICK : FULL, log, init.hostArgs ?? []));
       out.host_overhead = await runHostOverhead(model.dir, init.quick, log).catch((err: unknown) => ({ error: String(err instanceof Error ? err.message : err) }));
@@ -141,7 +144,8 @@ export function formatBench(r: BenchResult): string {
   const skip = new Set(['scenario', 'quick', 'model_source', 'machine', 'date', 'bars', 'host_overhead', 'load', 'model']);
   for (const [k, v] of Object.entries(r)) {
     if (skip.has(k)) continue;
-    lines.push(`  ${k.padEnd(24)} ${Array.isArray(v) ? v.join(',') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
+    const flat = Array.isArray(v) && v.every((x) => typeof x !== 'object' || x === null);
+    lines.push(`  ${k.padEnd(24)} ${flat ? v.join(',') : typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v)}`);
   }
   if (r.host_overhead) lines.push(`  host_overhead            ${JSON.stringify(r.host_overhead)}`);
   if (r.load) lines.push(`  load                     ${JSON.stringify(r.load)}`);

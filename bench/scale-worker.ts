@@ -35,6 +35,8 @@ export interface HostSnapshot {
   lastCheckError?: string;
   lastUnserved: string[];
   holding: boolean;
+  /** libp2p connections the host holds now. */
+  connections: number;
 }
 
 export type ScaleRequest =
@@ -47,7 +49,9 @@ export type ScaleRequest =
 export interface RemoteInfos { op: 'infos'; infos: Record<string, HostInfo> }
 /** Worker -> parent: the Info of this worker's live hosts. */
 export interface LocalInfos { op: 'infos'; infos: Record<string, HostInfo> }
-export interface ScaleReply { id: number; hosts?: HostSnapshot[]; error?: string }
+/** A worker's own process: CPU used since it started (user + system), µs, and resident memory, MiB. */
+export interface WorkerUsage { cpuUs: number; rssMb: number }
+export interface ScaleReply { id: number; hosts?: HostSnapshot[]; usage?: WorkerUsage; error?: string }
 
 function snapshot(h: SimHost): HostSnapshot {
   const s = h.stats();
@@ -56,6 +60,7 @@ function snapshot(h: SimHost): HostSnapshot {
     checks: s.checks, skipped: s.skipped, publicationFailures: s.publicationFailures, outcomes: { ...s.outcomes },
     decisions: { ...s.decisions }, viewMs: [...s.viewMs], focusedMs: [...s.focusedMs], lastWarning: s.lastWarning,
     checkErrors: s.checkErrors, lastCheckError: s.lastCheckError, lastUnserved: [...s.lastUnserved], holding: s.holding,
+    connections: h.node.libp2p.getConnections().length,
   };
 }
 
@@ -101,7 +106,11 @@ async function main(): Promise<void> {
       return;
     }
     handle(m).then(
-      (hostsOut) => { send({ id: m.id, hosts: hostsOut }); if (m.op === 'stop') process.disconnect(); },
+      (hostsOut) => {
+        const cpu = process.cpuUsage();
+        send({ id: m.id, hosts: hostsOut, usage: { cpuUs: cpu.user + cpu.system, rssMb: Math.round(process.memoryUsage.rss() / 2 ** 20) } });
+        if (m.op === 'stop') process.disconnect();
+      },
       (err: unknown) => send({ id: m.id, error: err instanceof Error ? err.stack ?? err.message : String(err) }),
     );
   });

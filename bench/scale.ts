@@ -24,7 +24,7 @@ import { silentLogger } from '../shared/log.ts';
 import type { HostInfo } from '../shared/transport-types.ts';
 import { SIM_TIMEOUTS, type ScaleSettings } from './scale-host.ts';
 import { HolderTimeline } from './scale-timeline.ts';
-import type { HostSnapshot, LocalInfos, ScaleReply, ScaleRequest } from './scale-worker.ts';
+import type { HostSnapshot, LocalInfos, ScaleReply, ScaleRequest, WorkerUsage } from './scale-worker.ts';
 
 export interface ScaleSizes {
   hosts: number;
@@ -78,6 +78,8 @@ interface SimSwarm {
   boot: SwarmNode;
   /** Every live host, as its worker sees it now. */
   snapshot(): Promise<HostSnapshot[]>;
+  /** Every live host and each worker process's CPU and memory, at one moment. */
+  sample(): Promise<{ hosts: HostSnapshot[]; usage: WorkerUsage[] }>;
   /** Crashes the hosts of these indices (no OFFLINE record). */
   crash(indices: readonly number[]): Promise<void>;
   stop(): Promise<void>;
@@ -119,6 +121,10 @@ async function startSwarm(n: number, experts: readonly string[], s: ScaleSetting
   return {
     boot,
     async snapshot() { return (await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })))).flatMap((r) => r.hosts ?? []); },
+    async sample() {
+      const replies = await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })));
+      return { hosts: replies.flatMap((r) => r.hosts ?? []), usage: replies.map((r) => r.usage ?? { cpuUs: NaN, rssMb: NaN }) };
+    },
     async crash(indices) { await Promise.all(workers.map((w, k) => ask(w, { op: 'crash', indices: ofWorker(indices, k) }))); },
     async stop() {
       await Promise.all(workers.map(async (w) => {
@@ -132,26 +138,33 @@ async function startSwarm(n: number, experts: readonly string[], s: ScaleSetting
   };
 }
 
-const total = (h: HostSnapshot) => Object.values(h.counts).reduce((a, x) => a + x, 0);
-
-/** Messages per host per minute over `ms` of steady state (hosts alive throughout). */
-async function measureRate(swarm: SimSwarm, ms: number): Promise<{ perHostMin: number; byKind: Record<string, number> }> {
-  const before = new Map((await swarm.snapshot()).map((h) => [h.index, h]));
-  await sleep(ms);
-  const after = (await swarm.snapshot()).filter((h) => before.has(h.index));
+/**
+ * Messages per host per minute between two snapshots `ms` apart, in all and by kind, over the hosts
+ * alive in both (a host that crashed or joined in between is left out).
+ */
+export function ratesBetween(before: readonly Pick<HostSnapshot, 'index' | 'counts'>[], after: readonly Pick<HostSnapshot, 'index' | 'counts'>[], ms: number): { perHostMin: number; byKind: Record<string, number> } {
+  const then = new Map(before.map((h) => [h.index, h]));
+  const both = after.filter((h) => then.has(h.index));
   const byKind: Record<string, number> = {};
   let sum = 0;
-  for (const h of after) {
-    const b = before.get(h.index)!;
+  for (const h of both) {
+    const b = then.get(h.index)!;
     for (const [k, v] of Object.entries(h.counts)) {
       const d = v - (b.counts[k] ?? 0);
       byKind[k] = (byKind[k] ?? 0) + d;
+      sum += d;
     }
-    sum += total(h) - total(b);
   }
-  const minutes = ms / 60_000;
-  for (const k of Object.keys(byKind)) byKind[k] = Math.round((byKind[k] / after.length / minutes) * 10) / 10;
-  return { perHostMin: Math.round((sum / after.length / minutes) * 10) / 10, byKind };
+  const perMin = (x: number) => (both.length === 0 ? 0 : Math.round((x / both.length / (ms / 60_000)) * 10) / 10);
+  for (const k of Object.keys(byKind)) byKind[k] = perMin(byKind[k]);
+  return { perHostMin: perMin(sum), byKind };
+}
+
+/** Messages per host per minute over `ms` of steady state (hosts alive throughout). */
+async function measureRate(swarm: SimSwarm, ms: number): Promise<{ perHostMin: number; byKind: Record<string, number> }> {
+  const before = await swarm.snapshot();
+  await sleep(ms);
+  return ratesBetween(before, await swarm.snapshot(), ms);
 }
 
 /** Checks made and skipped, migration outcomes, and hosts whose publications are failing now. */
@@ -282,4 +295,101 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
   } finally {
     await full.stop();
   }
+}
+
+/**
+ * The soak (`--scenario scale-soak`): one swarm of `hosts` simulated hosts started at once and
+ * followed for `durationS`, one line per `windowS` window: does a swarm of this size settle on this
+ * machine, when, and what does it cost once settled? (The `scale` scenario measures at fixed times
+ * and so cannot tell a swarm still settling from one that never will.)
+ */
+export interface SoakSizes extends Pick<ScaleSizes, 'hosts' | 'levels' | 'targetReplicas' | 'intervalMs' | 'recordTtlS' | 'startConcurrency' | 'workers'> {
+  durationS: number;
+  windowS: number;
+}
+
+export const SOAK_DEFAULT: SoakSizes = { ...SCALE_FULL, hosts: 100, durationS: 300, windowS: 30 };
+export const SOAK_QUICK: SoakSizes = { ...SCALE_QUICK, hosts: 16, durationS: 40, windowS: 10 };
+
+export interface SoakWindow {
+  /** The window's end, seconds after every host had started. */
+  t_s: number;
+  rpcs_per_host_min: number;
+  by_kind: Record<string, number>;
+  /** Hosts whose record publications are failing at the window's end. */
+  failing_hosts: number;
+  /** Median duration of the hosts' last rebalancing views, ms (null before any view). */
+  view_p50_ms: number | null;
+  connections_per_host: number;
+  /** CPU each worker process used over the window, in cores, and its resident memory at the end, MiB. */
+  worker_cores: number[];
+  worker_rss_mb: number[];
+}
+
+export interface ScaleSoakResult {
+  scale_soak_hosts: number;
+  scale_soak_experts: number;
+  scale_soak_start_s: number;
+  scale_soak_windows: SoakWindow[];
+  /** The end of the first window from which on no host's publications failed; null when the last window still had some. */
+  scale_soak_settled_s: number | null;
+  /** Means over the settled windows (null when none): messages per host per minute, and the workers' CPU in cores. */
+  scale_soak_settled_rpcs_per_host_min: number | null;
+  scale_soak_settled_cores: number | null;
+}
+
+/** When a soak settled: the end of the first window of the final run of windows with no failing host (null when the last window has one). */
+export function settledAt(windows: readonly Pick<SoakWindow, 't_s' | 'failing_hosts'>[]): number | null {
+  let at: number | null = null;
+  for (const w of windows) {
+    if (w.failing_hosts > 0) at = null;
+    else at ??= w.t_s;
+  }
+  return at;
+}
+
+export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<ScaleSoakResult> {
+  const experts = sizes.levels.flatMap((k, l) => Array.from({ length: k }, (_, i) => `L${l}.${i}`));
+  const s: ScaleSettings = { model: 'scale', experts, targetReplicas: sizes.targetReplicas, intervalMs: sizes.intervalMs, recordTtlS: sizes.recordTtlS };
+  const t0 = performance.now();
+  const swarm = await startSwarm(sizes.hosts, experts, s, { ...SCALE_FULL, ...sizes }, log);
+  const startS = Math.round(performance.now() - t0) / 1000;
+  const windows: SoakWindow[] = [];
+  try {
+    const started = performance.now();
+    let prev = await swarm.sample();
+    let prevAt = performance.now();
+    while (performance.now() - started < sizes.durationS * 1000) {
+      await sleep(Math.min(sizes.windowS * 1000, started + sizes.durationS * 1000 - performance.now()));
+      const cur = await swarm.sample();
+      const at = performance.now();
+      const ms = at - prevAt;
+      const rate = ratesBetween(prev.hosts, cur.hosts, ms);
+      const views = cur.hosts.flatMap((h) => h.viewMs).sort((a, b) => a - b);
+      const w: SoakWindow = {
+        t_s: Math.round((at - started) / 100) / 10,
+        rpcs_per_host_min: rate.perHostMin, by_kind: rate.byKind,
+        failing_hosts: cur.hosts.filter((h) => h.publicationFailures > 0).length,
+        view_p50_ms: views.length > 0 ? views[views.length >> 1] : null,
+        connections_per_host: Math.round((cur.hosts.reduce((a, h) => a + h.connections, 0) / Math.max(1, cur.hosts.length)) * 10) / 10,
+        worker_cores: cur.usage.map((u, i) => Math.round(((u.cpuUs - prev.usage[i].cpuUs) / 1000 / ms) * 100) / 100),
+        worker_rss_mb: cur.usage.map((u) => u.rssMb),
+      };
+      windows.push(w);
+      log.info('scale soak: window', { ...w });
+      prev = cur;
+      prevAt = at;
+    }
+  } finally {
+    await swarm.stop();
+  }
+  const settled = settledAt(windows);
+  const after = settled === null ? [] : windows.filter((w) => w.t_s >= settled);
+  const mean = (xs: number[]) => (xs.length === 0 ? null : Math.round((xs.reduce((a, x) => a + x, 0) / xs.length) * 100) / 100);
+  return {
+    scale_soak_hosts: sizes.hosts, scale_soak_experts: experts.length, scale_soak_start_s: startS, scale_soak_windows: windows,
+    scale_soak_settled_s: settled,
+    scale_soak_settled_rpcs_per_host_min: mean(after.map((w) => w.rpcs_per_host_min)),
+    scale_soak_settled_cores: mean(after.map((w) => w.worker_cores.reduce((a, x) => a + x, 0))),
+  };
 }

@@ -1,8 +1,14 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { silentLogger } from '../../../shared/log.ts';
 import { runBench } from '../../../bench/run-bench.ts';
 import { SOAK_QUICK } from '../../../bench/scale.ts';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 
 test('bench --scenario scale-soak: real kad-dht nodes in 2 worker processes, followed window by window', async () => {
   const r = await runBench({ scenario: 'scale-soak', quick: true, soak: { ...SOAK_QUICK, hosts: 6, durationS: 10, windowS: 5 }, log: silentLogger });
@@ -23,3 +29,17 @@ test('bench --scenario scale-soak: real kad-dht nodes in 2 worker processes, fol
   assert.equal(r.scale_soak_settled_s === null, windows[windows.length - 1].failing_hosts > 0);
   assert.equal(r.scale_hosts, undefined, 'the scale scenario did not run');
 }, 90_000);
+
+test('the soak\'s flags: a swarm of at least 2 hosts, and only for the soak (exit 2, one line naming the flag)', async () => {
+  const bench = (...args: string[]) => run(process.execPath, [join(ROOT, 'bin', 'swarmpath.js'), 'bench', ...args], { timeout: 60_000 })
+    .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+  for (const [args, message] of [
+    [['--scenario', 'scale-soak', '--hosts', '1'], 'swarmpath bench: --hosts must be at least 2; got 1'],
+    [['--scenario', 'scale-soak', '--duration-s', '5'], 'swarmpath bench: --duration-s must be at least 10; got 5'],
+    [['--scenario', 'decode', '--hosts', '8'], 'swarmpath bench: --hosts and --duration-s apply only to --scenario scale-soak'],
+  ] as const) {
+    const r = await bench(...args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.equal(r.stderr.trim(), message);
+  }
+});

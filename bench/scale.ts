@@ -56,6 +56,13 @@ export interface ScaleResult {
   scale_discover_ms: number;
   scale_rpcs_per_host_min: number;
   scale_rpcs_per_host_min_small: number;
+  /**
+   * Hosts whose record publications were failing at the end of each rate window (full size, and the
+   * quarter size): a rate measured while many fail is a swarm still settling (or collapsing), not a
+   * steady state (BENCHMARKS.md, the soak).
+   */
+  scale_failing_hosts: number;
+  scale_failing_hosts_small: number;
   scale_rpcs_by_kind: Record<string, number>;
   scale_heal_s: number;
   scale_moves: number;
@@ -167,6 +174,9 @@ async function measureRate(swarm: SimSwarm, ms: number): Promise<{ perHostMin: n
   return ratesBetween(before, await swarm.snapshot(), ms);
 }
 
+/** Hosts whose record publications are failing now. */
+export const failingHosts = (hosts: readonly Pick<HostSnapshot, 'publicationFailures'>[]): number => hosts.filter((h) => h.publicationFailures > 0).length;
+
 /** Checks made and skipped, migration outcomes, and hosts whose publications are failing now. */
 function stats(hosts: readonly HostSnapshot[]) {
   const outcomes: Record<string, number> = {};
@@ -182,7 +192,7 @@ function stats(hosts: readonly HostSnapshot[]) {
     viewMs: spread(hosts.flatMap((h) => h.viewMs)),
     focusedViewMs: spread(hosts.flatMap((h) => h.focusedMs)),
     checks: hosts.reduce((a, x) => a + x.checks, 0), skipped: hosts.reduce((a, x) => a + x.skipped, 0),
-    failingPublications: hosts.filter((x) => x.publicationFailures > 0).length, outcomes,
+    failingPublications: failingHosts(hosts), outcomes,
     lastWarning: hosts.find((x) => x.publicationFailures > 0)?.lastWarning,
     checkErrors: hosts.reduce((a, x) => a + x.checkErrors, 0), lastCheckError: hosts.find((x) => x.lastCheckError)?.lastCheckError,
     holding: hosts.filter((x) => x.holding).length,
@@ -237,10 +247,12 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
   const s: ScaleSettings = { model: 'scale', experts, targetReplicas: sizes.targetReplicas, intervalMs: sizes.intervalMs, recordTtlS: sizes.recordTtlS };
   const small = await startSwarm(Math.max(experts.length, Math.round(sizes.hosts / 4)), experts, s, sizes, log);
   let smallRate: { perHostMin: number };
+  let smallFailing: number;
   try {
     await sleep(sizes.warmupMs);
     smallRate = await measureRate(small, sizes.measureMs);
     const hosts = await small.snapshot();
+    smallFailing = failingHosts(hosts);
     log.info('scale: quarter size', { hosts: hosts.length, rpcsPerHostMin: smallRate.perHostMin, ...stats(hosts) });
   } finally {
     await small.stop();
@@ -289,6 +301,7 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     return {
       scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,
+      scale_failing_hosts: failingHosts(settledHosts), scale_failing_hosts_small: smallFailing,
       scale_heal_s: healS, scale_moves: after, scale_moves_min: movesMin, scale_settled: after === moves,
       scale_flaps: t.flaps, scale_last_change_s: t.lastChangeAt ?? 0,
     };
@@ -369,7 +382,7 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
       const w: SoakWindow = {
         t_s: Math.round((at - started) / 100) / 10,
         rpcs_per_host_min: rate.perHostMin, by_kind: rate.byKind,
-        failing_hosts: cur.hosts.filter((h) => h.publicationFailures > 0).length,
+        failing_hosts: failingHosts(cur.hosts),
         view_p50_ms: views.length > 0 ? views[views.length >> 1] : null,
         connections_per_host: Math.round((cur.hosts.reduce((a, h) => a + h.connections, 0) / Math.max(1, cur.hosts.length)) * 10) / 10,
         worker_cores: cur.usage.map((u, i) => Math.round(((u.cpuUs - prev.usage[i].cpuUs) / 1000 / ms) * 100) / 100),

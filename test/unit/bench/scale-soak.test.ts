@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import { formatBench, type BenchResult } from '../../../bench/run-bench.ts';
-import { ratesBetween, settledAt } from '../../../bench/scale.ts';
+import { failingHosts, ratesBetween, settledAt } from '../../../bench/scale.ts';
 
 test('rates: messages per host per minute, in all and by kind, over the hosts alive in both snapshots', () => {
   type Snap = { index: number; counts: Record<string, number> };
@@ -35,4 +35,9 @@ test('the table prints each soak window as JSON, and a list of numbers as a list
   const lines = formatBench(r).split('\n');
   assert.ok(lines.some((l) => l.includes('scale_soak_windows') && l.endsWith(JSON.stringify([window]))), lines.join('\n'));
   assert.ok(lines.some((l) => /scale_soak_settled_s\s+30$/.test(l)));
+});
+
+test('failing hosts: those with publications failing now, whatever else they report', () => {
+  assert.equal(failingHosts([{ publicationFailures: 0 }, { publicationFailures: 3 }, { publicationFailures: 1 }]), 2);
+  assert.equal(failingHosts([]), 0);
 });

@@ -12,7 +12,9 @@
  *   against `scale_moves_min` (the fewest that restore every expert to its target replicas), and
  *   `scale_settled` (no move in the last settle window), `scale_flaps` ((host, expert) pairs that
  *   changed twice or more after the crash: 0 = no oscillation) and `scale_last_change_s` (when the
- *   holder sets last changed).
+ *   holder sets last changed); `scale_restored_s` (the time until every expert is back at its target
+ *   replicas; null when not within the heal timeout) and `scale_short_experts` (experts below target at
+ *   the end of the settle window: a move count under `scale_moves_min` means some are).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +67,10 @@ export interface ScaleResult {
   scale_failing_hosts_small: number;
   scale_rpcs_by_kind: Record<string, number>;
   scale_heal_s: number;
+  /** Seconds from the crash until every expert had its target replicas again (NaN: not within the heal timeout). */
+  scale_restored_s: number;
+  /** Experts below their target replicas at the end of the settle window. */
+  scale_short_experts: number;
   scale_moves: number;
   scale_moves_min: number;
   scale_settled: boolean;
@@ -278,14 +284,18 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     const movesBefore = movesOf(alive);
     log.info(`scale: crashed ${crashed.length} hosts`, { unserved: experts.filter((e) => holdersIn(alive, e) === 0).length, movesMin });
     let healS = NaN;
+    let restoredS = NaN;
     while (performance.now() - t0 < sizes.healTimeoutMs) {
       alive = await aliveNow();
       timeline.observe(since(), alive);
       if (Number.isNaN(healS) && experts.every((e) => holdersIn(alive, e) > 0)) healS = since();
-      if (experts.every((e) => holdersIn(alive, e) >= sizes.targetReplicas)) break;
+      if (experts.every((e) => holdersIn(alive, e) >= sizes.targetReplicas)) {
+        restoredS = since();
+        break;
+      }
       await sleep(250);
     }
-    log.info('scale: after the crash', { healS, ...stats(alive) });
+    log.info('scale: after the crash', { healS, restoredS, ...stats(alive) });
     const moves = movesOf(alive) - movesBefore;
     // The settle window: holder sets are followed on, so that a flap (a host joining an expert and
     // leaving it again) or a late move shows.
@@ -302,7 +312,8 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
       scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,
       scale_failing_hosts: failingHosts(settledHosts), scale_failing_hosts_small: smallFailing,
-      scale_heal_s: healS, scale_moves: after, scale_moves_min: movesMin, scale_settled: after === moves,
+      scale_heal_s: healS, scale_restored_s: restoredS, scale_short_experts: experts.filter((e) => holdersIn(alive, e) < sizes.targetReplicas).length,
+      scale_moves: after, scale_moves_min: movesMin, scale_settled: after === moves,
       scale_flaps: t.flaps, scale_last_change_s: t.lastChangeAt ?? 0,
     };
   } finally {

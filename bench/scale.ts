@@ -130,14 +130,15 @@ async function startSwarm(n: number, experts: readonly string[], s: ScaleSetting
   await Promise.all(workers.map((w, k) => ask(w, {
     op: 'start', indices: ofWorker(all, k), experts: [...experts], settings: s, bootstrap: boot.multiaddrs(), concurrency: sizes.startConcurrency,
   })));
+  const sample = async () => {
+    const replies = await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })));
+    return { hosts: replies.flatMap((r) => r.hosts ?? []), usage: replies.map((r) => r.usage ?? { cpuUs: NaN, rssMb: NaN }) };
+  };
   log.info(`scale: ${n} hosts started in ${workers.length} workers`, { s: Math.round(performance.now() - t0) / 1000 });
   return {
     boot,
-    async snapshot() { return (await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })))).flatMap((r) => r.hosts ?? []); },
-    async sample() {
-      const replies = await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })));
-      return { hosts: replies.flatMap((r) => r.hosts ?? []), usage: replies.map((r) => r.usage ?? { cpuUs: NaN, rssMb: NaN }) };
-    },
+    async snapshot() { return (await sample()).hosts; },
+    sample,
     async crash(indices) { await Promise.all(workers.map((w, k) => ask(w, { op: 'crash', indices: ofWorker(indices, k) }))); },
     async stop() {
       await Promise.all(workers.map(async (w) => {
@@ -180,6 +181,12 @@ async function measureRate(swarm: SimSwarm, ms: number): Promise<{ perHostMin: n
   return ratesBetween(before, await swarm.snapshot(), ms);
 }
 
+/** Median, 90th percentile and largest of `xs` (undefined when empty). */
+function spread(xs: readonly number[]): { p50: number; p90: number; max: number } | undefined {
+  const v = [...xs].sort((a, b) => a - b);
+  return v.length ? { p50: v[v.length >> 1], p90: v[Math.floor(v.length * 0.9)], max: v[v.length - 1] } : undefined;
+}
+
 /** Hosts whose record publications are failing now. */
 export const failingHosts = (hosts: readonly Pick<HostSnapshot, 'publicationFailures'>[]): number => hosts.filter((h) => h.publicationFailures > 0).length;
 
@@ -189,10 +196,6 @@ function stats(hosts: readonly HostSnapshot[]) {
   for (const h of hosts) for (const [k, v] of Object.entries(h.outcomes)) outcomes[k] = (outcomes[k] ?? 0) + v;
   const decisions: Record<string, number> = {};
   for (const h of hosts) for (const [k, v] of Object.entries(h.decisions)) decisions[k] = (decisions[k] ?? 0) + v;
-  const spread = (xs: number[]) => {
-    const v = [...xs].sort((a, b) => a - b);
-    return v.length ? { p50: v[v.length >> 1], p90: v[Math.floor(v.length * 0.9)], max: v[v.length - 1] } : undefined;
-  };
   return {
     decisions,
     viewMs: spread(hosts.flatMap((h) => h.viewMs)),
@@ -389,12 +392,11 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
       const at = performance.now();
       const ms = at - prevAt;
       const rate = ratesBetween(prev.hosts, cur.hosts, ms);
-      const views = cur.hosts.flatMap((h) => h.viewMs).sort((a, b) => a - b);
       const w: SoakWindow = {
         t_s: Math.round((at - started) / 100) / 10,
         rpcs_per_host_min: rate.perHostMin, by_kind: rate.byKind,
         failing_hosts: failingHosts(cur.hosts),
-        view_p50_ms: views.length > 0 ? views[views.length >> 1] : null,
+        view_p50_ms: spread(cur.hosts.flatMap((h) => h.viewMs))?.p50 ?? null,
         connections_per_host: Math.round((cur.hosts.reduce((a, h) => a + h.connections, 0) / Math.max(1, cur.hosts.length)) * 10) / 10,
         worker_cores: cur.usage.map((u, i) => Math.round(((u.cpuUs - prev.usage[i].cpuUs) / 1000 / ms) * 100) / 100),
         worker_rss_mb: cur.usage.map((u) => u.rssMb),

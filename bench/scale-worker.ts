@@ -37,6 +37,8 @@ export interface HostSnapshot {
   holding: boolean;
   /** libp2p connections the host holds now. */
   connections: number;
+  /** Connections its node closed so far to stay within its water marks (shared/dht/connection-trim.ts). */
+  trimmed: number;
 }
 
 export type ScaleRequest =
@@ -61,6 +63,7 @@ function snapshot(h: SimHost): HostSnapshot {
     decisions: { ...s.decisions }, viewMs: [...s.viewMs], focusedMs: [...s.focusedMs], lastWarning: s.lastWarning,
     checkErrors: s.checkErrors, lastCheckError: s.lastCheckError, lastUnserved: [...s.lastUnserved], holding: s.holding,
     connections: h.node.libp2p.getConnections().length,
+    trimmed: h.node.connectionsTrimmed(),
   };
 }
 

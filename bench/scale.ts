@@ -348,6 +348,8 @@ export interface SoakWindow {
   /** Median duration of the hosts' last rebalancing views, ms (null before any view). */
   view_p50_ms: number | null;
   connections_per_host: number;
+  /** Connections the hosts closed over the window to stay within their water marks, per host per minute. */
+  trimmed_per_host_min: number;
   /** CPU each worker process used over the window, in cores, and its resident memory at the end, MiB. */
   worker_cores: number[];
   worker_rss_mb: number[];
@@ -363,6 +365,13 @@ export interface ScaleSoakResult {
   /** Means over the settled windows (null when none): messages per host per minute, and the workers' CPU in cores. */
   scale_soak_settled_rpcs_per_host_min: number | null;
   scale_soak_settled_cores: number | null;
+}
+
+/** Connections closed by the hosts' trimmers between two samples, per host per minute (one decimal). */
+export function trimmedRate(prev: readonly Pick<HostSnapshot, 'index' | 'trimmed'>[], cur: readonly Pick<HostSnapshot, 'index' | 'trimmed'>[], ms: number): number {
+  const before = new Map(prev.map((h) => [h.index, h.trimmed]));
+  const closed = cur.reduce((a, h) => a + h.trimmed - (before.get(h.index) ?? 0), 0);
+  return cur.length === 0 || ms <= 0 ? 0 : Math.round((closed / cur.length / (ms / 60_000)) * 10) / 10;
 }
 
 /** When a soak settled: the end of the first window of the final run of windows with no failing host (null when the last window has one). */
@@ -398,6 +407,7 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
         failing_hosts: failingHosts(cur.hosts),
         view_p50_ms: spread(cur.hosts.flatMap((h) => h.viewMs))?.p50 ?? null,
         connections_per_host: Math.round((cur.hosts.reduce((a, h) => a + h.connections, 0) / Math.max(1, cur.hosts.length)) * 10) / 10,
+        trimmed_per_host_min: trimmedRate(prev.hosts, cur.hosts, ms),
         worker_cores: cur.usage.map((u, i) => Math.round(((u.cpuUs - prev.usage[i].cpuUs) / 1000 / ms) * 100) / 100),
         worker_rss_mb: cur.usage.map((u) => u.rssMb),
       };

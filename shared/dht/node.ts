@@ -24,6 +24,8 @@ import { fetchRecordDirect, serveOwnRecord } from './record-protocol.ts';
 import { hostRecordSelector, hostRecordValidator } from './host-record.ts';
 import { loadOrCreateKey } from './key-file.ts';
 import { countingMetrics, type RpcCounter } from './rpc-counter.ts';
+import { CONNECTION_LIMITS, checkLimits } from './connection-trim.ts';
+import { startConnectionTrimmer, type ConnectionTrimmer, type ConnectionTrimmerInit } from './connection-trimmer.ts';
 
 export interface SwarmNodeInit {
   /** Multiaddrs to listen on; default `/ip4/127.0.0.1/tcp/0`. */
@@ -43,6 +45,8 @@ export interface SwarmNodeInit {
   rpcCounter?: RpcCounter;
   /** How long DHT nodes keep a provider entry without a re-provide, ms (default PROVIDER_VALIDITY_MS). */
   providerValidityMs?: number;
+  /** Water marks of the connections this node holds (connection-trim.ts; default CONNECTION_LIMITS). */
+  connectionLimits?: ConnectionTrimmerInit;
 }
 
 export type SwarmLibp2p = Libp2p<{ dht: KadDHT; identify: unknown; ping: unknown }>;
@@ -85,6 +89,8 @@ export interface SwarmNode extends SwarmDht {
   readonly libp2p: SwarmLibp2p;
   /** Listening multiaddrs, each ending in /p2p/<peerId> (empty before start). */
   multiaddrs(): string[];
+  /** Connections this node closed to stay within its water marks (connection-trim.ts). */
+  connectionsTrimmed(): number;
   /** Starts listening and dials the bootstrap peers (without failing when none answers). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -140,6 +146,8 @@ export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
   for (const ma of boot) {
     if (!ma.includes('/p2p/')) throw new BadConfigError(`--bootstrap ${ma} must end in /p2p/<peerId>`);
   }
+  const limits = init.connectionLimits ?? CONNECTION_LIMITS;
+  try { checkLimits(limits); } catch (err) { throw new BadConfigError((err as Error).message); }
   const privateKey = init.privateKey ?? (init.keyFile ? await loadOrCreateKey(init.keyFile) : await generateKeyPair('Ed25519'));
   const libp2p = await createLibp2p({
     privateKey,
@@ -183,12 +191,14 @@ export async function createSwarmNode(init: SwarmNodeInit): Promise<SwarmNode> {
       }),
     },
   }) as unknown as SwarmLibp2p;
-  return wrap(libp2p, privateKey, boot, log);
+  return wrap(libp2p, privateKey, boot, log, limits);
 }
 
-function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: Logger): SwarmNode {
+function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: Logger, limits: ConnectionTrimmerInit): SwarmNode {
   const dht = libp2p.services.dht;
   let redial: NodeJS.Timeout | undefined;
+  let trimmer: ConnectionTrimmer | undefined;
+  let trimmedBefore = 0;
   const ownKey = Buffer.from(hostRecordKey(libp2p.peerId.toString()));
   /** What this node last stored under its own record key: served to whoever asks (record-protocol.ts). */
   let ownRecord: Uint8Array | undefined;
@@ -209,9 +219,11 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
     privateKey,
     libp2p,
     multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
+    connectionsTrimmed: () => trimmedBefore + (trimmer?.closed() ?? 0),
     async start() {
       await libp2p.start();
       await serveOwnRecord(libp2p, () => ownRecord);
+      trimmer = startConnectionTrimmer(limits, { libp2p, clock: Date.now, log });
       log.info('libp2p node started', { peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) });
       if (boot.length === 0) return;
       await dialBootstrap();
@@ -223,6 +235,9 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
     async stop() {
       if (redial) clearInterval(redial);
       redial = undefined;
+      trimmedBefore += trimmer?.closed() ?? 0;
+      trimmer?.stop();
+      trimmer = undefined;
       await libp2p.stop();
     },
     provide: (cid, opts = {}) => countResponses(dht.provide(cid, { signal: opts.signal }), 'ADD_PROVIDER', opts.signal),

@@ -1,12 +1,12 @@
 /** Helpers of the DHT integration tests: real libp2p nodes on loopback, in this process. */
-import { createSwarmNode, type SwarmNode } from '../../../shared/dht/node.ts';
+import { createSwarmNode, type SwarmNode, type SwarmNodeInit } from '../../../shared/dht/node.ts';
 import { silentLogger } from '../../../shared/log.ts';
 
-/** A bootstrap node plus `n - 1` nodes joined through it, all started (DHT servers). */
-export async function startSwarm(n: number): Promise<SwarmNode[]> {
-  const boot = await createSwarmNode({ log: silentLogger });
+/** A bootstrap node plus `n - 1` nodes joined through it, all started (DHT servers), each built with `extra`. */
+export async function startSwarm(n: number, extra: Partial<SwarmNodeInit> = {}): Promise<SwarmNode[]> {
+  const boot = await createSwarmNode({ ...extra, log: silentLogger });
   await boot.start();
-  const rest = await Promise.all(Array.from({ length: n - 1 }, () => createSwarmNode({ bootstrap: boot.multiaddrs(), log: silentLogger })));
+  const rest = await Promise.all(Array.from({ length: n - 1 }, () => createSwarmNode({ ...extra, bootstrap: boot.multiaddrs(), log: silentLogger })));
   await Promise.all(rest.map((node) => node.start()));
   return [boot, ...rest];
 }

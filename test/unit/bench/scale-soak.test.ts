@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'vitest';
 import { formatBench, type BenchResult } from '../../../bench/run-bench.ts';
-import { failingHosts, ratesBetween, settledAt } from '../../../bench/scale.ts';
+import { failingHosts, ratesBetween, settledAt, trimmedRate } from '../../../bench/scale.ts';
 
 test('rates: messages per host per minute, in all and by kind, over the hosts alive in both snapshots', () => {
   type Snap = { index: number; counts: Record<string, number> };
@@ -26,7 +26,7 @@ test('settled: the first window of the last run of windows with no failing host'
 });
 
 test('the table prints each soak window as JSON, and a list of numbers as a list', () => {
-  const window = { t_s: 30, rpcs_per_host_min: 80, by_kind: { kad: 60 }, failing_hosts: 0, view_p50_ms: 500, connections_per_host: 12, worker_cores: [0.4, 0.5], worker_rss_mb: [900, 950] };
+  const window = { t_s: 30, rpcs_per_host_min: 80, by_kind: { kad: 60 }, failing_hosts: 0, view_p50_ms: 500, connections_per_host: 12, trimmed_per_host_min: 0.5, worker_cores: [0.4, 0.5], worker_rss_mb: [900, 950] };
   const r: BenchResult = {
     scenario: 'scale-soak', quick: false, model_source: 'bundled', host_args: [], date: '', elapsed_s: 1,
     machine: { cpu: 'x', cores: 2, node: 'v24', platform: 'linux', loadavg: [0.5, 0.6] },
@@ -35,6 +35,14 @@ test('the table prints each soak window as JSON, and a list of numbers as a list
   const lines = formatBench(r).split('\n');
   assert.ok(lines.some((l) => l.includes('scale_soak_windows') && l.endsWith(JSON.stringify([window]))), lines.join('\n'));
   assert.ok(lines.some((l) => /scale_soak_settled_s\s+30$/.test(l)));
+});
+
+test('trimmed connections per host per minute: by host, over the hosts sampled now', () => {
+  const prev = [{ index: 0, trimmed: 4 }, { index: 1, trimmed: 0 }];
+  // Host 0 closed 6 more, host 1 3, host 2 (new) 3, over 30 s among 3 hosts: 12 / 3 / 0.5 min.
+  assert.equal(trimmedRate(prev, [{ index: 0, trimmed: 10 }, { index: 1, trimmed: 3 }, { index: 2, trimmed: 3 }], 30_000), 8);
+  assert.equal(trimmedRate(prev, prev, 30_000), 0);
+  assert.equal(trimmedRate(prev, [], 30_000), 0);
 });
 
 test('failing hosts: those with publications failing now, whatever else they report', () => {

@@ -5,6 +5,7 @@
 import { BadConfigError } from '../shared/errors.ts';
 import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpecs } from '../shared/cli-args.ts';
 import { MAX_RECORD_TTL_S } from '../shared/dht/host-record-schema.ts';
+import { DEFAULT_MAX_CONNECTIONS, MIN_MAX_CONNECTIONS } from '../shared/dht/connection-trim.ts';
 import type { Device } from '../shared/runtime-types.ts';
 import type { HostLimits } from './host-limits.ts';
 
@@ -51,6 +52,7 @@ export const HOST_FLAGS = Object.freeze({
   'max-inflight-mb': { kind: 'number', help: 'request bytes received and not yet answered in all, MiB', default: 512, min: 0.01 },
   threads: { kind: 'int', help: 'onnxruntime intra-op threads per expert', default: 1, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
+  'dht-max-connections': { kind: 'int', help: `libp2p connections held before idle ones are closed (down to two thirds; kad-dht's closest peers stay); below ~the swarm's size, redials cost more CPU than the connections`, default: DEFAULT_MAX_CONNECTIONS, min: MIN_MAX_CONNECTIONS },
   dht: { kind: 'boolean', help: 'join the DHT (--no-dht serves gRPC only: tests, benchmarks)', default: true },
   rebalance: { kind: 'boolean', help: 'move to experts that need hosts more (over-provisioned or unserved); default: on with --auto, off with --expert (--no-rebalance pins an --auto host after its first choice)' },
   'target-replicas': { kind: 'int', help: 'replicas every expert should have (rebalancing)', default: 2, min: 1 },
@@ -90,6 +92,8 @@ export interface HostConfig {
   limits: HostLimits;
   threads: number;
   keyFile?: string;
+  /** --dht-max-connections: the libp2p node's high mark (shared/dht/connection-trim.ts). */
+  dhtMaxConnections: number;
   dht: boolean;
   /** Use other hosts that announce loopback, private or named addresses (rebalancing's Info calls). */
   allowPrivateAddresses: boolean;
@@ -155,6 +159,7 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     limits,
     threads: f.threads,
     keyFile: f['key-file'],
+    dhtMaxConnections: f['dht-max-connections'],
     dht: f.dht,
     allowPrivateAddresses: f['allow-private-addresses'] === true,
     metricsListen,

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { ALLOW_PRIVATE_FLAG, parseFlags, parseHostPort, type FlagSpecs } from '../shared/cli-args.ts';
 import { BadConfigError } from '../shared/errors.ts';
+import { DEFAULT_MAX_CONNECTIONS, MIN_MAX_CONNECTIONS } from '../shared/dht/connection-trim.ts';
 import type { WireDtype } from '../shared/transport-types.ts';
 import { parseKeyFile } from './http/auth.ts';
 import type { ChainMode } from './path-session.ts';
@@ -44,6 +45,7 @@ export const ROUTER_FLAGS = Object.freeze({
   threads: { kind: 'int', help: 'onnxruntime intra-op threads for stem and head', default: 1, min: 1 },
   'max-batch': { kind: 'int', help: "most concurrent requests' decode steps in one stem or head call (1: each alone)", default: 64, min: 1 },
   'key-file': { kind: 'string', help: 'persist the libp2p key here' },
+  'dht-max-connections': { kind: 'int', help: `libp2p connections held before idle ones are closed (down to two thirds; kad-dht's closest peers stay); below ~the swarm's size, redials cost more CPU than the connections`, default: DEFAULT_MAX_CONNECTIONS, min: MIN_MAX_CONNECTIONS },
   'allow-private-addresses': ALLOW_PRIVATE_FLAG,
   help: { kind: 'boolean', help: 'print this help', default: false },
 } as const satisfies FlagSpecs);
@@ -92,6 +94,8 @@ export interface RouterConfig {
   /** --max-batch: rows of one batched stem or head call. */
   maxBatch: number;
   keyFile?: string;
+  /** --dht-max-connections: the libp2p node's high mark (shared/dht/connection-trim.ts). */
+  dhtMaxConnections: number;
   help: boolean;
 }
 
@@ -138,6 +142,7 @@ export function parseRouterConfig(argv: readonly string[], env: NodeJS.ProcessEn
     maxBatch: f['max-batch'],
     prefillChunk: f['prefill-chunk'],
     ...(f['key-file'] !== undefined ? { keyFile: f['key-file'] } : {}),
+    dhtMaxConnections: f['dht-max-connections'],
     help: f.help === true,
   });
 }

@@ -33,7 +33,7 @@ export interface RouterComponents {
   log: Logger;
   loadPackage(dir: string): Promise<ModelPackage>;
   openRuntime(pkg: ModelPackage): Promise<RouterRuntime>;
-  createNode(init: { listen: readonly string[]; bootstrap: readonly string[]; keyFile?: string }): Promise<RouterNode>;
+  createNode(init: { listen: readonly string[]; bootstrap: readonly string[]; keyFile?: string; maxConnections: number }): Promise<RouterNode>;
   createDiscovery(node: RouterNode): Discovery;
   connect(address: string): ExpertClient;
   /** The registry behind GET /metrics. */
@@ -55,7 +55,7 @@ export async function startRouter(config: RouterConfig, c: RouterComponents): Pr
   const pkg = await c.loadPackage(config.model);
   const runtime = await c.openRuntime(pkg);
   if (config.bootstrap.length === 0) log.warn('no --bootstrap (or SWARMPATH_BOOTSTRAP) given: this router knows no DHT peer and will find no hosts');
-  const node = await c.createNode({ listen: config.listen, bootstrap: config.bootstrap, keyFile: config.keyFile });
+  const node = await c.createNode({ listen: config.listen, bootstrap: config.bootstrap, keyFile: config.keyFile, maxConnections: config.dhtMaxConnections });
   await node.start();
   const metrics = routerMetrics(c.metrics);
   const stats = createStatsCollector({}, { clock: Date.now });

@@ -11,6 +11,7 @@ import { setupTelemetry } from '../../shared/telemetry/setup.ts';
 import { hostMetrics } from '../../shared/telemetry/host-metrics.ts';
 import { hostRecorder } from '../../shared/telemetry/host-recorder.ts';
 import { startMetricsServer } from '../../shared/telemetry/metrics-server.ts';
+import { connectionLimitsFor } from '../../shared/dht/connection-trim.ts';
 
 /** The production components of a host. */
 export async function realHostComponents(config: HostConfig): Promise<HostComponents> {
@@ -43,7 +44,10 @@ export async function realHostComponents(config: HostConfig): Promise<HostCompon
     const discMod = await import('../../shared/dht/discovery.ts');
     const nodes = new Map<string, Awaited<ReturnType<typeof nodeMod.createSwarmNode>>>();
     c.createNode = async (cfg) => {
-      const node = await nodeMod.createSwarmNode({ listen: [...cfg.listen], bootstrap: [...cfg.bootstrap], keyFile: cfg.keyFile, log: log.child('dht') });
+      const node = await nodeMod.createSwarmNode({
+        listen: [...cfg.listen], bootstrap: [...cfg.bootstrap], keyFile: cfg.keyFile, log: log.child('dht'),
+        connectionLimits: connectionLimitsFor(cfg.dhtMaxConnections),
+      });
       nodes.set(node.peerId, node);
       return {
         peerId: node.peerId, multiaddrs: () => node.multiaddrs(), start: () => node.start(), stop: () => node.stop(),

@@ -8,6 +8,7 @@ import { helpText } from '../../shared/cli-args.ts';
 import { createLogger, emitEvent } from '../../shared/log.ts';
 import { createExpertClient } from '../../shared/grpc/client.ts';
 import { createSwarmNode } from '../../shared/dht/node.ts';
+import { connectionLimitsFor } from '../../shared/dht/connection-trim.ts';
 import type { SwarmNode } from '../../shared/dht/node.ts';
 import { createDiscovery } from '../../shared/dht/discovery.ts';
 import { loadPackage } from '../../shared/model/package.ts';
@@ -33,6 +34,7 @@ export async function run(argv: string[]): Promise<number> {
     createNode: async (init) => {
       const node = await createSwarmNode({
         listen: [...init.listen], bootstrap: [...init.bootstrap], keyFile: init.keyFile, clientMode: true, log: log.child('dht'),
+        connectionLimits: connectionLimitsFor(init.maxConnections),
       });
       nodes.set(node.peerId, node);
       return node;

@@ -20,7 +20,8 @@
  *   peers while they are young: libp2p would redial it at once), or REDIALLED_TAG (it dialled back
  *   at once after we closed its connection: the other end keeps it alive).
  */
-import { KEEP_ALIVE } from '@libp2p/interface';
+/** libp2p's keep-alive tag prefix (`KEEP_ALIVE` of @libp2p/interface; spelled out so that this file imports nothing). */
+const KEEP_ALIVE = 'keep-alive';
 
 /** Peer-store tag (value 0, with a TTL) of a peer that redialled at once after a trim. */
 export const REDIALLED_TAG = 'swarmpath-redialled';
@@ -62,7 +63,16 @@ export interface PeerWorth {
  * (nothing but duplicates is closed there), well below the 1024 descriptors many systems allow a
  * process. go-libp2p's connection manager uses 160/192 for the same reason.
  */
-export const CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object.freeze({ low: 128, high: 192, graceMs: 60_000 });
+export const DEFAULT_MAX_CONNECTIONS = 192;
+/** The fewest a node may be told to hold: kad-dht keeps its 20 closest peers connected whatever the marks. */
+export const MIN_MAX_CONNECTIONS = 24;
+
+/** The marks for a node told to hold at most `max` connections: trimmed down to two thirds of it, after a minute idle. */
+export function connectionLimitsFor(max: number): ConnectionLimits {
+  return { high: max, low: Math.max(1, Math.round((max * 2) / 3)), graceMs: 60_000 };
+}
+
+export const CONNECTION_LIMITS: Readonly<ConnectionLimits> = Object.freeze(connectionLimitsFor(DEFAULT_MAX_CONNECTIONS));
 
 /** A peer's worth from its peer-store tags. */
 export function worthOfTags(tags: Iterable<[string, { value: number }]>): PeerWorth {

@@ -31,7 +31,8 @@ const grpcsOf = (l: Listing) => [...new Set(Object.values(l.experts).flat().map(
 test('dht + four hosts: ls finds them; SIGTERM and SIGKILL make hosts leave', async (t) => {
   dir = await mkdtemp(join(tmpdir(), 'swarmpath-dht-'));
   const keyFile = join(dir, 'dht.key');
-  const dht = startChild(CLI, ['dht', '--key-file', keyFile]);
+  // A bootstrap peer that keeps at most 32 connections still serves a swarm this size.
+  const dht = startChild(CLI, ['dht', '--key-file', keyFile, '--dht-max-connections', '32']);
   children.push(dht);
   const ready = await dht.ready;
   assert.equal(ready.role, 'dht');
@@ -98,4 +99,10 @@ test('ls without any bootstrap peer fails with a clear message', async () => {
   const r = await runToEnd(CLI, ['ls', '--json'], 30_000);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /--bootstrap/);
+});
+
+test('dht with fewer connections than kad-dht keeps alive fails with a clear message', async () => {
+  const r = await runToEnd(CLI, ['dht', '--dht-max-connections', '5'], 30_000);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--dht-max-connections/);
 });

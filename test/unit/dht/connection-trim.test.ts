@@ -1,6 +1,6 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { REDIALLED_TAG, checkLimits, connectionsToTrim, worthOfTags, type ConnectionFacts, type PeerWorth } from '../../../shared/dht/connection-trim.ts';
+import { CONNECTION_LIMITS, REDIALLED_TAG, checkLimits, connectionLimitsFor, connectionsToTrim, worthOfTags, type ConnectionFacts, type PeerWorth } from '../../../shared/dht/connection-trim.ts';
 
 const limits = { low: 3, high: 5, graceMs: 60_000 };
 const NOW = 1_000_000;
@@ -91,6 +91,12 @@ test('a peer\'s worth: the sum of its tag values; protected by any keep-alive ta
   assert.deepEqual(worthOfTags(new Map([['kad-peer', { value: 1 }], ['keep-alive-kad-dht', { value: 1 }]])), { value: 2, keepAlive: true });
   assert.deepEqual(worthOfTags(new Map([['keep-alive', { value: 0 }]])), { value: 0, keepAlive: true });
   assert.deepEqual(worthOfTags(new Map([[REDIALLED_TAG, { value: 0 }]])), { value: 0, keepAlive: true });
+});
+
+test('marks for a maximum: down to two thirds of it after a minute idle; the default is 192', () => {
+  assert.deepEqual(connectionLimitsFor(192), { high: 192, low: 128, graceMs: 60_000 });
+  assert.deepEqual(connectionLimitsFor(24), { high: 24, low: 16, graceMs: 60_000 });
+  assert.deepEqual({ ...CONNECTION_LIMITS }, connectionLimitsFor(192));
 });
 
 test('limits are checked', () => {

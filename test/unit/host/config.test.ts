@@ -47,6 +47,13 @@ test('bad flags fail fast, naming the flag', () => {
   assert.throws(() => parseHostConfig(['--model', 'm', '--auto', '--bogus'], {}), bad(/unknown flag --bogus/));
 });
 
+test('--dht-max-connections: 192 by default, at least 24', () => {
+  const base = ['--model', 'm', '--expert', 'L0.1'];
+  assert.equal(parseHostConfig(base, {}).dhtMaxConnections, 192);
+  assert.equal(parseHostConfig([...base, '--dht-max-connections', '300'], {}).dhtMaxConnections, 300);
+  assert.throws(() => parseHostConfig([...base, '--dht-max-connections', '10'], {}), bad(/--dht-max-connections/));
+});
+
 test('--auto and --no-dht', () => {
   const c = parseHostConfig(['--model', 'm', '--auto', '--no-dht'], {});
   assert.equal(c.auto, true);

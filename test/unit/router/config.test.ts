@@ -27,6 +27,11 @@ describe('router config', () => {
     assert.equal(c.noReplicaWaitMs, 2000);
     assert.deepEqual(parseRouterConfig([], { SWARMPATH_API_KEYS: 'k1,k2' }).apiKeys, ['k1', 'k2']);
   });
+  it('takes --dht-max-connections (192 by default, at least 24)', () => {
+    assert.equal(parseRouterConfig([], {}).dhtMaxConnections, 192);
+    assert.equal(parseRouterConfig(['--dht-max-connections', '64'], {}).dhtMaxConnections, 64);
+    assert.throws(() => parseRouterConfig(['--dht-max-connections', '23'], {}), (e: unknown) => e instanceof BadConfigError && /--dht-max-connections/.test(e.message));
+  });
   it('fails fast on a bad flag, naming it', () => {
     assert.throws(() => parseRouterConfig(['--http-listen', 'nope'], {}), (e: unknown) => e instanceof BadConfigError && /--http-listen/.test(e.message));
     assert.throws(() => parseRouterConfig(['--wire-dtype', 'int8'], {}), /--wire-dtype/);

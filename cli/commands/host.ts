@@ -13,8 +13,11 @@ import { hostRecorder } from '../../shared/telemetry/host-recorder.ts';
 import { startMetricsServer } from '../../shared/telemetry/metrics-server.ts';
 import { connectionLimitsFor } from '../../shared/dht/connection-trim.ts';
 
-/** The production components of a host. */
-export async function realHostComponents(config: HostConfig): Promise<HostComponents> {
+/** What the host's metrics read of its DHT node. */
+interface NetworkFigures { connections(): number; trimmed(): number }
+
+/** The production components of a host; `onNode` learns the DHT node once it is made (metrics). */
+export async function realHostComponents(config: HostConfig, onNode: (n: NetworkFigures) => void = () => {}): Promise<HostComponents> {
   const log = createLogger('host');
   const pkgMod = await import('../../shared/model/package.ts');
   const ortMod = await import('../../shared/model/ort.ts');
@@ -49,6 +52,7 @@ export async function realHostComponents(config: HostConfig): Promise<HostCompon
         connectionLimits: connectionLimitsFor(cfg.dhtMaxConnections),
       });
       nodes.set(node.peerId, node);
+      onNode({ connections: () => node.libp2p.getConnections().length, trimmed: () => node.connectionsTrimmed() });
       return {
         peerId: node.peerId, multiaddrs: () => node.multiaddrs(), start: () => node.start(), stop: () => node.stop(),
         sign: async (d: Uint8Array) => node.privateKey.sign(d),
@@ -66,7 +70,8 @@ export async function run(argv: string[]): Promise<number> {
     process.stdout.write(helpText(HOST_USAGE, HOST_FLAGS));
     return 0;
   }
-  const components = await realHostComponents(config);
+  let network: NetworkFigures | undefined;
+  const components = await realHostComponents(config, (n) => { network = n; });
   // Telemetry: tracing from OTEL_* (off unless configured), metrics for --metrics-listen. The
   // instance id is the peer id, known once the host started; exports wait for it.
   let setInstance: (id: string) => void = () => {};
@@ -99,7 +104,10 @@ export async function run(argv: string[]): Promise<number> {
     throw err;
   }
   setInstance(host.peerId || host.grpc);
-  const sampleTimer = setInterval(() => recorder.sample(host.core.info()), 1000);
+  const sampleTimer = setInterval(() => {
+    recorder.sample(host.core.info());
+    if (network) recorder.sampleNetwork({ connections: network.connections(), trimmed: network.trimmed() });
+  }, 1000);
   sampleTimer.unref();
   const metricsServer = config.metricsListen
     ? await startMetricsServer({ ...config.metricsListen, registry: telemetry.metrics, log: components.log })

@@ -26,6 +26,10 @@ export interface HostMetrics {
   readonly kvCapacityBytes: Gauge;
   /** Requests refused because the KV cache or the queue was full, by expert. */
   readonly rejected: Counter<'expert' | 'reason'>;
+  /** libp2p connections the host's DHT node holds now. */
+  readonly libp2pConnections: Gauge;
+  /** libp2p connections it closed to stay within --dht-max-connections, and duplicates (shared/dht/connection-trim.ts). */
+  readonly libp2pTrimmed: Counter;
 }
 
 /** Registers the host's instruments in `reg` (once per registry). */
@@ -41,5 +45,7 @@ export function hostMetrics(reg: MetricsRegistry): HostMetrics {
     kvUsedBytes: reg.gauge('swarmpath_host_kv_used_bytes', 'KV cache bytes reserved by open sessions'),
     kvCapacityBytes: reg.gauge('swarmpath_host_kv_capacity_bytes', 'KV cache capacity'),
     rejected: reg.counter<'expert' | 'reason'>('swarmpath_host_rejected_total', 'Requests refused (KV full, queue full, draining)'),
+    libp2pConnections: reg.gauge('swarmpath_host_libp2p_connections', 'libp2p connections of the DHT node'),
+    libp2pTrimmed: reg.counter('swarmpath_host_libp2p_connections_trimmed_total', 'libp2p connections closed to stay within --dht-max-connections, and duplicates'),
   });
 }

@@ -29,9 +29,12 @@ export interface HostRecorder {
   onRpc(method: string, code: number): void;
   /** Sets the gauges from the host's Info: queue depth, open sessions, KV cache use. */
   sample(info: Pick<HostInfo, 'queueDepth' | 'experts' | 'kvCapacityBytes' | 'kvFreeBytes'>): void;
+  /** Sets the libp2p figures: connections held now, and connections trimmed since the node started (a running total). */
+  sampleNetwork(n: { connections: number; trimmed: number }): void;
 }
 
 export function hostRecorder(m: HostMetrics): HostRecorder {
+  let trimmedSeen = 0;
   return {
     onBatch(b) {
       const expert = b.expertId;
@@ -48,6 +51,11 @@ export function hostRecorder(m: HostMetrics): HostRecorder {
       for (const e of info.experts) m.activeSessions.set({ expert: e.expertId }, e.activeSessions);
       m.kvCapacityBytes.set({}, info.kvCapacityBytes);
       m.kvUsedBytes.set({}, info.kvCapacityBytes - info.kvFreeBytes);
+    },
+    sampleNetwork(n) {
+      m.libp2pConnections.set({}, n.connections);
+      if (n.trimmed > trimmedSeen) m.libp2pTrimmed.inc({}, n.trimmed - trimmedSeen);
+      trimmedSeen = Math.max(trimmedSeen, n.trimmed);
     },
   };
 }

@@ -63,14 +63,15 @@ test('dht + four hosts: ls finds them; SIGTERM and SIGKILL make hosts leave', as
     assert.equal(typeof r.throughput, 'number');
   }
 
-  // SIGTERM: the host puts an OFFLINE record before it exits.
+  // SIGTERM: the host puts an OFFLINE record before it exits, so the very first listing after its exit
+  // leaves it out, though its last ONLINE record had 60 s to live. (How long that takes is a figure:
+  // 2-5.5 s here, most of it the ls process starting, on a machine busy with the rest of the suite.)
   const termAt = performance.now();
   hosts[0].proc.kill('SIGTERM');
   assert.equal(await hosts[0].exited, 0);
   const afterTerm = await ls(boot);
   await t.annotate(`SIGTERMed host gone from ls ${Math.round(performance.now() - termAt)} ms after SIGTERM`);
   assert.deepEqual(grpcsOf(afterTerm.listing), ['127.0.0.1:7101', '127.0.0.1:7102', '127.0.0.1:7103']);
-  assert.ok(performance.now() - termAt < 5_000, "a SIGTERMed host must leave the listing within 5 s");
 
   // SIGKILL: no OFFLINE record; its last record expires at most 3 s after the kill.
   const killAt = Date.now();

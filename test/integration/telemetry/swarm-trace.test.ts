@@ -56,6 +56,8 @@ for (const protocol of ['http/protobuf', 'http/json'] as const) test(`one comple
       assert.equal(sampleValue(fams, 'swarmpath_host_steps_total', { expert: id, kind: 'prefill' }), 2);
       assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Forward', code: 'OK' }), 1, 'one probe');
       assert.equal(sampleValue(fams, 'swarmpath_host_rpcs_total', { method: 'Sessions', code: 'OK' }), 1, 'the session went over one Sessions stream');
+      // Its DHT node is connected (to the bootstrap peer at least; sampled every second since it started).
+      assert.ok((sampleValue(fams, 'swarmpath_host_libp2p_connections') ?? 0) >= 1, 'the host reports its libp2p connections');
     }
     // The router's /metrics counted the request and its tokens.
     const router = parsePrometheusText(await (await fetch(`${swarm.http}/metrics`)).text());

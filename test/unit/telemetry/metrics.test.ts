@@ -115,3 +115,16 @@ test('the host recorder turns batch runs and Info into host metrics', async () =
   assert.equal(sampleValue(fams, 'swarmpath_host_kv_capacity_bytes'), 1000);
   await reg.shutdown();
 });
+
+test('the host recorder follows the DHT node: connections held, and trims from a running total', async () => {
+  const { hostRecorder } = await import('../../../shared/telemetry/host-recorder.ts');
+  const reg = createMetricsRegistry();
+  const rec = hostRecorder(hostMetrics(reg));
+  rec.sampleNetwork({ connections: 40, trimmed: 3 });
+  rec.sampleNetwork({ connections: 35, trimmed: 3 });
+  rec.sampleNetwork({ connections: 37, trimmed: 8 });
+  const fams = parsePrometheusText(await reg.text());
+  assert.equal(sampleValue(fams, 'swarmpath_host_libp2p_connections'), 37);
+  assert.equal(sampleValue(fams, 'swarmpath_host_libp2p_connections_trimmed_total'), 8);
+  await reg.shutdown();
+});

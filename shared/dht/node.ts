@@ -1,7 +1,8 @@
 /**
  * A swarmpath libp2p node: TCP + noise + yamux, identify, ping, bootstrap and kad-dht on the private
  * protocol `/swarmpath/kad/1.0.0`, keeping private and loopback addresses (a local or LAN swarm has
- * no public ones), with the validator and selector of host records registered. Exposes the few DHT
+ * no public ones), with the validator and selector of host records registered and its connections kept
+ * within water marks (connection-trim.ts, connection-trimmer.ts). Exposes the few DHT
  * operations discovery needs (provide, findProviders, put, get) as promise/iterator calls that all
  * honour an AbortSignal; `libp2p` is there for anything else.
  */

@@ -42,7 +42,7 @@ export interface HostSnapshot {
 }
 
 export type ScaleRequest =
-  | { id: number; op: 'start'; indices: number[]; experts: string[]; settings: ScaleSettings; bootstrap: string[]; concurrency: number }
+  | { id: number; op: 'start'; indices: number[]; experts: string[]; settings: ScaleSettings; bootstrap: string[]; concurrency: number; joinMs?: number }
   | { id: number; op: 'snapshot' }
   | { id: number; op: 'crash'; indices: number[] }
   | { id: number; op: 'stop' };
@@ -79,6 +79,17 @@ async function main(): Promise<void> {
   const handle = async (m: ScaleRequest): Promise<HostSnapshot[] | undefined> => {
     switch (m.op) {
       case 'start': {
+        if (m.joinMs) {
+          // Arrivals spread over joinMs, one at a time: host j of this worker starts at j x joinMs / count
+          // (or right after the one before, when a start takes longer than that).
+          const t0 = performance.now();
+          for (const [j, i] of m.indices.entries()) {
+            const wait = t0 + (j * m.joinMs) / m.indices.length - performance.now();
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+            hosts.set(i, await startSimHost(i, m.experts[i % m.experts.length], m.bootstrap, m.settings, registry));
+          }
+          return undefined;
+        }
         let next = 0;
         await Promise.all(Array.from({ length: m.concurrency }, async () => {
           while (next < m.indices.length) {

@@ -93,12 +93,19 @@ interface SimSwarm {
   snapshot(): Promise<HostSnapshot[]>;
   /** Every live host and each worker process's CPU and memory, at one moment. */
   sample(): Promise<{ hosts: HostSnapshot[]; usage: WorkerUsage[] }>;
+  /** Settles when every host has started (at once unless they join over time). */
+  joined: Promise<void>;
   /** Crashes the hosts of these indices (no OFFLINE record). */
   crash(indices: readonly number[]): Promise<void>;
   stop(): Promise<void>;
 }
 
-async function startSwarm(n: number, experts: readonly string[], s: ScaleSettings, sizes: ScaleSizes, log: Logger): Promise<SimSwarm> {
+/**
+ * Starts the bootstrap node and the workers, and the hosts: all at once, `startConcurrency` per worker,
+ * awaited; or, with `joinMs`, arriving one by one over that long while this resolves at once (the
+ * swarm's `joined` settles when the last has started).
+ */
+async function startSwarm(n: number, experts: readonly string[], s: ScaleSettings, sizes: ScaleSizes, log: Logger, joinMs = 0): Promise<SimSwarm> {
   const boot = await createSwarmNode({ log: silentLogger });
   await boot.start();
   const workers: ChildProcess[] = Array.from({ length: sizes.workers }, () => fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -127,16 +134,19 @@ async function startSwarm(n: number, experts: readonly string[], s: ScaleSetting
   const ofWorker = (indices: readonly number[], k: number) => indices.filter((i) => i % workers.length === k);
   const t0 = performance.now();
   const all = Array.from({ length: n }, (_, i) => i);
-  await Promise.all(workers.map((w, k) => ask(w, {
-    op: 'start', indices: ofWorker(all, k), experts: [...experts], settings: s, bootstrap: boot.multiaddrs(), concurrency: sizes.startConcurrency,
-  })));
+  const joined = Promise.all(workers.map((w, k) => ask(w, {
+    op: 'start', indices: ofWorker(all, k), experts: [...experts], settings: s, bootstrap: boot.multiaddrs(), concurrency: sizes.startConcurrency, joinMs,
+  }))).then(() => undefined);
+  if (joinMs === 0) await joined;
+  else joined.catch(() => {}); // its failure is the caller's, through `joined`
   const sample = async () => {
     const replies = await Promise.all(workers.map((w) => ask(w, { op: 'snapshot' })));
     return { hosts: replies.flatMap((r) => r.hosts ?? []), usage: replies.map((r) => r.usage ?? { cpuUs: NaN, rssMb: NaN }) };
   };
-  log.info(`scale: ${n} hosts started in ${workers.length} workers`, { s: Math.round(performance.now() - t0) / 1000 });
+  if (joinMs === 0) log.info(`scale: ${n} hosts started in ${workers.length} workers`, { s: Math.round(performance.now() - t0) / 1000 });
   return {
     boot,
+    joined,
     async snapshot() { return (await sample()).hosts; },
     sample,
     async crash(indices) { await Promise.all(workers.map((w, k) => ask(w, { op: 'crash', indices: ofWorker(indices, k) }))); },
@@ -331,16 +341,21 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
  * and so cannot tell a swarm still settling from one that never will.)
  */
 export interface SoakSizes extends Pick<ScaleSizes, 'hosts' | 'levels' | 'targetReplicas' | 'intervalMs' | 'recordTtlS' | 'startConcurrency' | 'workers'> {
+  /** How long the soak follows the swarm, s: from when every host has started, or with `joinS`, from the first arrival. */
   durationS: number;
   windowS: number;
+  /** 0: every host starts at once; otherwise hosts arrive one by one over this many seconds, as a swarm grows. */
+  joinS: number;
 }
 
-export const SOAK_DEFAULT: SoakSizes = { ...SCALE_FULL, hosts: 100, durationS: 300, windowS: 30 };
-export const SOAK_QUICK: SoakSizes = { ...SCALE_QUICK, hosts: 16, durationS: 40, windowS: 10 };
+export const SOAK_DEFAULT: SoakSizes = { ...SCALE_FULL, hosts: 100, durationS: 300, windowS: 30, joinS: 0 };
+export const SOAK_QUICK: SoakSizes = { ...SCALE_QUICK, hosts: 16, durationS: 40, windowS: 10, joinS: 0 };
 
 export interface SoakWindow {
-  /** The window's end, seconds after every host had started. */
+  /** The window's end, seconds after every host had started (with `--join-s`, after the first arrived). */
   t_s: number;
+  /** Hosts running at the window's end. */
+  hosts: number;
   rpcs_per_host_min: number;
   by_kind: Record<string, number>;
   /** Hosts whose record publications are failing at the window's end. */
@@ -359,6 +374,8 @@ export interface ScaleSoakResult {
   scale_soak_hosts: number;
   scale_soak_experts: number;
   scale_soak_start_s: number;
+  /** Seconds over which hosts arrived (0: all at once). */
+  scale_soak_join_s: number;
   scale_soak_windows: SoakWindow[];
   /** The end of the first window from which on no host's publications failed; null when the last window still had some. */
   scale_soak_settled_s: number | null;
@@ -388,8 +405,9 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
   const experts = sizes.levels.flatMap((k, l) => Array.from({ length: k }, (_, i) => `L${l}.${i}`));
   const s: ScaleSettings = { model: 'scale', experts, targetReplicas: sizes.targetReplicas, intervalMs: sizes.intervalMs, recordTtlS: sizes.recordTtlS };
   const t0 = performance.now();
-  const swarm = await startSwarm(sizes.hosts, experts, s, { ...SCALE_FULL, ...sizes }, log);
-  const startS = Math.round(performance.now() - t0) / 1000;
+  const swarm = await startSwarm(sizes.hosts, experts, s, { ...SCALE_FULL, ...sizes }, log, sizes.joinS * 1000);
+  let startS = Math.round(performance.now() - t0) / 1000;
+  void swarm.joined.then(() => { startS = Math.round(performance.now() - t0) / 1000; }, () => {});
   const windows: SoakWindow[] = [];
   try {
     const started = performance.now();
@@ -403,6 +421,7 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
       const rate = ratesBetween(prev.hosts, cur.hosts, ms);
       const w: SoakWindow = {
         t_s: Math.round((at - started) / 100) / 10,
+        hosts: cur.hosts.length,
         rpcs_per_host_min: rate.perHostMin, by_kind: rate.byKind,
         failing_hosts: failingHosts(cur.hosts),
         view_p50_ms: spread(cur.hosts.flatMap((h) => h.viewMs))?.p50 ?? null,
@@ -416,6 +435,7 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
       prev = cur;
       prevAt = at;
     }
+    await swarm.joined; // a host that failed to start fails the soak
   } finally {
     await swarm.stop();
   }
@@ -423,7 +443,7 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
   const after = settled === null ? [] : windows.filter((w) => w.t_s >= settled);
   const mean = (xs: number[]) => (xs.length === 0 ? null : Math.round((xs.reduce((a, x) => a + x, 0) / xs.length) * 100) / 100);
   return {
-    scale_soak_hosts: sizes.hosts, scale_soak_experts: experts.length, scale_soak_start_s: startS, scale_soak_windows: windows,
+    scale_soak_hosts: sizes.hosts, scale_soak_experts: experts.length, scale_soak_start_s: startS, scale_soak_join_s: sizes.joinS, scale_soak_windows: windows,
     scale_soak_settled_s: settled,
     scale_soak_settled_rpcs_per_host_min: mean(after.map((w) => w.rpcs_per_host_min)),
     scale_soak_settled_cores: mean(after.map((w) => w.worker_cores.reduce((a, x) => a + x, 0))),

@@ -30,13 +30,25 @@ test('bench --scenario scale-soak: real kad-dht nodes in 2 worker processes, fol
   assert.equal(r.scale_hosts, undefined, 'the scale scenario did not run');
 }, 90_000);
 
+test('bench --scenario scale-soak with hosts joining over time: the windows see the swarm grow', async () => {
+  // 3 hosts per worker, arriving at 0, 3 and 6 s: 2 per worker by the first window's end (5 s), all 6 by the second's.
+  const r = await runBench({ scenario: 'scale-soak', quick: true, soak: { ...SOAK_QUICK, hosts: 6, durationS: 10, windowS: 5, joinS: 9 }, log: silentLogger });
+  assert.equal(r.scale_soak_join_s, 9);
+  const windows = r.scale_soak_windows ?? [];
+  assert.equal(windows.length, 2);
+  assert.ok(windows[0].hosts >= 2 && windows[0].hosts < 6, `hosts at ${windows[0].t_s} s: ${windows[0].hosts}`);
+  assert.equal(windows[1].hosts, 6);
+  assert.ok((r.scale_soak_start_s ?? 0) >= 6, `the last host started after ${r.scale_soak_start_s} s`);
+}, 90_000);
+
 test('the soak\'s flags: a swarm of at least 2 hosts, and only for the soak (exit 2, one line naming the flag)', async () => {
   const bench = (...args: string[]) => run(process.execPath, [join(ROOT, 'bin', 'swarmpath.js'), 'bench', ...args], { timeout: 60_000 })
     .then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
   for (const [args, message] of [
     [['--scenario', 'scale-soak', '--hosts', '1'], 'swarmpath bench: --hosts must be at least 2; got 1'],
     [['--scenario', 'scale-soak', '--duration-s', '5'], 'swarmpath bench: --duration-s must be at least 10; got 5'],
-    [['--scenario', 'decode', '--hosts', '8'], 'swarmpath bench: --hosts and --duration-s apply only to --scenario scale-soak'],
+    [['--scenario', 'decode', '--hosts', '8'], 'swarmpath bench: --hosts, --duration-s and --join-s apply only to --scenario scale-soak'],
+    [['--scenario', 'decode', '--join-s', '60'], 'swarmpath bench: --hosts, --duration-s and --join-s apply only to --scenario scale-soak'],
   ] as const) {
     const r = await bench(...args);
     assert.equal(r.code, 2, args.join(' '));

@@ -26,7 +26,7 @@ test('settled: the first window of the last run of windows with no failing host'
 });
 
 test('the table prints each soak window as JSON, and a list of numbers as a list', () => {
-  const window = { t_s: 30, rpcs_per_host_min: 80, by_kind: { kad: 60 }, failing_hosts: 0, view_p50_ms: 500, connections_per_host: 12, trimmed_per_host_min: 0.5, worker_cores: [0.4, 0.5], worker_rss_mb: [900, 950] };
+  const window = { t_s: 30, hosts: 100, rpcs_per_host_min: 80, by_kind: { kad: 60 }, failing_hosts: 0, view_p50_ms: 500, connections_per_host: 12, trimmed_per_host_min: 0.5, worker_cores: [0.4, 0.5], worker_rss_mb: [900, 950] };
   const r: BenchResult = {
     scenario: 'scale-soak', quick: false, model_source: 'bundled', host_args: [], date: '', elapsed_s: 1,
     machine: { cpu: 'x', cores: 2, node: 'v24', platform: 'linux', loadavg: [0.5, 0.6] },

@@ -18,7 +18,7 @@ import { benchPath } from './bench-path.ts';
 import { loadScenarioTable } from './load-harness.ts';
 import { loadPackage } from '../shared/model/package.ts';
 import type { LoadScenarioResult } from './load-scenario.ts';
-import { runScale, runScaleSoak, SCALE_FULL, SCALE_QUICK, SOAK_DEFAULT, SOAK_QUICK, type ScaleResult, type ScaleSoakResult, type SoakSizes } from './scale.ts';
+import { runScale, runScaleSoak, SCALE_FULL, SCALE_QUICK, SOAK_DEFAULT, SOAK_QUICK, type ScaleResult, type ScaleSizes, type ScaleSoakResult, type SoakSizes } from './scale.ts';
 import { runHeavy } from './heavy.ts';
 import type { HeavyResult } from './heavy.ts';
 import { HEAVY_FULL, HEAVY_QUICK } from './heavy-figures.ts';
@@ -34,8 +34,10 @@ export interface BenchInit {
   hostArgs?: readonly string[];
   /** Changes to the heavy scenario's synthesized model (tests shrink it); it ignores `model`. */
   heavyShape?: Partial<HeavyShape>;
-  /** Changes to the soak's sizes (`--hosts`, `--duration-s`). */
+  /** Changes to the soak's sizes (`--hosts`, `--duration-s`, `--join-s`). */
   soak?: Partial<SoakSizes>;
+  /** Changes to the scale scenario's sizes (`--join-s`, `--warmup-s`). */
+  scale?: Partial<ScaleSizes>;
   log: Logger;
 }
 
@@ -69,7 +71,7 @@ export async function runBench(init: BenchInit): Promise<BenchResult> {
   try {
     const all = init.scenario === 'all';
     // Scale simulates its own swarm (no model): run it alone, never as part of `all`.
-    if (init.scenario === 'scale') Object.assign(out, await runScale(init.quick ? SCALE_QUICK : SCALE_FULL, log));
+    if (init.scenario === 'scale') Object.assign(out, await runScale({ ...(init.quick ? SCALE_QUICK : SCALE_FULL), ...init.scale }, log));
     if (init.scenario === 'scale-soak') Object.assign(out, await runScaleSoak({ ...(init.quick ? SOAK_QUICK : SOAK_DEFAULT), ...init.soak }, log));
     if (all || init.scenario === 'decode') {
       Object.assign(out, await runDecode(model.dir, init.quick ? QUICK : FULL, log, init.hostArgs ?? []));

@@ -44,6 +44,11 @@ export interface ScaleSizes {
   startConcurrency: number;
   /** Worker processes the simulated hosts are spread over (one event loop cannot carry 200 libp2p nodes). */
   workers: number;
+  /**
+   * 0: each swarm's hosts start at once. Otherwise the full swarm's hosts arrive one by one over this
+   * long, ms, and the quarter swarm's at the same rate (a quarter of it); the warm-up runs from the last arrival.
+   */
+  joinMs?: number;
 }
 
 export const SCALE_FULL: ScaleSizes = {
@@ -53,6 +58,9 @@ export const SCALE_FULL: ScaleSizes = {
 export const SCALE_QUICK: ScaleSizes = { ...SCALE_FULL, hosts: 32, levels: [4, 4], measureMs: 20_000, warmupMs: 20_000, intervalMs: 20_000, healTimeoutMs: 40_000, settleMs: 10_000 };
 
 export interface ScaleResult {
+  /** How the swarms were started: hosts arriving over this many seconds (0: at once), then this warm-up, s. */
+  scale_join_s: number;
+  scale_warmup_s: number;
   scale_hosts: number;
   scale_experts: number;
   scale_discover_ms: number;
@@ -264,10 +272,13 @@ const movesOf = (hosts: readonly HostSnapshot[]) => hosts.reduce((a, h) => a + h
 export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleResult> {
   const experts = sizes.levels.flatMap((k, l) => Array.from({ length: k }, (_, i) => `L${l}.${i}`));
   const s: ScaleSettings = { model: 'scale', experts, targetReplicas: sizes.targetReplicas, intervalMs: sizes.intervalMs, recordTtlS: sizes.recordTtlS };
-  const small = await startSwarm(Math.max(experts.length, Math.round(sizes.hosts / 4)), experts, s, sizes, log);
+  const nSmall = Math.max(experts.length, Math.round(sizes.hosts / 4));
+  const joinMs = sizes.joinMs ?? 0;
+  const small = await startSwarm(nSmall, experts, s, sizes, log, Math.round((joinMs * nSmall) / sizes.hosts));
   let smallRate: { perHostMin: number };
   let smallFailing: number;
   try {
+    await small.joined;
     await sleep(sizes.warmupMs);
     smallRate = await measureRate(small, sizes.measureMs);
     const hosts = await small.snapshot();
@@ -276,8 +287,9 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
   } finally {
     await small.stop();
   }
-  const full = await startSwarm(sizes.hosts, experts, s, sizes, log);
+  const full = await startSwarm(sizes.hosts, experts, s, sizes, log, joinMs);
   try {
+    await full.joined;
     await sleep(sizes.warmupMs);
     const rate = await measureRate(full, sizes.measureMs);
     const settledHosts = await full.snapshot();
@@ -322,6 +334,7 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     const t = timeline.summary();
     log.info('scale: settle window over', { ...t, moves, after, ...stats(alive) });
     return {
+      scale_join_s: joinMs / 1000, scale_warmup_s: sizes.warmupMs / 1000,
       scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,
       scale_failing_hosts: failingHosts(settledHosts), scale_failing_hosts_small: smallFailing,

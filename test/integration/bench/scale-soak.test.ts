@@ -47,8 +47,10 @@ test('the soak\'s flags: a swarm of at least 2 hosts, and only for the soak (exi
   for (const [args, message] of [
     [['--scenario', 'scale-soak', '--hosts', '1'], 'swarmpath bench: --hosts must be at least 2; got 1'],
     [['--scenario', 'scale-soak', '--duration-s', '5'], 'swarmpath bench: --duration-s must be at least 10; got 5'],
-    [['--scenario', 'decode', '--hosts', '8'], 'swarmpath bench: --hosts, --duration-s and --join-s apply only to --scenario scale-soak'],
-    [['--scenario', 'decode', '--join-s', '60'], 'swarmpath bench: --hosts, --duration-s and --join-s apply only to --scenario scale-soak'],
+    [['--scenario', 'decode', '--hosts', '8'], 'swarmpath bench: --hosts and --duration-s apply only to --scenario scale-soak'],
+    [['--scenario', 'scale', '--duration-s', '60'], 'swarmpath bench: --hosts and --duration-s apply only to --scenario scale-soak'],
+    [['--scenario', 'decode', '--join-s', '60'], 'swarmpath bench: --join-s applies only to --scenario scale and scale-soak'],
+    [['--scenario', 'scale-soak', '--warmup-s', '60'], 'swarmpath bench: --warmup-s applies only to --scenario scale'],
   ] as const) {
     const r = await bench(...args);
     assert.equal(r.code, 2, args.join(' '));

@@ -94,6 +94,7 @@ export async function startSimHost(index: number, expert: string, bootstrap: str
   // Not awaited: hundreds of hosts join at once, each publishing in the background as it can.
   void announcer.start();
   const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
+  node.shareRecords(() => discovery.knownValues()); // as `swarmpath host` does
   const swarmView = createSwarmView({ model: s.model, experts: s.experts, peerId: node.peerId, targetReplicas: s.targetReplicas }, {
     replicas: (model, e, opts) => discovery.replicas(model, e, opts), info: infoSource, ownLoad: () => new Map(), served: () => served,
   });

@@ -19,6 +19,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createDiscovery } from '../shared/dht/discovery.ts';
+import { firstView } from '../shared/dht/first-view.ts';
 import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
 import { createRpcCounter } from '../shared/dht/rpc-counter.ts';
 import type { Logger } from '../shared/log.ts';
@@ -95,7 +96,7 @@ const WORKER = fileURLToPath(new URL('./scale-worker.ts', import.meta.url));
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** A swarm of sim hosts in worker processes around one DHT bootstrap node in this process. */
-interface SimSwarm {
+export interface SimSwarm {
   boot: SwarmNode;
   /** Every live host, as its worker sees it now. */
   snapshot(): Promise<HostSnapshot[]>;
@@ -113,7 +114,7 @@ interface SimSwarm {
  * awaited; or, with `joinMs`, arriving one by one over that long while this resolves at once (the
  * swarm's `joined` settles when the last has started).
  */
-async function startSwarm(n: number, experts: readonly string[], s: ScaleSettings, sizes: ScaleSizes, log: Logger, joinMs = 0): Promise<SimSwarm> {
+export async function startSwarm(n: number, experts: readonly string[], s: ScaleSettings, sizes: ScaleSizes, log: Logger, joinMs = 0): Promise<SimSwarm> {
   const boot = await createSwarmNode({ log: silentLogger });
   await boot.start();
   const workers: ChildProcess[] = Array.from({ length: sizes.workers }, () => fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -228,14 +229,17 @@ function stats(hosts: readonly HostSnapshot[]) {
   };
 }
 
-/** Time for a fresh DHT client to find a live record of every expert, ms. */
+/** Time for a fresh DHT client to find a live record of every expert, as a joining router does, ms. */
 async function discoverAll(bootstrap: string[], model: string, experts: readonly string[]): Promise<number> {
   const node: SwarmNode = await createSwarmNode({ bootstrap, log: silentLogger, clientMode: true, rpcCounter: createRpcCounter() });
   const t0 = performance.now();
   await node.start();
   const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
   try {
-    const missing = new Set(experts);
+    // As a router joins (router/replica-pool.ts `warm`): a first view from two searches and the
+    // records the hosts found share, then a search for each expert it did not cover.
+    const view = await firstView((e) => discovery.replicas(model, e, { fresh: true, cachedRecords: true }), (peers) => discovery.learn(peers), model, experts);
+    const missing = new Set(experts.filter((e) => !view.has(e)));
     while (missing.size > 0 && performance.now() - t0 < 60_000) {
       await Promise.all([...missing].map(async (e) => {
         // As the router's discovery cache asks (router/discovery-cache.ts): a new provider search, records kept once fetched.

@@ -3,7 +3,9 @@
  * returned at once and refreshed in the background once older than `maxAgeMs` says (the pool's
  * policy); a caller waits for a query only when nothing is known or when it asks for fresh records.
  * `invalidate` (after a failed call) makes the next use refresh. One query per expert at a time,
- * shared; a query never rejects (a failed one keeps the cached records).
+ * shared; a query never rejects (a failed one keeps the cached records). A joining router seeds it
+ * from its first view of the swarm (`seed`, `awaitFirstView`; replica-pool.ts `warm`): records learnt
+ * from hosts serve at once and are refreshed by a query at their first use.
  */
 import type { Logger } from '../shared/log.ts';
 import type { Discovery, HostRecord } from '../shared/transport-types.ts';
@@ -34,6 +36,17 @@ export interface DiscoveryCache {
   experts(): string[];
   /** The next use of the expert's records refreshes them. */
   invalidate(expertId: string): void;
+  /**
+   * Records learnt otherwise (a joining router's first view, shared/dht/first-view.ts) for an expert
+   * with none cached: kept as if found by a query that is already stale, so that the first use
+   * answers with them at once and refreshes them in the background.
+   */
+  seed(expertId: string, records: readonly HostRecord[]): void;
+  /**
+   * Until `learning` settles, a use of an expert with no records (but those of `except`, which
+   * `learning` itself searches for) waits for it instead of starting a query of its own.
+   */
+  awaitFirstView(learning: Promise<unknown>, except: readonly string[]): void;
 }
 
 interface CacheEntry {
@@ -46,6 +59,7 @@ interface CacheEntry {
 
 export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheComponents): DiscoveryCache {
   const cache = new Map<string, CacheEntry>();
+  let firstView: { done: Promise<unknown>; except: ReadonlySet<string> } | undefined;
 
   /** Live, deduplicated (highest seq per peer) records of the expert, as discovery finds them now. */
   const query = async (expertId: string): Promise<HostRecord[]> => {
@@ -97,6 +111,7 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
         e = { records: [], fetchedAt: -Infinity };
         cache.set(expertId, e);
       }
+      if (firstView && e.records.length === 0 && !firstView.except.has(expertId)) await untilAborted(firstView.done, signal);
       const now = c.clock();
       const stale = now - e.fetchedAt >= c.maxAgeMs(expertId, e.records, now);
       if (!fresh && e.records.length > 0) {
@@ -111,6 +126,27 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
     invalidate(expertId) {
       const e = cache.get(expertId);
       if (e) e.fetchedAt = -Infinity;
+    },
+    seed(expertId, records) {
+      const e = cache.get(expertId) ?? { records: [], fetchedAt: -Infinity };
+      if (e.records.length > 0) return;
+      const now = c.clock();
+      const byPeer = new Map<string, HostRecord>();
+      for (const r of records) {
+        if (r.model !== init.model || r.state !== 'ONLINE' || r.expiresAt <= now || !r.experts.includes(expertId)) continue;
+        const prev = byPeer.get(r.peerId);
+        if (!prev || r.seq > prev.seq) byPeer.set(r.peerId, r);
+      }
+      if (byPeer.size === 0) return;
+      e.records = [...byPeer.values()];
+      e.fetchedAt = -Infinity;
+      cache.set(expertId, e);
+      c.onRecords(expertId, e.records, now);
+    },
+    awaitFirstView(learning, except) {
+      const view = { done: learning.catch(() => {}), except: new Set(except) };
+      firstView = view;
+      void view.done.then(() => { if (firstView === view) firstView = undefined; });
     },
   };
 }

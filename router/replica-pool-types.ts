@@ -112,7 +112,11 @@ export interface ReplicaPool {
    * runs in the background). Refreshes a stale discovery cache like `view`. What GET /readyz reports.
    */
   readiness(expertIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<{ ready: boolean; missing: string[] }>;
-  /** Starts discovery of these experts in the background (a router warms its cache at start). */
+  /**
+   * Starts discovery of these experts in the background (a router warms its cache at start): with a
+   * discovery that can `learn`, a first view (shared/dht/first-view.ts) that uses of the other experts
+   * wait for, then a search for each expert it did not cover.
+   */
   warm(expertIds: readonly string[]): void;
   /** Closes every client. */
   close(): void;

@@ -118,4 +118,10 @@ export interface Discovery {
   allHosts(opts?: { signal?: AbortSignal; fresh?: boolean }): Promise<HostRecord[]>;
   /** Drops what is cached of a host (its record): the next lookup asks afresh. */
   forget?(peerId: string): void;
+  /**
+   * Asks these peers (hosts, routers) for the host records they know, and resolves the valid, live
+   * ones (each signed by the host it names; cached as if fetched). A joining router learns the swarm
+   * this way from the first hosts it finds. Never rejects: a peer that does not answer adds nothing.
+   */
+  learn?(peerIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<HostRecord[]>;
 }

@@ -59,7 +59,13 @@ export async function realHostComponents(config: HostConfig, onNode: (n: Network
       };
     };
     c.createAnnouncer = (node, record, ttlS) => annMod.createAnnouncer({ ttlS, record }, { node: nodes.get(node.peerId)!, log: log.child('announce') });
-    c.createDiscovery = (node) => discMod.createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: nodes.get(node.peerId)!, log: log.child('discovery') });
+    c.createDiscovery = (node) => {
+      const dhtNode = nodes.get(node.peerId)!;
+      const discovery = discMod.createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: dhtNode, log: log.child('discovery') });
+      // Peers asking for the records this host knows (a joining router) get its rebalancing view's.
+      dhtNode.shareRecords(() => discovery.knownValues());
+      return discovery;
+    };
   }
   return c;
 }

@@ -39,7 +39,13 @@ export async function run(argv: string[]): Promise<number> {
       nodes.set(node.peerId, node);
       return node;
     },
-    createDiscovery: (node) => createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: nodes.get(node.peerId) as SwarmNode, log: log.child('discovery') }),
+    createDiscovery: (node) => {
+      const dhtNode = nodes.get(node.peerId) as SwarmNode;
+      const discovery = createDiscovery({ allowPrivateAddresses: config.allowPrivateAddresses }, { node: dhtNode, log: log.child('discovery') });
+      // Another router joining through this one learns the records it knows.
+      dhtNode.shareRecords(() => discovery.knownValues());
+      return discovery;
+    },
     connect: (address) => createExpertClient(address),
     metrics: telemetry.metrics,
   });

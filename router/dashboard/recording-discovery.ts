@@ -14,5 +14,6 @@ export function recordingDiscovery(inner: Discovery, onRecords: (records: readon
     replicas: async (model, expertId, opts) => seen(await inner.replicas(model, expertId, opts)),
     allHosts: (opts) => inner.allHosts(opts),
     ...(inner.forget ? { forget: (peerId: string) => inner.forget?.(peerId) } : {}),
+    ...(inner.learn ? { learn: async (peerIds: readonly string[], opts?: { signal?: AbortSignal }) => seen(await inner.learn!(peerIds, opts)) } : {}),
   };
 }

@@ -24,6 +24,13 @@
  * views at a time saw each of 16 served experts unserved). A failed search is not cached. A search
  * that ends in time with no provider, or whose providers' records do not list the expert or are
  * gone, answers [].
+ *
+ * `learn` asks peers for the records they hold (record-protocol.ts, `/swarmpath/records/1.0.0`):
+ * each record is verified like any other (signed by the host it names, unexpired) and cached when it
+ * is newer than what is held, so that a joining router knows the swarm after one round trip instead
+ * of a provider search per expert. A peer can withhold records or hand out an older one of some host
+ * (the host's own newer record wins once fetched; a stale one fails its first call, as a record of a
+ * host that died does), never forge one; one that hands out invalid records is logged.
  */
 import { LRUCache } from 'lru-cache';
 import type { CID } from 'multiformats/cid';
@@ -32,7 +39,8 @@ import type { Discovery, HostRecord } from '../transport-types.ts';
 import type { Logger } from '../log.ts';
 import type { SwarmDht } from './node.ts';
 import { isDialableAddress } from '../net-address.ts';
-import { isLiveRecord, verifyHostRecord } from './host-record.ts';
+import { decodeHostRecord, isLiveRecord, verifyHostRecord } from './host-record.ts';
+import { MAX_SHARED_RECORDS } from './record-protocol.ts';
 import { expertCid, hostRecordKey, SWARM_HOSTS_CIDS } from './keys.ts';
 
 /** A record fetch that got no answer in time (as opposed to a record found absent or invalid). */
@@ -56,7 +64,7 @@ export interface DiscoveryInit {
 }
 
 export interface DiscoveryComponents {
-  node: Pick<SwarmDht, 'findProviders' | 'get' | 'fetchRecord'>;
+  node: Pick<SwarmDht, 'findProviders' | 'get' | 'fetchRecord' | 'fetchKnownRecords'>;
   log: Logger;
   /** ms since the epoch; default Date.now. */
   clock?: () => number;
@@ -69,7 +77,17 @@ export interface DhtDiscovery extends Discovery {
   record(peerId: string, opts?: { fresh?: boolean }): Promise<HostRecord | undefined>;
   /** Forgets cached results and records. */
   clear(): void;
+  /**
+   * The signed records this discovery holds that are live now (most recently used first, at most
+   * MAX_SHARED_RECORDS): what a node shares with peers asking for the records it knows.
+   */
+  knownValues(): Uint8Array[];
+  /** See Discovery.learn (shared/transport-types.ts): records shared by `peerIds`, verified, cached and resolved when live. */
+  learn(peerIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<HostRecord[]>;
 }
+
+/** A host's verified record and the signed bytes it came in (shared again as they are). */
+interface Known { record: HostRecord; value: Uint8Array }
 
 /** Peers answering with providers that end a rebalancing view's provider search (node.ts). */
 const ENOUGH_PROVIDER_RESPONSES = 3;
@@ -89,19 +107,17 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const allowPrivate = init.allowPrivateAddresses ?? false;
   const usable = (r: HostRecord, now: number) => isLiveRecord(r, now) && isDialableAddress(r.grpc, allowPrivate);
 
-  const records = new LRUCache<string, HostRecord>({
+  const records = new LRUCache<string, Known>({
     max: init.recordCacheSize ?? 4096,
     ttlAutopurge: false,
     ttlResolution: 0, perf: { now: clock },
     fetchMethod: async (peerId, _stale, { options }) => {
       const key = hostRecordKey(peerId);
       try {
-        const record = await gets(async () => await fromHost(peerId, key) ?? await fromDht(key));
-        if (record === undefined) return undefined;
-        // An OFFLINE or DRAINING host may come back (same key) before its record expires.
-        const ttl = record.expiresAt - clock();
-        options.ttl = Math.max(1, record.state === 'ONLINE' ? ttl : Math.min(ttl, MISMATCH_RECHECK_MS));
-        return record;
+        const known = await gets(async () => await fromHost(peerId, key) ?? await fromDht(key));
+        if (known === undefined) return undefined;
+        options.ttl = ttlOf(known.record);
+        return known;
       } catch (err) {
         // No answer in time: the fetch rejects (nothing cached), and the lookup knows it learnt nothing.
         if (err instanceof NoAnswerError) throw err;
@@ -110,19 +126,24 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
       }
     },
   });
+  /** How long a record is cached, ms: until it expires; an OFFLINE or DRAINING host may come back (same key) before that. */
+  const ttlOf = (record: HostRecord): number => {
+    const ttl = record.expiresAt - clock();
+    return Math.max(1, record.state === 'ONLINE' ? ttl : Math.min(ttl, MISMATCH_RECHECK_MS));
+  };
   /** The record the host itself serves (record-protocol.ts), verified; undefined when that does not work out. */
-  const fromHost = async (peerId: string, key: Uint8Array): Promise<HostRecord | undefined> => {
+  const fromHost = async (peerId: string, key: Uint8Array): Promise<Known | undefined> => {
     if (!node.fetchRecord) return undefined;
     try {
       const value = await node.fetchRecord(peerId, { signal: AbortSignal.timeout(recordTimeoutMs) });
-      return value === undefined ? undefined : await verifyHostRecord(key, value, clock());
+      return value === undefined ? undefined : { record: await verifyHostRecord(key, value, clock()), value };
     } catch (err) {
       log.debug('no record from the host itself; asking the DHT', { peerId, err });
       return undefined;
     }
   };
   /** The best record the DHT holds under `key`, verified (throws when it is not valid). */
-  const fromDht = async (key: Uint8Array): Promise<HostRecord | undefined> => {
+  const fromDht = async (key: Uint8Array): Promise<Known | undefined> => {
     const signal = AbortSignal.timeout(recordTimeoutMs);
     const timedOut = () => new NoAnswerError(`the record GET got no answer within ${recordTimeoutMs} ms`);
     let value: Uint8Array | undefined;
@@ -133,7 +154,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     }
     // SwarmDht's GET returns quietly when its signal aborts: a timeout shows only on the signal.
     if (value === undefined && signal.aborted) throw timedOut();
-    return value === undefined ? undefined : verifyHostRecord(key, value, clock());
+    return value === undefined ? undefined : { record: await verifyHostRecord(key, value, clock()), value };
   };
   /**
    * Providers whose record could not be had (not published yet, gone, or invalid), not asked again by
@@ -165,15 +186,15 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   };
 
   const recordFor = async (peerId: string, expertId: string | undefined, refetch: boolean): Promise<HostRecord | undefined> => {
-    if (refetch) return records.fetch(peerId, { forceRefresh: true });
+    if (refetch) return (await records.fetch(peerId, { forceRefresh: true }))?.record;
     if (misses.has(peerId)) return undefined;
-    const r = await records.fetch(peerId);
+    const r = (await records.fetch(peerId))?.record;
     if (r === undefined) misses.set(peerId, true);
     if (r === undefined || expertId === undefined || r.experts.includes(expertId)) return r;
     const pair = `${peerId} ${expertId}`;
     if (mismatches.has(pair)) return r;
     mismatches.set(pair, true);
-    return records.fetch(peerId, { forceRefresh: true });
+    return (await records.fetch(peerId, { forceRefresh: true }))?.record;
   };
 
   const search = async (cids: readonly CID[], expertId: string | undefined, refetch: boolean): Promise<HostRecord[]> => {
@@ -223,7 +244,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
       return providersOf([expertCid(model, expertId)], signal).then((r) => r.peers);
     },
     async record(peerId, opts = {}) {
-      const r = await records.fetch(peerId, opts.fresh ? { forceRefresh: true } : {});
+      const r = (await records.fetch(peerId, opts.fresh ? { forceRefresh: true } : {}))?.record;
       return r !== undefined && usable(r, clock()) ? r : undefined;
     },
     forget(peerId) {
@@ -232,6 +253,52 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
       results.clear();
     },
     clear() { results.clear(); records.clear(); mismatches.clear(); misses.clear(); },
+    knownValues() {
+      const now = clock();
+      const out: Uint8Array[] = [];
+      for (const [, k] of records.entries()) {
+        if (out.length >= MAX_SHARED_RECORDS) break;
+        if (isLiveRecord(k.record, now)) out.push(k.value);
+      }
+      return out;
+    },
+    async learn(peerIds, opts = {}) {
+      const fetchKnown = node.fetchKnownRecords;
+      if (!fetchKnown) return [];
+      const learnt = new Map<string, HostRecord>();
+      const signal = opts.signal ? AbortSignal.any([opts.signal, AbortSignal.timeout(recordTimeoutMs)]) : AbortSignal.timeout(recordTimeoutMs);
+      await Promise.all(peerIds.map(async (from) => {
+        let values: Uint8Array[];
+        try {
+          values = await fetchKnown(from, { signal });
+        } catch (err) {
+          log.debug('no records shared by the peer', { peerId: from, err });
+          return;
+        }
+        let invalid = 0;
+        for (const value of values) {
+          let claimed: HostRecord;
+          try { claimed = decodeHostRecord(value).record; } catch { invalid++; continue; }
+          const held = records.get(claimed.peerId);
+          // What we hold already is at least as new: nothing to verify.
+          if (held !== undefined && held.record.seq >= claimed.seq) {
+            learnt.set(held.record.peerId, held.record);
+            continue;
+          }
+          let record: HostRecord;
+          try { record = await verifyHostRecord(hostRecordKey(claimed.peerId), value, clock()); } catch { invalid++; continue; }
+          const prev = learnt.get(record.peerId);
+          if (prev !== undefined && prev.seq >= record.seq) continue;
+          records.set(record.peerId, { record, value }, { ttl: ttlOf(record) });
+          misses.delete(record.peerId);
+          learnt.set(record.peerId, record);
+        }
+        // A peer handing out records that are not valid is broken or hostile: said, and those records dropped.
+        if (invalid > 0) log.warn('a peer shared host records that are not valid', { peerId: from, invalid, of: values.length });
+      }));
+      const now = clock();
+      return [...learnt.values()].filter((r) => usable(r, now));
+    },
   };
 }
 

@@ -21,7 +21,7 @@ import type { CID } from 'multiformats/cid';
 import type { Logger } from '../log.ts';
 import { BadConfigError } from '../errors.ts';
 import { DHT_PROTOCOL, HOST_RECORD_NAMESPACE, hostRecordKey } from './keys.ts';
-import { fetchRecordDirect, serveOwnRecord } from './record-protocol.ts';
+import { fetchKnownRecords, fetchRecordDirect, serveKnownRecords, serveOwnRecord } from './record-protocol.ts';
 import { hostRecordSelector, hostRecordValidator } from './host-record.ts';
 import { loadOrCreateKey } from './key-file.ts';
 import { countingMetrics, type RpcCounter } from './rpc-counter.ts';
@@ -80,6 +80,8 @@ export interface SwarmDht {
   unprovide(cid: CID): Promise<void>;
   /** The record `peerId` serves itself (record-protocol.ts); undefined when it has none; throws when unreachable. */
   fetchRecord?(peerId: string, opts?: DhtOpts): Promise<Uint8Array | undefined>;
+  /** The host records `peerId` shares (record-protocol.ts: its own, then those it knows; unverified); throws when unreachable. */
+  fetchKnownRecords?(peerId: string, opts?: DhtOpts): Promise<Uint8Array[]>;
 }
 
 export interface SwarmNode extends SwarmDht {
@@ -92,6 +94,11 @@ export interface SwarmNode extends SwarmDht {
   multiaddrs(): string[];
   /** Connections this node closed to stay within its water marks (connection-trim.ts). */
   connectionsTrimmed(): number;
+  /**
+   * What this node shares, after its own record, with peers asking for the records it knows
+   * (record-protocol.ts): hosts and routers pass their discovery's live records. Default: none.
+   */
+  shareRecords(known: () => readonly Uint8Array[]): void;
   /** Starts listening and dials the bootstrap peers (without failing when none answers). */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -203,6 +210,7 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
   const ownKey = Buffer.from(hostRecordKey(libp2p.peerId.toString()));
   /** What this node last stored under its own record key: served to whoever asks (record-protocol.ts). */
   let ownRecord: Uint8Array | undefined;
+  let shared: () => readonly Uint8Array[] = () => [];
 
   const dialBootstrap = async (): Promise<void> => {
     const self = libp2p.peerId.toString();
@@ -221,9 +229,11 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
     libp2p,
     multiaddrs: () => libp2p.getMultiaddrs().map((ma) => ma.toString()),
     connectionsTrimmed: () => trimmedBefore + (trimmer?.closed() ?? 0),
+    shareRecords(known) { shared = known; },
     async start() {
       await libp2p.start();
       await serveOwnRecord(libp2p, () => ownRecord);
+      await serveKnownRecords(libp2p, () => ownRecord, () => shared());
       trimmer = startConnectionTrimmer(limits, { libp2p, clock: Date.now, log });
       log.info('libp2p node started', { peerId: libp2p.peerId.toString(), multiaddrs: libp2p.getMultiaddrs().map(String) });
       if (boot.length === 0) return;
@@ -248,6 +258,7 @@ function wrap(libp2p: SwarmLibp2p, privateKey: PrivateKey, boot: string[], log: 
       return countResponses(dht.put(key, value, { signal: opts.signal }), 'PUT_VALUE', opts.signal);
     },
     fetchRecord: (peerId, opts = {}) => fetchRecordDirect(libp2p, peerId, { signal: opts.signal }),
+    fetchKnownRecords: (peerId, opts = {}) => fetchKnownRecords(libp2p, peerId, { signal: opts.signal }),
     get: (key, opts = {}) => getBest(dht, key, opts),
     unprovide: (cid) => dht.cancelReprovide(cid),
   };

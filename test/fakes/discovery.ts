@@ -18,6 +18,13 @@ export interface FakeDiscovery extends Discovery {
   records(): HostRecord[];
   /** Number of replicas()/allHosts() calls so far. */
   readonly lookups: number;
+  /**
+   * What a host answers when asked for the records it knows (learn): its own record and those of the
+   * peers listed here; a live host not listed knows every host. Only live hosts answer.
+   */
+  readonly knows: Map<string, string[]>;
+  /** Peers asked through learn() so far. */
+  readonly asked: string[];
   /** The clock the fake reads (ms since the epoch). */
   now(): number;
   /** Moves the manual clock forward (only when the fake owns its clock). */
@@ -40,7 +47,11 @@ export function createFakeDiscovery(opts: { clock?: () => number; records?: Host
       .sort((a, b) => a.peerId.localeCompare(b.peerId));
   };
 
+  const liveNow = () => [...byPeer.values()].filter((r) => r.state === 'ONLINE' && r.expiresAt > clock());
+  const asked: string[] = [];
   const fake: FakeDiscovery = {
+    knows: new Map(),
+    asked,
     publish(record) {
       const held = byPeer.get(record.peerId);
       if (held && held.seq > record.seq) return;
@@ -66,6 +77,17 @@ export function createFakeDiscovery(opts: { clock?: () => number; records?: Host
     },
     async allHosts(o) {
       return live(o?.signal);
+    },
+    async learn(peerIds, o) {
+      o?.signal?.throwIfAborted();
+      asked.push(...peerIds);
+      const hosts = liveNow();
+      const known = new Set<string>();
+      for (const p of peerIds.filter((x) => hosts.some((r) => r.peerId === x))) {
+        const k = fake.knows.get(p);
+        for (const q of k ? [p, ...k] : hosts.map((r) => r.peerId)) known.add(q);
+      }
+      return hosts.filter((r) => known.has(r.peerId)).map((r) => ({ ...r, experts: [...r.experts] }));
     },
   };
   for (const r of opts.records ?? []) fake.publish(r);

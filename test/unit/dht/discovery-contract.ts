@@ -5,6 +5,8 @@
  */
 import { describe, test, beforeAll, afterAll } from 'vitest';
 import assert from 'node:assert/strict';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { Discovery, HostRecord } from '../../../shared/transport-types.ts';
 
 export interface HostFields { model: string; experts: string[]; grpc: string }
@@ -81,6 +83,19 @@ export function discoveryContract(name: string, makeHarness: () => Promise<Disco
       await a.update({ grpc: '127.0.0.1:6032' });
       assert.deepEqual(grpcs(await h.discovery.replicas('mE', 'L0.1', fresh)), ['127.0.0.1:6032']);
       await a.goOffline();
+    });
+
+    test('learn: a host shares its own live record; an OFFLINE one and a peer that cannot be reached add nothing', async () => {
+      assert.ok(h.discovery.learn, 'the discovery can learn from peers');
+      const a = await h.addHost({ model: 'mL', experts: ['L7.0'], grpc: '127.0.0.1:6201' }, 60);
+      const off = await h.addHost({ model: 'mL', experts: ['L7.1'], grpc: '127.0.0.1:6202' }, 60);
+      await off.goOffline();
+      const fromA = await h.discovery.learn([a.peerId]);
+      assert.ok(fromA.some((r) => r.peerId === a.peerId && r.experts.includes('L7.0') && r.state === 'ONLINE'), 'a shares its record');
+      assert.ok(fromA.every((r) => r.state === 'ONLINE'));
+      assert.equal((await h.discovery.learn([off.peerId])).some((r) => r.peerId === off.peerId), false, 'not an OFFLINE record');
+      const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+      assert.deepEqual(await h.discovery.learn([nobody]), []);
     });
 
     test('an aborted signal rejects the call', async () => {

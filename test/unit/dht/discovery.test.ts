@@ -1,7 +1,7 @@
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createDiscovery } from '../../../shared/dht/discovery.ts';
-import { signHostRecord } from '../../../shared/dht/host-record.ts';
+import { decodeHostRecord, signHostRecord, verifyHostRecord } from '../../../shared/dht/host-record.ts';
 import { expertCid, hostRecordKey, swarmHostsCid } from '../../../shared/dht/keys.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import type { HostRecord } from '../../../shared/transport-types.ts';
@@ -247,4 +247,55 @@ test('providers whose record GETs all time out are no answer (rejects); one reco
   c.addProvider(expertCid('tiny', 'L0.0'), (await c.peer()).peerId);
   const disc2 = createDiscovery({ recordTimeoutMs: 100, allowPrivateAddresses: true }, { node: await c.peer(), log: silentLogger, clock: () => T0 });
   assert.deepEqual(await disc2.replicas('tiny', 'L0.0', { fresh: true }), []);
+});
+
+test('knownValues: the live records held, as signed; an expired one drops out', async () => {
+  let now = T0;
+  const dht = createMemoryDht(() => now);
+  const a = await announce(dht);
+  const b = await announce(dht, { expiresAt: T0 + 2_000 });
+  const disc = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => now });
+  assert.deepEqual(disc.knownValues(), []);
+  await disc.replicas('tiny', 'L0.0', { fresh: true, cachedRecords: true });
+  const peersOf = (values: Uint8Array[]) => Promise.all(values.map(async (v) => {
+    const { record } = decodeHostRecord(v);
+    // Shared bytes are the host's signed record: they verify under its own key.
+    return (await verifyHostRecord(hostRecordKey(record.peerId), v, now)).peerId;
+  }));
+  assert.deepEqual((await peersOf(disc.knownValues())).sort(), [a.peerId, b.peerId].sort());
+  now = T0 + 3_000;
+  assert.deepEqual(await peersOf(disc.knownValues()), [a.peerId]);
+});
+
+test('learn: records shared by peers are verified and cached; forged, garbled or unreachable ones add nothing; a newer record held wins', async () => {
+  const dht = createMemoryDht(() => T0);
+  const a = await announce(dht);
+  const b = await announce(dht, { experts: ['L0.1'] });
+  const knower = await dht.peer();
+  const knowerDisc = createDiscovery({ allowPrivateAddresses: true }, { node: knower, log: silentLogger, clock: () => T0 });
+  await knowerDisc.replicas('tiny', 'L0.0', { fresh: true });
+  await knowerDisc.replicas('tiny', 'L0.1', { fresh: true });
+  dht.shares.set(knower.peerId, () => knowerDisc.knownValues());
+  // A liar hands out a record of a host signed by another key, garbage, and an older record of `a`.
+  const liar = await dht.peer();
+  const victim = await dht.peer();
+  const forged = await signHostRecord(rec(victim.peerId, { grpc: 'evil:1', seq: 9 }), liar.privateKey);
+  const olderA = await signHostRecord(rec(a.peerId, { seq: 0, grpc: 'old:1' }), a.privateKey);
+  dht.shares.set(liar.peerId, () => [forged, new TextEncoder().encode('not a record'), olderA]);
+  const warnings: Record<string, unknown>[] = [];
+  const log = { ...silentLogger, warn: (_m: string, f?: Record<string, unknown>) => { warnings.push(f ?? {}); } };
+  const reader = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log, clock: () => T0 });
+
+  const gets = dht.calls.get;
+  const learnt = await reader.learn([knower.peerId, liar.peerId, 'unreachable-peer']);
+  assert.deepEqual(learnt.map((r) => r.peerId).sort(), [a.peerId, b.peerId].sort());
+  assert.equal(learnt.find((r) => r.peerId === a.peerId)?.seq, 1, 'the newer record of a is kept, not the liar\'s older one');
+  assert.equal(dht.calls.get, gets, 'learning asked the DHT nothing');
+  assert.deepEqual(warnings.map((w) => [w.peerId, w.invalid]), [[liar.peerId, 2]]);
+  // Cached as if fetched: the records come without a DHT GET; the forged one is not there.
+  assert.equal((await reader.record(b.peerId))?.experts[0], 'L0.1');
+  assert.equal(dht.calls.get, gets);
+  assert.equal(await reader.record(victim.peerId), undefined);
+  // And the reader now shares them in turn.
+  assert.equal(reader.knownValues().length, 2);
 });

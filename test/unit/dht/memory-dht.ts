@@ -29,6 +29,8 @@ export interface MemoryDht {
   readonly calls: { provide: number; findProviders: number; put: number; get: number; unprovide: number };
   /** Makes every put fail while true. */
   failPuts: boolean;
+  /** What each peer answers when asked for the records it knows (record-protocol.ts); a peer absent here is unreachable. */
+  readonly shares: Map<string, () => readonly Uint8Array[]>;
   /** While true, get returns the newest stored value unvalidated (a lying or buggy peer). */
   unvalidatedGets: boolean;
 }
@@ -52,6 +54,7 @@ export function createMemoryDht(clock: () => number = Date.now): MemoryDht {
     calls: { provide: 0, findProviders: 0, put: 0, get: 0, unprovide: 0 },
     failPuts: false,
     unvalidatedGets: false,
+    shares: new Map(),
     raw(key, value) { store.set(hex(key), [...(store.get(hex(key)) ?? []), value]); },
     addProvider(cid, peerId) {
       const set = providers.get(cid.toString()) ?? new Set();
@@ -85,6 +88,12 @@ export function createMemoryDht(clock: () => number = Date.now): MemoryDht {
           await validate(key, value);
           dht.raw(key, value);
           return 1;
+        },
+        async fetchKnownRecords(from: string, opts?: DhtOpts) {
+          opts?.signal?.throwIfAborted();
+          const share = dht.shares.get(from);
+          if (!share) throw new Error(`${from} cannot be reached (test)`);
+          return [...share()];
         },
         async get(key: Uint8Array, opts?: DhtOpts) {
           dht.calls.get++;

@@ -1,0 +1,60 @@
+/**
+ * A joining client's first view of the swarm (routers: replica-pool.ts `warm`; the scale benchmark's
+ * discovery): provider searches for a few experts only, then the records the hosts found share
+ * (Discovery.learn, record-protocol.ts), grouped by the experts they list. Among 200 hosts on 2 cores
+ * a fresh router's 32 provider searches took 7 s (BENCHMARKS.md, scale); two searches and one round
+ * trip to three hosts (and to hosts learnt of, while experts are missing, for up to three rounds) tell it
+ * what those hosts' rebalancing views already know. Experts that no
+ * record lists are left out: the caller searches for those itself. Pure logic over the two calls.
+ */
+import type { HostRecord } from '../transport-types.ts';
+
+export interface FirstViewInit {
+  /** Experts searched for first (the first of the list). */
+  probes: number;
+  /** Hosts asked at a time for the records they know: first those the searches found, then hosts learnt of. */
+  peers: number;
+  /** Rounds of asking at most (each asks hosts not asked before), while some expert is not covered. */
+  rounds: number;
+}
+
+export const FIRST_VIEW: FirstViewInit = { probes: 2, peers: 3, rounds: 3 };
+
+/**
+ * Live records of `model` by expert (only experts of `experts`, only records that list them; the
+ * highest seq per host). `search` resolves an expert's live records (rejections count as none);
+ * `learn` the records the given peers share, verified.
+ */
+export async function firstView(
+  search: (expertId: string) => Promise<readonly HostRecord[]>,
+  learn: (peerIds: readonly string[]) => Promise<readonly HostRecord[]>,
+  model: string, experts: readonly string[], init: FirstViewInit = FIRST_VIEW, now: () => number = Date.now,
+): Promise<Map<string, HostRecord[]>> {
+  const newest = new Map<string, HostRecord>();
+  const keep = (recs: readonly HostRecord[]) => {
+    const t = now();
+    for (const r of recs) {
+      if (r.model !== model || r.state !== 'ONLINE' || r.expiresAt <= t) continue;
+      const prev = newest.get(r.peerId);
+      if (!prev || r.seq > prev.seq) newest.set(r.peerId, r);
+    }
+  };
+  const byExpert = () => {
+    const out = new Map<string, HostRecord[]>();
+    for (const e of experts) {
+      const recs = [...newest.values()].filter((r) => r.experts.includes(e)).sort((a, b) => a.peerId.localeCompare(b.peerId));
+      if (recs.length > 0) out.set(e, recs);
+    }
+    return out;
+  };
+  const probes = experts.slice(0, Math.max(1, init.probes));
+  keep((await Promise.all(probes.map((e) => search(e).catch(() => [] as HostRecord[])))).flat());
+  const asked = new Set<string>();
+  for (let round = 0; round < init.rounds && byExpert().size < experts.length; round++) {
+    const ask = [...newest.keys()].filter((p) => !asked.has(p)).slice(0, Math.max(1, init.peers));
+    if (ask.length === 0) break;
+    ask.forEach((p) => asked.add(p));
+    keep(await learn(ask).catch(() => [] as HostRecord[]));
+  }
+  return byExpert();
+}

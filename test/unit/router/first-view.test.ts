@@ -1,0 +1,101 @@
+/**
+ * A joining router's first view of the swarm (shared/dht/first-view.ts, router/replica-pool.ts
+ * `warm`): two provider searches, then the records the hosts found share, asked in rounds while
+ * experts are missing. Over the in-memory Discovery fake (checked by the Discovery contract).
+ */
+import { test } from 'vitest';
+import assert from 'node:assert/strict';
+import { FIRST_VIEW, firstView } from '../../../shared/dht/first-view.ts';
+import { silentLogger } from '../../../shared/log.ts';
+import type { HostRecord } from '../../../shared/transport-types.ts';
+import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
+import { createReplicaPool } from '../../../router/replica-pool.ts';
+import { createFakeDiscovery } from '../../fakes/discovery.ts';
+import { FakeHost } from './fakes.ts';
+
+const EXPERTS = ['L0.0', 'L0.1', 'L0.2', 'L1.0', 'L1.1', 'L1.2'];
+
+/** Hosts h0..h5, host i serving EXPERTS[i]; h6 serving another model's L0.1. */
+function swarm() {
+  const fake = createFakeDiscovery();
+  EXPERTS.forEach((e, i) => fake.publish(fake.host({ peerId: `h${i}`, experts: [e], grpc: `127.0.0.1:${7000 + i}` })));
+  fake.publish(fake.host({ peerId: 'other', model: 'else', experts: ['L0.1'] }));
+  return fake;
+}
+
+test('firstView: two searches and one round of learning cover a swarm whose hosts know each other', async () => {
+  const fake = swarm();
+  const searched: string[] = [];
+  const view = await firstView((e) => { searched.push(e); return fake.replicas('tiny', e); }, (p) => fake.learn!(p), 'tiny', EXPERTS, FIRST_VIEW, fake.now);
+  assert.deepEqual(searched, ['L0.0', 'L0.1']);
+  assert.deepEqual(fake.asked, ['h0', 'h1']);
+  assert.deepEqual([...view.keys()], EXPERTS);
+  assert.deepEqual(view.get('L0.1')!.map((r) => r.peerId), ['h1'], 'another model\'s host is left out');
+});
+
+test('firstView: hosts that know little are asked in rounds, at most `peers` new ones each, and experts nobody knows are left out', async () => {
+  const fake = swarm();
+  fake.publish(fake.host({ peerId: 'h1', experts: ['L0.1'], state: 'OFFLINE', seq: 1e15 }));
+  // h0 knows h2; h2 knows h3; h3 knows h4; nobody knows h5 (and h1 is gone).
+  fake.knows.set('h0', ['h2']).set('h2', ['h3']).set('h3', ['h4']).set('h4', []);
+  const view = await firstView((e) => fake.replicas('tiny', e), (p) => fake.learn!(p), 'tiny', EXPERTS, { probes: 2, peers: 1, rounds: 3 }, fake.now);
+  assert.deepEqual(fake.asked, ['h0', 'h2', 'h3']);
+  assert.deepEqual([...view.keys()], ['L0.0', 'L0.2', 'L1.0', 'L1.1']);
+  // No more rounds once every expert is covered.
+  const all = swarm();
+  await firstView((e) => all.replicas('tiny', e), (p) => all.learn!(p), 'tiny', EXPERTS, { probes: 2, peers: 1, rounds: 3 }, all.now);
+  assert.deepEqual(all.asked, ['h0']);
+});
+
+test('firstView: a search or a learn that fails counts as nothing found', async () => {
+  const view = await firstView(async () => { throw new Error('no answer'); }, async () => [], 'tiny', EXPERTS);
+  assert.equal(view.size, 0);
+  const fake = swarm();
+  const v2 = await firstView((e) => fake.replicas('tiny', e), async () => { throw new Error('reset'); }, 'tiny', EXPERTS, FIRST_VIEW, fake.now);
+  assert.deepEqual([...v2.keys()], ['L0.0', 'L0.1']);
+});
+
+test('pool.warm: every expert is served from the first view while its own search has not answered', { timeout: 5000 }, async () => {
+  const fake = swarm();
+  const fleet = EXPERTS.map((e, i) => new FakeHost(`h${i}`, [e]));
+  // Searches for anything but the two probes hang until released: before the first view, readiness waited on them.
+  let release!: () => void;
+  const released = new Promise<void>((r) => { release = r; });
+  const searched: string[] = [];
+  const discovery = {
+    ...fake,
+    replicas: async (model: string, e: string, o?: { signal?: AbortSignal }): Promise<HostRecord[]> => {
+      searched.push(e);
+      if (!FIRST_VIEW_PROBES.includes(e)) await released;
+      return fake.replicas(model, e, o);
+    },
+    learn: fake.learn!.bind(fake),
+  };
+  const pool = createReplicaPool({ model: 'tiny', noReplicaWaitMs: 100, pollMs: 10 }, {
+    discovery, balancer: new ReplicaBalancer(), log: silentLogger, clock: fake.now,
+    connect: (a) => fleet[Number(a.split(':')[1]) - 7000].client(),
+  });
+  pool.warm(EXPERTS);
+  const r = await pool.readiness(EXPERTS);
+  assert.deepEqual(r, { ready: true, missing: [] });
+  assert.deepEqual(fake.asked, ['h0', 'h1']);
+  // The background refreshes of the seeded experts do search (stale-while-revalidate), but nothing waited on them.
+  assert.deepEqual(searched.slice(0, 2), FIRST_VIEW_PROBES);
+  release();
+  pool.close();
+});
+
+const FIRST_VIEW_PROBES = EXPERTS.slice(0, FIRST_VIEW.probes);
+
+test('pool.warm without learn (a discovery that cannot) searches for every expert, as before', async () => {
+  const fake = swarm();
+  const { learn: _unused, ...plain } = fake;
+  const searched: string[] = [];
+  const pool = createReplicaPool({ model: 'tiny', noReplicaWaitMs: 100, pollMs: 10 }, {
+    discovery: { ...plain, replicas: (m: string, e: string, o?: { signal?: AbortSignal }) => { searched.push(e); return fake.replicas(m, e, o); } },
+    balancer: new ReplicaBalancer(), log: silentLogger, clock: fake.now, connect: () => new FakeHost('x', []).client(),
+  });
+  pool.warm(EXPERTS);
+  assert.deepEqual(searched.sort(), [...EXPERTS].sort());
+  pool.close();
+});

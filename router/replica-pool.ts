@@ -252,10 +252,16 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       }
       // A first view (shared/dht/first-view.ts): a few searches, then the records the hosts found
       // know; uses of other experts wait for it, and only experts it did not cover are searched for.
-      const learning = firstView((id) => cache.records(id, false), (peers) => learn(peers), init.model, expertIds, FIRST_VIEW, clock)
+      let asked = 0, learnt = 0;
+      const learning = firstView((id) => cache.records(id, false), async (peers) => {
+        asked += peers.length;
+        const recs = await learn(peers);
+        learnt += recs.length;
+        return recs;
+      }, init.model, expertIds, FIRST_VIEW, clock)
         .then((byExpert) => {
           for (const [id, recs] of byExpert) cache.seed(id, recs);
-          c.log.info('first view of the swarm', { experts: expertIds.length, covered: byExpert.size });
+          c.log.info('first view of the swarm', { experts: expertIds.length, covered: byExpert.size, asked, learnt });
         });
       cache.awaitFirstView(learning, expertIds.slice(0, FIRST_VIEW.probes));
       void learning.catch(() => {}).then(() => { for (const id of expertIds) void cache.records(id, false).catch(() => {}); });

@@ -14,7 +14,10 @@ import { loadPackage } from '../../../shared/model/package.ts';
 import { createMonolithicRunner } from '../../../shared/model/monolithic.ts';
 import { choosePath } from '../../../shared/model/path-choice.ts';
 import { encode } from '../../../shared/model/tokenizer.ts';
-import { CLI_MAIN } from '../../../router/supervisor/swarmpath-child.ts';
+import { CLI_MAIN, spawnSwarmpath } from '../../../router/supervisor/swarmpath-child.ts';
+import { createDiscovery } from '../../../shared/dht/discovery.ts';
+import { createSwarmNode } from '../../../shared/dht/node.ts';
+import { silentLogger } from '../../../shared/log.ts';
 import { planHosts } from '../../../cli/commands/swarm-plan.ts';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
 import { startLocalSwarm, type LocalSwarm } from '../../helpers/local-swarm.ts';
@@ -73,6 +76,37 @@ afterAll(async () => {
 });
 
 describe('router API on a local swarm', () => {
+  it('a router joining the running swarm takes a first view that covers every expert, then serves; every host shares its record (/swarmpath/records/1.0.0)', async () => {
+    const logs: string[] = [];
+    const router = spawnSwarmpath({
+      name: 'second router',
+      args: ['router', '--model', modelDir, '--allow-private-addresses', '--http-listen', '127.0.0.1:0', ...swarm.bootstrap.flatMap((b) => ['--bootstrap', b])],
+      onLog: (l) => logs.push(l),
+    });
+    try {
+      const ready = await router.ready;
+      await waitFor(() => `the first view in ${logs.slice(-10).join('\n')}`, () => logs.some((l) => l.includes('"first view of the swarm"')), { timeoutMs: 30_000 });
+      const line = logs.find((l) => l.includes('"first view of the swarm"'))!;
+      const view = JSON.parse(line.slice(line.indexOf('{')));
+      assert.deepEqual([view.experts, view.covered], [4, 4], line);
+      // Hosts are asked only while the two searched experts' hosts leave some expert uncovered; each asked shares at least its own record.
+      assert.ok(view.learnt >= view.asked, line);
+      await waitFor('the second router /readyz 200', async () => (await fetch(`${ready.http}/readyz`)).status === 200, { timeoutMs: 30_000 });
+    } finally {
+      await router.stop();
+    }
+    // What each host process answers when asked for the records it knows: its own, signed, verified here.
+    const node = await createSwarmNode({ bootstrap: swarm.bootstrap, log: silentLogger, clientMode: true });
+    await node.start();
+    try {
+      const learnt = await createDiscovery({ allowPrivateAddresses: true }, { node, log: silentLogger }).learn(swarm.hosts.map((h) => h.peerId));
+      assert.deepEqual(learnt.map((r) => `${r.peerId} ${[...r.experts].sort().join(',')}`).sort(),
+        swarm.hosts.map((h) => `${h.peerId} ${[...h.experts].sort().join(',')}`).sort());
+    } finally {
+      await node.stop();
+    }
+  });
+
   it("keeps the API key off the router's command line (ps shows it to every user)", async () => {
     const cmdline = (await readFile(`/proc/${swarm.routerPid}/cmdline`, 'utf8')).split('\0');
     assert.ok(cmdline.includes('router'), `the router's command line: ${cmdline.join(' ')}`);

@@ -19,6 +19,7 @@ import { createStatsCollector } from '../../../router/dashboard/stats-collector.
 import type { HostRecord } from '../../../shared/transport-types.ts';
 import { SwarmpathError } from '../../../shared/errors.ts';
 import { FakeDiscovery, FakeHost, toyRuntime } from './fakes.ts';
+import { createFakeDiscovery } from '../../fakes/discovery.ts';
 import { inject } from './inject.ts';
 
 function api(apiKeys: string[] = []) {
@@ -147,5 +148,15 @@ describe('dashboard routes', () => {
     assert.deepEqual(seen.map((s) => s.map((r) => r.peerId)), [['a0']]);
     const throwing = recordingDiscovery(fake, () => { throw new Error('boom'); });
     assert.deepEqual((await throwing.replicas('toy', 'L0.0')).map((r) => r.peerId), ['a0']);
+  });
+
+  it('recordingDiscovery passes learn through (records learnt are seen too), and offers none when the inner discovery has none', async () => {
+    const inner = createFakeDiscovery();
+    inner.publish(inner.host({ peerId: 'h0', experts: ['L0.0'], expiresAt: Date.now() + 60_000, seq: 1 }));
+    const seen: string[] = [];
+    const d = recordingDiscovery({ ...inner, replicas: inner.replicas, allHosts: inner.allHosts, learn: inner.learn!.bind(inner) }, (recs) => { seen.push(...recs.map((r) => r.peerId)); });
+    assert.deepEqual((await d.learn!(['h0'])).map((r) => r.peerId), ['h0']);
+    assert.deepEqual(seen, ['h0']);
+    assert.equal(recordingDiscovery(new FakeDiscovery([]), () => {}).learn, undefined);
   });
 });

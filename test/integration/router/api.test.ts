@@ -99,7 +99,8 @@ describe('router API on a local swarm', () => {
     const node = await createSwarmNode({ bootstrap: swarm.bootstrap, log: silentLogger, clientMode: true });
     await node.start();
     try {
-      const learnt = await createDiscovery({ allowPrivateAddresses: true }, { node, log: silentLogger }).learn(swarm.hosts.map((h) => h.peerId));
+      // A generous bound: this client knows no host's address yet and finds each through the DHT first.
+      const learnt = await createDiscovery({ allowPrivateAddresses: true, recordTimeoutMs: 30_000 }, { node, log: silentLogger }).learn(swarm.hosts.map((h) => h.peerId));
       assert.deepEqual(learnt.map((r) => `${r.peerId} ${[...r.experts].sort().join(',')}`).sort(),
         swarm.hosts.map((h) => `${h.peerId} ${[...h.experts].sort().join(',')}`).sort());
     } finally {

@@ -9,6 +9,7 @@
  */
 import type { Logger } from '../shared/log.ts';
 import type { Discovery, HostRecord } from '../shared/transport-types.ts';
+import { keepNewestLive } from '../shared/dht/host-record.ts';
 import { untilAborted } from './sleep.ts';
 
 export interface DiscoveryCacheInit {
@@ -131,12 +132,7 @@ export function discoveryCache(init: DiscoveryCacheInit, c: DiscoveryCacheCompon
       const e = cache.get(expertId) ?? { records: [], fetchedAt: -Infinity };
       if (e.records.length > 0) return;
       const now = c.clock();
-      const byPeer = new Map<string, HostRecord>();
-      for (const r of records) {
-        if (r.model !== init.model || r.state !== 'ONLINE' || r.expiresAt <= now || !r.experts.includes(expertId)) continue;
-        const prev = byPeer.get(r.peerId);
-        if (!prev || r.seq > prev.seq) byPeer.set(r.peerId, r);
-      }
+      const byPeer = keepNewestLive(new Map(), records, init.model, now, expertId);
       if (byPeer.size === 0) return;
       e.records = [...byPeer.values()];
       e.fetchedAt = -Infinity;

@@ -8,6 +8,7 @@
  * record lists are left out: the caller searches for those itself. Pure logic over the two calls.
  */
 import type { HostRecord } from '../transport-types.ts';
+import { keepNewestLive } from './host-record.ts';
 
 export interface FirstViewInit {
   /** Experts searched for first (the first of the list). */
@@ -31,14 +32,7 @@ export async function firstView(
   model: string, experts: readonly string[], init: FirstViewInit = FIRST_VIEW, now: () => number = Date.now,
 ): Promise<Map<string, HostRecord[]>> {
   const newest = new Map<string, HostRecord>();
-  const keep = (recs: readonly HostRecord[]) => {
-    const t = now();
-    for (const r of recs) {
-      if (r.model !== model || r.state !== 'ONLINE' || r.expiresAt <= t) continue;
-      const prev = newest.get(r.peerId);
-      if (!prev || r.seq > prev.seq) newest.set(r.peerId, r);
-    }
-  };
+  const keep = (recs: readonly HostRecord[]) => keepNewestLive(newest, recs, model, now());
   const byExpert = () => {
     const out = new Map<string, HostRecord[]>();
     for (const e of experts) {

@@ -96,6 +96,19 @@ export function hostRecordSelector(_key: Uint8Array, values: Uint8Array[]): numb
   return best;
 }
 
+/**
+ * Adds to `newest` (peer id -> record) the records of `model` that are live at `nowMs` and, with
+ * `expertId`, list it; of one host's records the highest seq wins. Returns `newest`.
+ */
+export function keepNewestLive(newest: Map<string, HostRecord>, records: readonly HostRecord[], model: string, nowMs: number, expertId?: string): Map<string, HostRecord> {
+  for (const r of records) {
+    if (r.model !== model || !isLiveRecord(r, nowMs) || (expertId !== undefined && !r.experts.includes(expertId))) continue;
+    const prev = newest.get(r.peerId);
+    if (!prev || r.seq > prev.seq) newest.set(r.peerId, r);
+  }
+  return newest;
+}
+
 /** Whether a host may be used now: ONLINE and not expired. */
 export function isLiveRecord(record: HostRecord, nowMs: number): boolean {
   return record.state === 'ONLINE' && record.expiresAt > nowMs;

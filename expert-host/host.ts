@@ -200,7 +200,9 @@ async function chooseAuto(manifest: Manifest, discovery: Discovery | undefined, 
   // The join decision of expert-host/rebalancing/ on a live view (records whose hosts answer Info).
   const source = liveViewSource({ manifest, peerId, discovery, targetReplicas });
   try {
-    const view = await source.view(AbortSignal.timeout(10_000));
+    // The first view (at most 2 searches of 3 s and 3 rounds of learning of 2 s) and the view itself.
+    const { view, first } = await source.join(AbortSignal.timeout(15_000));
+    if (first) log.info('--auto: first view of the swarm', { ...first });
     const expertId = await chooseJoin(view, peerId);
     if (expertId) {
       log.info(`--auto: serving ${expertId} (${view.hosts.length} live host(s) found)`);

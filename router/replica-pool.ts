@@ -15,7 +15,7 @@ import { LRUCache } from 'lru-cache';
 import { NoLiveReplicaError, CancelledError } from '../shared/errors.ts';
 import type { ExpertClient, HostRecord } from '../shared/transport-types.ts';
 import { discoveryCache } from './discovery-cache.ts';
-import { FIRST_VIEW, firstView } from '../shared/dht/first-view.ts';
+import { countedLearn, FIRST_VIEW, firstView } from '../shared/dht/first-view.ts';
 import type { ReplicaPool, ReplicaPoolComponents, ReplicaPoolInit, ReplicaView } from './replica-pool-types.ts';
 import { replicaVerification } from './replica-verification.ts';
 import { createCrossChecker } from './cross-check.ts';
@@ -252,16 +252,11 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       }
       // A first view (shared/dht/first-view.ts): a few searches, then the records the hosts found
       // know; uses of other experts wait for it, and only experts it did not cover are searched for.
-      let asked = 0, learnt = 0;
-      const learning = firstView((id) => cache.records(id, false), async (peers) => {
-        asked += peers.length;
-        const recs = await learn(peers);
-        learnt += recs.length;
-        return recs;
-      }, init.model, expertIds, FIRST_VIEW, clock)
+      const counted = countedLearn(learn);
+      const learning = firstView((id) => cache.records(id, false), counted.learn, init.model, expertIds, FIRST_VIEW, clock)
         .then((byExpert) => {
           for (const [id, recs] of byExpert) cache.seed(id, recs);
-          c.log.info('first view of the swarm', { experts: expertIds.length, covered: byExpert.size, asked, learnt });
+          c.log.info('first view of the swarm', { experts: expertIds.length, covered: byExpert.size, ...counted.counts });
         });
       cache.awaitFirstView(learning, expertIds.slice(0, FIRST_VIEW.probes));
       void learning.catch(() => {}).then(() => { for (const id of expertIds) void cache.records(id, false).catch(() => {}); });

@@ -16,7 +16,8 @@ import type { OwnExpertLoad } from './demand.ts';
 import { createInfoClients } from './info-clients.ts';
 import { createMigrator, type MigrationHost, type PreparedExpert, type ViewInput } from './migrator.ts';
 import { createRebalancer, type Rebalancer } from './rebalancer.ts';
-import { createSwarmView } from './swarm-view.ts';
+import { createSwarmView, type SwarmViewInit } from './swarm-view.ts';
+import { joinView, type JoinViewComponents } from './join-view.ts';
 import { createProbeVerifier, type ReplicaVerifier } from '../../shared/model/probe-verifier.ts';
 
 /** What rebalancing needs of the host core (host-core.ts). */
@@ -98,7 +99,7 @@ export async function chooseJoin(view: ViewInput, peerId: string): Promise<strin
 
 /**
  * A view source over the DHT (per-expert provider lookups, cached records) and gRPC Info calls
- * (swarm-view.ts); `close()` closes the Info channels.
+ * (swarm-view.ts), and a newcomer's join view over the same (join-view.ts); `close()` closes the Info channels.
  */
 export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId' | 'discovery'> & {
   targetReplicas: number; core?: Pick<RebalancingCore, 'info'>; served?: () => readonly string[]; onInfoCall?: () => void;
@@ -108,19 +109,23 @@ export function liveViewSource(d: Pick<HostRebalancingDeps, 'manifest' | 'peerId
   verifier?: ReplicaVerifier;
 }) {
   const clients = createInfoClients({ onCall: d.onInfoCall, verifier: d.verifier });
-  const view = createSwarmView(
-    {
-      model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas, aliveTtlMs: d.aliveTtlMs,
-      checkIdentity: d.verifier !== undefined,
-    },
-    {
-      replicas: (model, expertId, opts) => d.discovery.replicas(model, expertId, opts),
-      info: clients,
-      ownLoad: () => (d.core ? ownLoad(d.core.info()) : new Map()),
-      served: d.served ?? (() => d.core?.info().experts.map((e) => e.expertId) ?? []),
-    },
-  );
-  return { view, close: () => clients.close() };
+  const init: SwarmViewInit = {
+    model: d.manifest.name, experts: manifestExperts(d.manifest), peerId: d.peerId, targetReplicas: d.targetReplicas, aliveTtlMs: d.aliveTtlMs,
+    checkIdentity: d.verifier !== undefined,
+  };
+  const components: JoinViewComponents = {
+    replicas: (model, expertId, opts) => d.discovery.replicas(model, expertId, opts),
+    info: clients,
+    ownLoad: () => (d.core ? ownLoad(d.core.info()) : new Map()),
+    served: d.served ?? (() => d.core?.info().experts.map((e) => e.expertId) ?? []),
+    ...(d.discovery.learn ? { learn: (peers: readonly string[]) => d.discovery.learn!(peers) } : {}),
+  };
+  return {
+    view: createSwarmView(init, components),
+    /** A newcomer's join view (join-view.ts): a first view of the swarm, then every expert looked at. */
+    join: (signal: AbortSignal) => joinView(init, components, signal),
+    close: () => clients.close(),
+  };
 }
 
 /** Per-expert load from the host's Info: throughput and queue split by each expert's open sessions. */

@@ -1,6 +1,6 @@
 /**
- * A joining client's first view of the swarm (routers: replica-pool.ts `warm`; the scale benchmark's
- * discovery): provider searches for a few experts only, then the records the hosts found share
+ * A joining client's first view of the swarm (routers: replica-pool.ts `warm`; `--auto` hosts' join:
+ * expert-host/rebalancing/join-view.ts; the scale benchmark's discovery): provider searches for a few experts only, then the records the hosts found share
  * (Discovery.learn, record-protocol.ts), grouped by the experts they list. Among 200 hosts on 2 cores
  * a fresh router's 32 provider searches took 7 s (BENCHMARKS.md, scale); two searches and one round
  * trip to three hosts (and to hosts learnt of, while experts are missing, for up to three rounds) tell it
@@ -51,4 +51,23 @@ export async function firstView(
     keep(await learn(ask).catch(() => [] as HostRecord[]));
   }
   return byExpert();
+}
+
+/** How many hosts a first view asked for the records they know, and how many records they shared. */
+export interface LearnCounts { asked: number; learnt: number }
+
+/** `learn`, counting into the returned `counts` (the first view's log line: routers and `--auto` hosts). */
+export function countedLearn(learn: (peerIds: readonly string[]) => Promise<readonly HostRecord[]>): {
+  learn: (peerIds: readonly string[]) => Promise<readonly HostRecord[]>; counts: LearnCounts;
+} {
+  const counts: LearnCounts = { asked: 0, learnt: 0 };
+  return {
+    counts,
+    async learn(peerIds) {
+      counts.asked += peerIds.length;
+      const recs = await learn(peerIds);
+      counts.learnt += recs.length;
+      return recs;
+    },
+  };
 }

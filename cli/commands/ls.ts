@@ -2,6 +2,8 @@
  * `swarmpath ls [--bootstrap MA]… [--json] [--model DIR] [--timeout S]`: the experts of the swarm and
  * the live hosts serving each, as found in the DHT. `--json` prints the shape of `GET /v1/swarm`
  * (shared/dht/listing.ts); `--model DIR` also lists that model's experts that have no host.
+ * When not one DHT search answered within `--timeout` (the swarm was not reached), it lists nothing,
+ * says why on stderr and exits 1: "no hosts" is a listing of a swarm that answered.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,14 +36,24 @@ export async function run(argv: string[]): Promise<number> {
   const timeoutMs = flags.timeout * 1000;
   const log = createLogger('ls');
   const node = await createSwarmNode({ bootstrap, clientMode: true, log });
-  let records: HostRecord[];
+  let found: { records: HostRecord[]; answered: number };
+  let connected: number;
   try {
     await node.start();
-    records = await findHosts(node, manifest, timeoutMs, log);
+    found = await findHosts(node, manifest, timeoutMs, log);
+    connected = node.libp2p.getConnections().length;
   } finally {
     await Promise.race([node.stop(), new Promise((r) => setTimeout(r, 2_000).unref())]);
     exitSoon();
   }
+  // Not one search answered: the swarm was not reached, which is not "no hosts" (exit 1, said why).
+  if (found.answered === 0) {
+    process.stderr.write(`swarmpath ls: no DHT search answered within ${flags.timeout} s (${connected === 0
+      ? `no connection: is ${bootstrap.join(', ')} reachable?`
+      : `${connected} peer(s) connected; a busy or large swarm may need a longer --timeout`})\n`);
+    return 1;
+  }
+  const records = found.records;
   const models = manifest ? [manifest.name] : modelsByHosts(records);
   const listings = (models.length > 0 ? models : ['']).map((m) => swarmListing(records, m, m === manifest?.name ? manifest.expertIds : []));
   if (flags.json) {
@@ -53,9 +65,12 @@ export async function run(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Live hosts: every host of the swarm, plus (with a model) the providers of each of its experts. */
+/**
+ * Live hosts: every host of the swarm, plus (with a model) the providers of each of its experts; and how
+ * many of those lookups answered (none: the DHT was not reached in time).
+ */
 async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, manifest: ModelInfo | undefined,
-  timeoutMs: number, log: ReturnType<typeof createLogger>): Promise<HostRecord[]> {
+  timeoutMs: number, log: ReturnType<typeof createLogger>): Promise<{ records: HostRecord[]; answered: number }> {
   const discovery = createDiscovery({
     searchTimeoutMs: Math.max(300, timeoutMs * 0.6),
     recordTimeoutMs: Math.max(200, Math.min(2_000, timeoutMs * 0.35)),
@@ -63,7 +78,8 @@ async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, mani
     allowPrivateAddresses: true,
   }, { node, log });
   // A search that got no answer in time lists nothing for it (said on stderr), not a failed listing.
-  const orNone = (what: string, p: Promise<HostRecord[]>) => p.catch((err: unknown) => {
+  let answered = 0;
+  const orNone = (what: string, p: Promise<HostRecord[]>) => p.then((r) => { answered++; return r; }, (err: unknown) => {
     log.warn(`${what}: ${(err as Error).message}`);
     return [] as HostRecord[];
   });
@@ -71,7 +87,7 @@ async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, mani
     ...(manifest?.expertIds ?? []).map((id) => orNone(`expert ${id}`, discovery.replicas(manifest!.name, id, { fresh: true })))];
   const byPeer = new Map<string, HostRecord>();
   for (const list of await Promise.all(lookups)) for (const r of list) byPeer.set(r.peerId, r);
-  return [...byPeer.values()];
+  return { records: [...byPeer.values()], answered };
 }
 
 interface ModelInfo { name: string; expertIds: string[] }

@@ -102,6 +102,15 @@ test('ls without any bootstrap peer fails with a clear message', async () => {
   assert.match(r.stderr, /--bootstrap/);
 });
 
+test('ls that reaches no DHT peer says so and exits 1, instead of listing no hosts', async () => {
+  // Nothing listens on port 1: the bootstrap dial is refused, and no search can answer.
+  const unreachable = '/ip4/127.0.0.1/tcp/1/p2p/12D3KooWQCHC5MvQ8q4anKSmhqgPddug3SyxLLnRbJQJrGCSm8X1';
+  const r = await runToEnd(CLI, ['ls', '--bootstrap', unreachable, '--timeout', '1'], 30_000);
+  assert.equal(r.code, 1, r.stderr.slice(-2000));
+  assert.equal(r.stdout, '', 'no listing');
+  assert.match(r.stderr, /swarmpath ls: no DHT search answered within 1 s \(no connection: is \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\/12D3KooW\w+ reachable\?\)/);
+});
+
 test('dht with fewer connections than kad-dht keeps alive fails with a clear message', async () => {
   const r = await runToEnd(CLI, ['dht', '--dht-max-connections', '5'], 30_000);
   assert.equal(r.code, 2);

@@ -1,7 +1,8 @@
 /**
  * `swarmpath ls [--bootstrap MA]… [--json] [--model DIR] [--timeout S]`: the experts of the swarm and
  * the live hosts serving each, as found in the DHT. `--json` prints the shape of `GET /v1/swarm`
- * (shared/dht/listing.ts); `--model DIR` also lists that model's experts that have no host.
+ * (shared/dht/listing.ts); `--model DIR` also lists that model's experts that have no host. Beyond the
+ * hosts its searches name (at most 32 a search), it lists those the hosts found know of (learnAround).
  * When not one DHT search answered within `--timeout` (the swarm was not reached), it lists nothing,
  * says why on stderr and exits 1: "no hosts" is a listing of a swarm that answered.
  */
@@ -15,6 +16,7 @@ import { createSwarmNode } from '../../shared/dht/node.ts';
 import { createDiscovery } from '../../shared/dht/discovery.ts';
 import { exitSoon } from './dht.ts';
 import { modelsByHosts, swarmListing, type SwarmListing } from '../../shared/dht/listing.ts';
+import { learnAround } from '../../shared/dht/first-view.ts';
 
 export const FLAGS = {
   bootstrap: { kind: 'list', help: 'multiaddr of a swarm peer, with /p2p/<id> (repeatable)', env: 'SWARMPATH_BOOTSTRAP' },
@@ -49,7 +51,7 @@ export async function run(argv: string[]): Promise<number> {
   // Not one search answered: the swarm was not reached, which is not "no hosts" (exit 1, said why).
   if (found.answered === 0) {
     process.stderr.write(`swarmpath ls: no DHT search answered within ${flags.timeout} s (${connected === 0
-      ? `no connection: is ${bootstrap.join(', ')} reachable?`
+      ? `no connection: ${bootstrap.join(', ')} did not answer, unreachable or too busy`
       : `${connected} peer(s) connected; a busy or large swarm may need a longer --timeout`})\n`);
     return 1;
   }
@@ -64,6 +66,9 @@ export async function run(argv: string[]): Promise<number> {
   }
   return 0;
 }
+
+/** A listing asks more hosts than a first view (FIRST_VIEW): it wants every host, once. */
+const LEARN_ROUNDS = { peers: 4, rounds: 8 };
 
 /**
  * Live hosts: every host of the swarm, plus (with a model) the providers of each of its experts; and how
@@ -87,7 +92,10 @@ async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, mani
     ...(manifest?.expertIds ?? []).map((id) => orNone(`expert ${id}`, discovery.replicas(manifest!.name, id, { fresh: true })))];
   const byPeer = new Map<string, HostRecord>();
   for (const list of await Promise.all(lookups)) for (const r of list) byPeer.set(r.peerId, r);
-  return { records: [...byPeer.values()], answered };
+  // A search names at most 32 providers: the hosts found are asked for the records they know (each
+  // signed by its host and verified), in rounds of 4 while new hosts turn up (8 at most).
+  const records = await learnAround([...byPeer.values()], (peers) => discovery.learn(peers), LEARN_ROUNDS);
+  return { records, answered };
 }
 
 interface ModelInfo { name: string; expertIds: string[] }

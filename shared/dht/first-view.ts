@@ -71,3 +71,33 @@ export function countedLearn(learn: (peerIds: readonly string[]) => Promise<read
     },
   };
 }
+
+/**
+ * The hosts that the hosts in `found` know of (`swarmpath ls`: a provider search returns at most 32
+ * providers, a swarm may hold hundreds): `init.peers` hosts not asked before, in rounds while a round
+ * brings hosts not seen yet (`init.rounds` at most). Of one host's records the highest seq wins; `learn`
+ * verifies what it returns (Discovery.learn), a failed ask counts as nothing learnt.
+ */
+export async function learnAround(
+  found: readonly HostRecord[], learn: (peerIds: readonly string[]) => Promise<readonly HostRecord[]>,
+  init: Pick<FirstViewInit, 'peers' | 'rounds'> = FIRST_VIEW,
+): Promise<HostRecord[]> {
+  const newest = new Map<string, HostRecord>();
+  const keep = (recs: readonly HostRecord[]) => {
+    for (const r of recs) {
+      const prev = newest.get(r.peerId);
+      if (!prev || r.seq > prev.seq) newest.set(r.peerId, r);
+    }
+  };
+  keep(found);
+  const asked = new Set<string>();
+  for (let round = 0; round < init.rounds; round++) {
+    const ask = [...newest.keys()].filter((p) => !asked.has(p)).slice(0, Math.max(1, init.peers));
+    if (ask.length === 0) break;
+    ask.forEach((p) => asked.add(p));
+    const before = newest.size;
+    keep(await learn(ask).catch(() => [] as HostRecord[]));
+    if (newest.size === before) break;
+  }
+  return [...newest.values()];
+}

@@ -5,7 +5,7 @@
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { FIRST_VIEW, firstView } from '../../../shared/dht/first-view.ts';
+import { FIRST_VIEW, firstView, learnAround } from '../../../shared/dht/first-view.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import type { HostRecord } from '../../../shared/transport-types.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
@@ -53,6 +53,29 @@ test('firstView: a search or a learn that fails counts as nothing found', async 
   const fake = swarm();
   const v2 = await firstView((e) => fake.replicas('tiny', e), async () => { throw new Error('reset'); }, 'tiny', EXPERTS, FIRST_VIEW, fake.now);
   assert.deepEqual([...v2.keys()], ['L0.0', 'L0.1']);
+});
+
+test('learnAround (swarmpath ls): the hosts found are asked in rounds while new hosts turn up; newest record per host; other models kept', async () => {
+  const fake = swarm();
+  fake.publish(fake.host({ peerId: 'h2', experts: ['L1.1'], seq: 1e15 })); // h2 moved: its newer record
+  // h0 knows h2; h2 knows h3; h3 knows nobody new; h4, h5 and 'other' are known to no one asked.
+  fake.knows.set('h0', ['h2']).set('h2', ['h3']).set('h3', []);
+  const h0 = fake.records().find((r) => r.peerId === 'h0')!;
+  const stale = { ...fake.records().find((r) => r.peerId === 'h2')!, experts: ['L0.2'], seq: 1 };
+  const listed = await learnAround([h0], (p) => fake.learn!(p), { peers: 1, rounds: 5 });
+  assert.deepEqual(fake.asked, ['h0', 'h2', 'h3'], 'one new host a round; stops when a round brings no one new');
+  assert.deepEqual(listed.map((r) => r.peerId).sort(), ['h0', 'h2', 'h3']);
+  fake.asked.length = 0;
+  const updated = await learnAround([h0, stale], (p) => fake.learn!(p), { peers: 1, rounds: 5 });
+  assert.deepEqual(updated.find((r) => r.peerId === 'h2')!.experts, ['L1.1'], 'the higher seq wins');
+  assert.deepEqual(fake.asked, ['h0'], 'a newer record of a host already listed is no new host: no further round');
+  // Hosts that know everyone: one round finds the whole swarm, another model's host included.
+  const all = swarm();
+  const everyone = await learnAround([all.records().find((r) => r.peerId === 'h5')!], (p) => all.learn!(p));
+  assert.deepEqual(everyone.map((r) => r.peerId).sort(), ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'other']);
+  // A failed ask is nothing learnt; nothing found is nothing to ask.
+  assert.deepEqual((await learnAround([h0], async () => { throw new Error('reset'); })).map((r) => r.peerId), ['h0']);
+  assert.deepEqual(await learnAround([], async () => { throw new Error('never asked'); }), []);
 });
 
 test('pool.warm: every expert is served from the first view while its own search has not answered', { timeout: 5000 }, async () => {

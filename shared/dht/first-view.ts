@@ -1,11 +1,12 @@
 /**
  * A joining client's first view of the swarm (routers: replica-pool.ts `warm`; `--auto` hosts' join:
- * expert-host/rebalancing/join-view.ts; the scale benchmark's discovery): provider searches for a few experts only, then the records the hosts found share
- * (Discovery.learn, record-protocol.ts), grouped by the experts they list. Among 200 hosts on 2 cores
- * a fresh router's 32 provider searches took 7 s (BENCHMARKS.md, scale); two searches and one round
- * trip to three hosts (and to hosts learnt of, while experts are missing, for up to three rounds) tell it
- * what those hosts' rebalancing views already know. Experts that no
- * record lists are left out: the caller searches for those itself. Pure logic over the two calls.
+ * expert-host/rebalancing/join-view.ts; the scale benchmark's discovery): provider searches for a few
+ * experts only, then the records the hosts found share (Discovery.learn, record-protocol.ts), grouped
+ * by the experts they list. Among 200 hosts on 2 cores a fresh router's 32 provider searches took 7 s
+ * (BENCHMARKS.md, scale); two searches and one round trip to three hosts (and to hosts learnt of, while
+ * experts are missing, for up to three rounds) tell it what those hosts' rebalancing views already
+ * know. Experts that no record lists are left out: the caller searches for those itself. Pure logic
+ * over the two calls. `learnAround` is the same asking in rounds for `swarmpath ls`.
  */
 import type { HostRecord } from '../transport-types.ts';
 import { keepNewestLive } from './host-record.ts';

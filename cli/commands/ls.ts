@@ -94,7 +94,8 @@ async function findHosts(node: Awaited<ReturnType<typeof createSwarmNode>>, mani
   for (const list of await Promise.all(lookups)) for (const r of list) byPeer.set(r.peerId, r);
   // A search names at most 32 providers: the hosts found are asked for the records they know (each
   // signed by its host and verified), in rounds of 4 while new hosts turn up (8 at most).
-  const records = await learnAround([...byPeer.values()], (peers) => discovery.learn(peers), LEARN_ROUNDS);
+  // Rounds start within another --timeout (each bounded by the record timeout).
+  const records = await learnAround([...byPeer.values()], (peers) => discovery.learn(peers), LEARN_ROUNDS, Date.now() + timeoutMs);
   return { records, answered };
 }
 

@@ -76,12 +76,13 @@ export function countedLearn(learn: (peerIds: readonly string[]) => Promise<read
 /**
  * The hosts that the hosts in `found` know of (`swarmpath ls`: a provider search returns at most 32
  * providers, a swarm may hold hundreds): `init.peers` hosts not asked before, in rounds while a round
- * brings hosts not seen yet (`init.rounds` at most). Of one host's records the highest seq wins; `learn`
- * verifies what it returns (Discovery.learn), a failed ask counts as nothing learnt.
+ * brings hosts not seen yet (`init.rounds` at most), none started at or after `until` (ms, `now()`'s
+ * clock). Of one host's records the highest seq wins; `learn` verifies what it returns
+ * (Discovery.learn), a failed ask counts as nothing learnt.
  */
 export async function learnAround(
   found: readonly HostRecord[], learn: (peerIds: readonly string[]) => Promise<readonly HostRecord[]>,
-  init: Pick<FirstViewInit, 'peers' | 'rounds'> = FIRST_VIEW,
+  init: Pick<FirstViewInit, 'peers' | 'rounds'> = FIRST_VIEW, until = Infinity, now: () => number = Date.now,
 ): Promise<HostRecord[]> {
   const newest = new Map<string, HostRecord>();
   const keep = (recs: readonly HostRecord[]) => {
@@ -92,7 +93,7 @@ export async function learnAround(
   };
   keep(found);
   const asked = new Set<string>();
-  for (let round = 0; round < init.rounds; round++) {
+  for (let round = 0; round < init.rounds && now() < until; round++) {
     const ask = [...newest.keys()].filter((p) => !asked.has(p)).slice(0, Math.max(1, init.peers));
     if (ask.length === 0) break;
     ask.forEach((p) => asked.add(p));

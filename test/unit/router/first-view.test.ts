@@ -76,6 +76,13 @@ test('learnAround (swarmpath ls): the hosts found are asked in rounds while new 
   // A failed ask is nothing learnt; nothing found is nothing to ask.
   assert.deepEqual((await learnAround([h0], async () => { throw new Error('reset'); })).map((r) => r.peerId), ['h0']);
   assert.deepEqual(await learnAround([], async () => { throw new Error('never asked'); }), []);
+  // No round starts at or after `until`: each round here takes 10 ms of the test's clock.
+  const timed = swarm();
+  timed.knows.set('h0', ['h2']).set('h2', ['h3']).set('h3', ['h4']);
+  let t = 0;
+  const slow = async (p: readonly string[]) => { t += 10; return timed.learn!(p); };
+  await learnAround([timed.records().find((r) => r.peerId === 'h0')!], slow, { peers: 1, rounds: 5 }, 20, () => t);
+  assert.deepEqual(timed.asked, ['h0', 'h2'], 'rounds at t=0 and t=10, none at t=20');
 });
 
 test('pool.warm: every expert is served from the first view while its own search has not answered', { timeout: 5000 }, async () => {

@@ -15,11 +15,18 @@
  *   holder sets last changed); `scale_restored_s` (the time until every expert is back at its target
  *   replicas; null when not within the heal timeout) and `scale_short_experts` (experts below target at
  *   the end of the settle window: a move count under `scale_moves_min` means some are).
+ * - `scale_newcomer_ms`: an `--auto` newcomer's join decision from a fresh DHT client in the settled swarm
+ *   (expert-host/rebalancing/join-view.ts: a first view, then every expert looked at; Info answered from
+ *   what each host serves now), `scale_newcomer_experts` the experts it looked at, and the holders of the
+ *   expert it picked against the fewest any expert had (`scale_newcomer_pick_holders`, `_min_holders`).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createDiscovery } from '../shared/dht/discovery.ts';
 import { firstView } from '../shared/dht/first-view.ts';
+import { UnavailableError } from '../shared/errors.ts';
+import { joinView } from '../expert-host/rebalancing/join-view.ts';
+import { chooseJoin } from '../expert-host/rebalancing/host-rebalancing.ts';
 import { createSwarmNode, type SwarmNode } from '../shared/dht/node.ts';
 import { createRpcCounter } from '../shared/dht/rpc-counter.ts';
 import type { Logger } from '../shared/log.ts';
@@ -65,6 +72,11 @@ export interface ScaleResult {
   scale_hosts: number;
   scale_experts: number;
   scale_discover_ms: number;
+  /** A newcomer's join decision: ms, experts looked at, holders of its pick and the fewest of any expert (see the file comment). */
+  scale_newcomer_ms: number;
+  scale_newcomer_experts: number;
+  scale_newcomer_pick_holders: number;
+  scale_newcomer_min_holders: number;
   scale_rpcs_per_host_min: number;
   scale_rpcs_per_host_min_small: number;
   /**
@@ -254,6 +266,39 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
   }
 }
 
+/**
+ * An `--auto` newcomer's join decision (join-view.ts, as host.ts `chooseAuto` makes it) from a fresh
+ * DHT client; Info answered from `hosts` (what each serves now; a host not in it refuses).
+ */
+async function newcomerJoin(bootstrap: string[], s: ScaleSettings, hosts: readonly HostSnapshot[]): Promise<{ ms: number; experts: number; pickHolders: number; minHolders: number }> {
+  const node: SwarmNode = await createSwarmNode({ bootstrap, log: silentLogger, clientMode: true, rpcCounter: createRpcCounter() });
+  const t0 = performance.now();
+  await node.start();
+  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
+  const byGrpc = new Map(hosts.map((h) => [h.grpc, h]));
+  const info = async (address: string): Promise<HostInfo> => {
+    const h = byGrpc.get(address);
+    if (!h) throw new UnavailableError(`${address} is not in the swarm`);
+    return {
+      peerId: '', version: 'scale', model: s.model, experts: h.served.map((expertId) => ({ expertId, sha256: '', layers: 1, activeSessions: 0 })),
+      queueDepth: 0, throughput: 0, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 1,
+    };
+  };
+  const peerId = node.peerId;
+  try {
+    const { view } = await joinView({ model: s.model, experts: s.experts, peerId, targetReplicas: s.targetReplicas }, {
+      replicas: (m, e, o) => discovery.replicas(m, e, o), learn: (peers) => discovery.learn(peers),
+      info: { info }, ownLoad: () => new Map(), served: () => [],
+    }, AbortSignal.timeout(60_000));
+    const ms = Math.round(performance.now() - t0);
+    const pick = await chooseJoin(view, peerId);
+    const holders = (e: string) => holdersIn(hosts, e);
+    return { ms, experts: view.experts.length, pickHolders: pick === undefined ? -1 : holders(pick), minHolders: Math.min(...s.experts.map(holders)) };
+  } finally {
+    await node.stop();
+  }
+}
+
 /** The hosts to crash: every holder of some experts, then random others, 20 % of the swarm in all. */
 function crashSet(hosts: readonly HostSnapshot[], experts: readonly string[]): HostSnapshot[] {
   const want = Math.round(hosts.length * 0.2);
@@ -299,6 +344,8 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     const settledHosts = await full.snapshot();
     log.info('scale: full size', { hosts: settledHosts.length, rpcsPerHostMin: rate.perHostMin, byKind: rate.byKind, ...stats(settledHosts) });
     const discoverMs = await discoverAll(full.boot.multiaddrs(), s.model, experts);
+    const newcomer = await newcomerJoin(full.boot.multiaddrs(), s, settledHosts);
+    log.info('scale: a newcomer\'s join', { ...newcomer });
     const crashed = crashSet(settledHosts, experts);
     const crashedIdx = new Set(crashed.map((h) => h.index));
     const aliveNow = async () => (await full.snapshot()).filter((h) => !crashedIdx.has(h.index));
@@ -340,6 +387,8 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     return {
       scale_join_s: joinMs / 1000, scale_warmup_s: sizes.warmupMs / 1000,
       scale_hosts: settledHosts.length, scale_experts: experts.length, scale_discover_ms: discoverMs,
+      scale_newcomer_ms: newcomer.ms, scale_newcomer_experts: newcomer.experts,
+      scale_newcomer_pick_holders: newcomer.pickHolders, scale_newcomer_min_holders: newcomer.minHolders,
       scale_rpcs_per_host_min: rate.perHostMin, scale_rpcs_per_host_min_small: smallRate.perHostMin, scale_rpcs_by_kind: rate.byKind,
       scale_failing_hosts: failingHosts(settledHosts), scale_failing_hosts_small: smallFailing,
       scale_heal_s: healS, scale_restored_s: restoredS, scale_short_experts: experts.filter((e) => holdersIn(alive, e) < sizes.targetReplicas).length,

@@ -22,7 +22,7 @@
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { createDiscovery } from '../shared/dht/discovery.ts';
+import { createDiscovery, type DhtDiscovery } from '../shared/dht/discovery.ts';
 import { firstView } from '../shared/dht/first-view.ts';
 import { UnavailableError } from '../shared/errors.ts';
 import { joinView } from '../expert-host/rebalancing/join-view.ts';
@@ -241,13 +241,25 @@ function stats(hosts: readonly HostSnapshot[]) {
   };
 }
 
-/** Time for a fresh DHT client to find a live record of every expert, as a joining router does, ms. */
-async function discoverAll(bootstrap: string[], model: string, experts: readonly string[]): Promise<number> {
+/**
+ * Runs `measure` with a fresh DHT client (a started client-mode node and its discovery, stopped after),
+ * from before the node starts: `t0` is then.
+ */
+async function withFreshClient<T>(bootstrap: string[], measure: (c: { node: SwarmNode; discovery: DhtDiscovery; t0: number }) => Promise<T>): Promise<T> {
   const node: SwarmNode = await createSwarmNode({ bootstrap, log: silentLogger, clientMode: true, rpcCounter: createRpcCounter() });
   const t0 = performance.now();
-  await node.start();
-  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
   try {
+    await node.start();
+    const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
+    return await measure({ node, discovery, t0 });
+  } finally {
+    await node.stop();
+  }
+}
+
+/** Time for a fresh DHT client to find a live record of every expert, as a joining router does, ms. */
+function discoverAll(bootstrap: string[], model: string, experts: readonly string[]): Promise<number> {
+  return withFreshClient(bootstrap, async ({ discovery, t0 }) => {
     // As a router joins (router/replica-pool.ts `warm`): a first view from two searches and the
     // records the hosts found share, then a search for each expert it did not cover.
     const view = await firstView((e) => discovery.replicas(model, e, { fresh: true, cachedRecords: true }), (peers) => discovery.learn(peers), model, experts);
@@ -261,20 +273,14 @@ async function discoverAll(bootstrap: string[], model: string, experts: readonly
       }));
     }
     return Math.round(performance.now() - t0);
-  } finally {
-    await node.stop();
-  }
+  });
 }
 
 /**
  * An `--auto` newcomer's join decision (join-view.ts, as host.ts `chooseAuto` makes it) from a fresh
  * DHT client; Info answered from `hosts` (what each serves now; a host not in it refuses).
  */
-async function newcomerJoin(bootstrap: string[], s: ScaleSettings, hosts: readonly HostSnapshot[]): Promise<{ ms: number; experts: number; pickHolders: number; minHolders: number }> {
-  const node: SwarmNode = await createSwarmNode({ bootstrap, log: silentLogger, clientMode: true, rpcCounter: createRpcCounter() });
-  const t0 = performance.now();
-  await node.start();
-  const discovery = createDiscovery({ searchTimeoutMs: SIM_TIMEOUTS.searchTimeoutMs, recordTimeoutMs: SIM_TIMEOUTS.recordTimeoutMs, allowPrivateAddresses: true }, { node, log: silentLogger });
+function newcomerJoin(bootstrap: string[], s: ScaleSettings, hosts: readonly HostSnapshot[]): Promise<{ ms: number; experts: number; pickHolders: number; minHolders: number }> {
   const byGrpc = new Map(hosts.map((h) => [h.grpc, h]));
   const info = async (address: string): Promise<HostInfo> => {
     const h = byGrpc.get(address);
@@ -284,8 +290,8 @@ async function newcomerJoin(bootstrap: string[], s: ScaleSettings, hosts: readon
       queueDepth: 0, throughput: 0, kvCapacityBytes: 1, kvFreeBytes: 1, state: 'ONLINE', device: 'cpu', maxContext: 1,
     };
   };
-  const peerId = node.peerId;
-  try {
+  return withFreshClient(bootstrap, async ({ node, discovery, t0 }) => {
+    const peerId = node.peerId;
     const { view } = await joinView({ model: s.model, experts: s.experts, peerId, targetReplicas: s.targetReplicas }, {
       replicas: (m, e, o) => discovery.replicas(m, e, o), learn: (peers) => discovery.learn(peers),
       info: { info }, ownLoad: () => new Map(), served: () => [],
@@ -294,9 +300,7 @@ async function newcomerJoin(bootstrap: string[], s: ScaleSettings, hosts: readon
     const pick = await chooseJoin(view, peerId);
     const holders = (e: string) => holdersIn(hosts, e);
     return { ms, experts: view.experts.length, pickHolders: pick === undefined ? -1 : holders(pick), minHolders: Math.min(...s.experts.map(holders)) };
-  } finally {
-    await node.stop();
-  }
+  });
 }
 
 /** The hosts to crash: every holder of some experts, then random others, 20 % of the swarm in all. */

@@ -9,7 +9,7 @@
  * over the two calls. `learnAround` is the same asking in rounds for `swarmpath ls`.
  */
 import type { HostRecord } from '../transport-types.ts';
-import { keepNewestLive } from './host-record.ts';
+import { keepNewest, keepNewestLive } from './host-record.ts';
 
 export interface FirstViewInit {
   /** Experts searched for first (the first of the list). */
@@ -84,14 +84,8 @@ export async function learnAround(
   found: readonly HostRecord[], learn: (peerIds: readonly string[]) => Promise<readonly HostRecord[]>,
   init: Pick<FirstViewInit, 'peers' | 'rounds'> = FIRST_VIEW, until = Infinity, now: () => number = Date.now,
 ): Promise<HostRecord[]> {
-  const newest = new Map<string, HostRecord>();
-  const keep = (recs: readonly HostRecord[]) => {
-    for (const r of recs) {
-      const prev = newest.get(r.peerId);
-      if (!prev || r.seq > prev.seq) newest.set(r.peerId, r);
-    }
-  };
-  keep(found);
+  const newest = keepNewest(new Map<string, HostRecord>(), found);
+  const keep = (recs: readonly HostRecord[]) => keepNewest(newest, recs);
   const asked = new Set<string>();
   for (let round = 0; round < init.rounds && now() < until; round++) {
     const ask = [...newest.keys()].filter((p) => !asked.has(p)).slice(0, Math.max(1, init.peers));

@@ -101,8 +101,12 @@ export function hostRecordSelector(_key: Uint8Array, values: Uint8Array[]): numb
  * `expertId`, list it; of one host's records the highest seq wins. Returns `newest`.
  */
 export function keepNewestLive(newest: Map<string, HostRecord>, records: readonly HostRecord[], model: string, nowMs: number, expertId?: string): Map<string, HostRecord> {
+  return keepNewest(newest, records.filter((r) => r.model === model && isLiveRecord(r, nowMs) && (expertId === undefined || r.experts.includes(expertId))));
+}
+
+/** Adds `records` to `newest` (peer id -> record): of one host's records the highest seq wins. Returns `newest`. */
+export function keepNewest(newest: Map<string, HostRecord>, records: readonly HostRecord[]): Map<string, HostRecord> {
   for (const r of records) {
-    if (r.model !== model || !isLiveRecord(r, nowMs) || (expertId !== undefined && !r.experts.includes(expertId))) continue;
     const prev = newest.get(r.peerId);
     if (!prev || r.seq > prev.seq) newest.set(r.peerId, r);
   }

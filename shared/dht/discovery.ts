@@ -25,12 +25,17 @@
  * that ends in time with no provider, or whose providers' records do not list the expert or are
  * gone, answers [].
  *
- * `learn` asks peers for the records they hold (record-protocol.ts, `/swarmpath/records/1.0.0`):
- * each record is verified like any other (signed by the host it names, unexpired) and cached when it
- * is newer than what is held, so that a joining router knows the swarm after one round trip instead
- * of a provider search per expert. A peer can withhold records or hand out an older one of some host
- * (the host's own newer record wins once fetched; a stale one fails its first call, as a record of a
- * host that died does), never forge one; one that hands out invalid records is logged.
+ * `learn` asks peers for the records they hold (record-protocol.ts, `/swarmpath/records/1.0.0`): each
+ * record is verified like any other (signed by the host it names, unexpired) and cached when it is
+ * newer than what is held, so that a joining router knows the swarm after one round trip instead of a
+ * provider search per expert. A peer can withhold records or hand out an older one of some host (the
+ * host's own newer record wins once fetched; a stale one fails its first call, as a record of a host
+ * that died does), never forge one; one that hands out invalid records is logged. It can make up hosts,
+ * though: keys cost nothing, so a record signed by its own key proves only that somebody made it. A
+ * learnt record is therefore not shared on (`knownValues`) until it is corroborated: its host answered
+ * a record fetch or shared it itself, or a provider search of ours found that host. Records made up by
+ * one hostile peer stay with the peers that asked it, instead of spreading through honest hosts'
+ * answers.
  */
 import { LRUCache } from 'lru-cache';
 import type { CID } from 'multiformats/cid';
@@ -78,16 +83,21 @@ export interface DhtDiscovery extends Discovery {
   /** Forgets cached results and records. */
   clear(): void;
   /**
-   * The signed records this discovery holds that are live now (most recently used first, at most
-   * MAX_SHARED_RECORDS): what a node shares with peers asking for the records it knows.
+   * The signed records this discovery holds that are live now and corroborated (see the file comment;
+   * most recently used first, at most MAX_SHARED_RECORDS): what a node shares with peers asking for the
+   * records it knows.
    */
   knownValues(): Uint8Array[];
   /** See Discovery.learn (shared/transport-types.ts): records shared by `peerIds`, verified, cached and resolved when live. */
   learn(peerIds: readonly string[], opts?: { signal?: AbortSignal }): Promise<HostRecord[]>;
 }
 
-/** A host's verified record and the signed bytes it came in (shared again as they are). */
-interface Known { record: HostRecord; value: Uint8Array }
+/**
+ * A host's verified record and the signed bytes it came in (shared again as they are); `corroborated`
+ * once the record came from its host or the DHT, or its host turned up in a provider search of ours
+ * (false while it is only something a peer told us: `learn`).
+ */
+interface Known { record: HostRecord; value: Uint8Array; corroborated: boolean }
 
 /** Peers answering with providers that end a rebalancing view's provider search (node.ts). */
 const ENOUGH_PROVIDER_RESPONSES = 3;
@@ -136,7 +146,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     if (!node.fetchRecord) return undefined;
     try {
       const value = await node.fetchRecord(peerId, { signal: AbortSignal.timeout(recordTimeoutMs) });
-      return value === undefined ? undefined : { record: await verifyHostRecord(key, value, clock()), value };
+      return value === undefined ? undefined : { record: await verifyHostRecord(key, value, clock()), value, corroborated: true };
     } catch (err) {
       log.debug('no record from the host itself; asking the DHT', { peerId, err });
       return undefined;
@@ -154,7 +164,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
     }
     // SwarmDht's GET returns quietly when its signal aborts: a timeout shows only on the signal.
     if (value === undefined && signal.aborted) throw timedOut();
-    return value === undefined ? undefined : { record: await verifyHostRecord(key, value, clock()), value };
+    return value === undefined ? undefined : { record: await verifyHostRecord(key, value, clock()), value, corroborated: true };
   };
   /**
    * Providers whose record could not be had (not published yet, gone, or invalid), not asked again by
@@ -188,7 +198,10 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
   const recordFor = async (peerId: string, expertId: string | undefined, refetch: boolean): Promise<HostRecord | undefined> => {
     if (refetch) return (await records.fetch(peerId, { forceRefresh: true }))?.record;
     if (misses.has(peerId)) return undefined;
-    const r = (await records.fetch(peerId))?.record;
+    const known = await records.fetch(peerId);
+    // A provider search found this host: a record of it learnt from a peer is corroborated now.
+    if (known) known.corroborated = true;
+    const r = known?.record;
     if (r === undefined) misses.set(peerId, true);
     if (r === undefined || expertId === undefined || r.experts.includes(expertId)) return r;
     const pair = `${peerId} ${expertId}`;
@@ -258,7 +271,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
       const out: Uint8Array[] = [];
       for (const [, k] of records.entries()) {
         if (out.length >= MAX_SHARED_RECORDS) break;
-        if (isLiveRecord(k.record, now)) out.push(k.value);
+        if (k.corroborated && isLiveRecord(k.record, now)) out.push(k.value);
       }
       return out;
     },
@@ -282,6 +295,7 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
           const held = records.get(claimed.peerId);
           // What we hold already is at least as new: nothing to verify.
           if (held !== undefined && held.record.seq >= claimed.seq) {
+            if (claimed.peerId === from) held.corroborated = true;
             learnt.set(held.record.peerId, held.record);
             continue;
           }
@@ -289,7 +303,9 @@ export function createDiscovery(init: DiscoveryInit, components: DiscoveryCompon
           try { record = await verifyHostRecord(hostRecordKey(claimed.peerId), value, clock()); } catch { invalid++; continue; }
           const prev = learnt.get(record.peerId);
           if (prev !== undefined && prev.seq >= record.seq) continue;
-          records.set(record.peerId, { record, value }, { ttl: ttlOf(record) });
+          // A peer's own record, from that peer (the connection authenticates it), is as good as fetched;
+          // and only a host's key signs its records, so a newer one of a corroborated host stays so.
+          records.set(record.peerId, { record, value, corroborated: record.peerId === from || (held?.corroborated ?? false) }, { ttl: ttlOf(record) });
           misses.delete(record.peerId);
           learnt.set(record.peerId, record);
         }

@@ -296,6 +296,29 @@ test('learn: records shared by peers are verified and cached; forged, garbled or
   assert.equal((await reader.record(b.peerId))?.experts[0], 'L0.1');
   assert.equal(dht.calls.get, gets);
   assert.equal(await reader.record(victim.peerId), undefined);
-  // And the reader now shares them in turn.
-  assert.equal(reader.knownValues().length, 2);
+  // Learnt, not corroborated: the reader does not share them on until its own search finds the host.
+  assert.equal(reader.knownValues().length, 0);
+  await reader.replicas('tiny', 'L0.0', { fresh: true, cachedRecords: true });
+  assert.deepEqual(reader.knownValues().map((v) => decodeHostRecord(v).record.peerId), [a.peerId]);
+});
+
+test('learn: a made-up host (a record signed by a fresh key) is used by the peer that learnt it, never shared on; a host\'s own record from that host is', async () => {
+  const dht = createMemoryDht(() => T0);
+  const liar = await dht.peer();
+  const madeUp = await dht.peer(); // a key only: no provider entry, no record in the DHT
+  const honest = await announce(dht, { experts: ['L0.1'] });
+  const honestValue = await signHostRecord(rec(honest.peerId, { experts: ['L0.1'] }), honest.privateKey);
+  const madeUpValue = await signHostRecord(rec(madeUp.peerId, { grpc: '203.0.113.9:1' }), madeUp.privateKey);
+  dht.shares.set(liar.peerId, () => [madeUpValue]);
+  dht.shares.set(honest.peerId, () => [honestValue]);
+  const reader = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  const learnt = await reader.learn([liar.peerId, honest.peerId]);
+  assert.deepEqual(learnt.map((r) => r.peerId).sort(), [madeUp.peerId, honest.peerId].sort(), 'both verify: a signature proves no host');
+  assert.deepEqual(reader.knownValues().map((v) => decodeHostRecord(v).record.peerId), [honest.peerId],
+    'the host that handed out its own record is shared on; the made-up one is not');
+  // Another peer asking the reader learns the honest host only.
+  const readerPeer = await dht.peer();
+  dht.shares.set(readerPeer.peerId, () => reader.knownValues());
+  const third = createDiscovery({ allowPrivateAddresses: true }, { node: await dht.peer(), log: silentLogger, clock: () => T0 });
+  assert.deepEqual((await third.learn([readerPeer.peerId])).map((r) => r.peerId), [honest.peerId]);
 });

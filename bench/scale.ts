@@ -23,7 +23,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createDiscovery, type DhtDiscovery } from '../shared/dht/discovery.ts';
-import { firstView } from '../shared/dht/first-view.ts';
+import { FIRST_VIEW, firstView } from '../shared/dht/first-view.ts';
 import { UnavailableError } from '../shared/errors.ts';
 import { joinView } from '../expert-host/rebalancing/join-view.ts';
 import { chooseJoin } from '../expert-host/rebalancing/host-rebalancing.ts';
@@ -257,12 +257,17 @@ async function withFreshClient<T>(bootstrap: string[], measure: (c: { node: Swar
   }
 }
 
-/** Time for a fresh DHT client to find a live record of every expert, as a joining router does, ms. */
-function discoverAll(bootstrap: string[], model: string, experts: readonly string[]): Promise<number> {
+/**
+ * Time for a fresh DHT client to find a live record of every expert, as a joining router does, ms;
+ * the first view's audit asks Info of the simulated hosts in `hosts` (a host not in it refuses).
+ */
+function discoverAll(bootstrap: string[], model: string, experts: readonly string[], hosts: readonly HostSnapshot[]): Promise<number> {
+  const live = new Set(hosts.map((h) => h.grpc));
   return withFreshClient(bootstrap, async ({ discovery, t0 }) => {
     // As a router joins (router/replica-pool.ts `warm`): a first view from two searches and the
-    // records the hosts found share, then a search for each expert it did not cover.
-    const view = await firstView((e) => discovery.replicas(model, e, { fresh: true, cachedRecords: true }), (peers) => discovery.learn(peers), model, experts);
+    // records the hosts found share (audited), then a search for each expert it did not cover.
+    const view = await firstView((e) => discovery.replicas(model, e, { fresh: true, cachedRecords: true }), (peers) => discovery.learn(peers), model, experts,
+      FIRST_VIEW, Date.now, { probe: async (r) => live.has(r.grpc) });
     const missing = new Set(experts.filter((e) => !view.has(e)));
     while (missing.size > 0 && performance.now() - t0 < 60_000) {
       await Promise.all([...missing].map(async (e) => {
@@ -347,7 +352,7 @@ export async function runScale(sizes: ScaleSizes, log: Logger): Promise<ScaleRes
     const rate = await measureRate(full, sizes.measureMs);
     const settledHosts = await full.snapshot();
     log.info('scale: full size', { hosts: settledHosts.length, rpcsPerHostMin: rate.perHostMin, byKind: rate.byKind, ...stats(settledHosts) });
-    const discoverMs = await discoverAll(full.boot.multiaddrs(), s.model, experts);
+    const discoverMs = await discoverAll(full.boot.multiaddrs(), s.model, experts, settledHosts);
     const newcomer = await newcomerJoin(full.boot.multiaddrs(), s, settledHosts);
     log.info('scale: a newcomer\'s join', { ...newcomer });
     const crashed = crashSet(settledHosts, experts);

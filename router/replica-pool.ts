@@ -15,7 +15,7 @@ import { LRUCache } from 'lru-cache';
 import { NoLiveReplicaError, CancelledError } from '../shared/errors.ts';
 import type { ExpertClient, HostRecord } from '../shared/transport-types.ts';
 import { discoveryCache } from './discovery-cache.ts';
-import { countedLearn, FIRST_VIEW, firstView } from '../shared/dht/first-view.ts';
+import { answersAs, countedLearn, FIRST_VIEW, firstView, type AuditResult } from '../shared/dht/first-view.ts';
 import type { ReplicaPool, ReplicaPoolComponents, ReplicaPoolInit, ReplicaView } from './replica-pool-types.ts';
 import { replicaVerification } from './replica-verification.ts';
 import { createCrossChecker } from './cross-check.ts';
@@ -253,10 +253,20 @@ export function createReplicaPool(init: ReplicaPoolInit, c: ReplicaPoolComponent
       // A first view (shared/dht/first-view.ts): a few searches, then the records the hosts found
       // know; uses of other experts wait for it, and only experts it did not cover are searched for.
       const counted = countedLearn(learn);
-      const learning = firstView((id) => cache.records(id, false), counted.learn, init.model, expertIds, FIRST_VIEW, clock)
+      // The audit (first-view.ts): a sample of what each host shared must answer Info as the peer it names.
+      let audit: AuditResult = { probed: 0, doubted: 0, dropped: 0 };
+      const probe = async (r: HostRecord): Promise<boolean> => {
+        try {
+          return answersAs((await client(r.grpc).info({ deadlineMs: clock() + probeTimeoutMs })).peerId, r.peerId);
+        } catch {
+          return false;
+        }
+      };
+      const learning = firstView((id) => cache.records(id, false), counted.learn, init.model, expertIds, FIRST_VIEW, clock,
+        { probe, random: c.random, onAudit: (a) => { audit = a; } })
         .then((byExpert) => {
           for (const [id, recs] of byExpert) cache.seed(id, recs);
-          c.log.info('first view of the swarm', { experts: expertIds.length, covered: byExpert.size, ...counted.counts });
+          c.log.info('first view of the swarm', { experts: expertIds.length, covered: byExpert.size, ...counted.counts, doubted: audit.doubted, dropped: audit.dropped });
         });
       cache.awaitFirstView(learning, expertIds.slice(0, FIRST_VIEW.probes));
       void learning.catch(() => {}).then(() => { for (const id of expertIds) void cache.records(id, false).catch(() => {}); });

@@ -12,9 +12,11 @@
  * hosts found know) and looks at every expert: those the first view covered from its records, the
  * others (not known to any host asked, perhaps unserved) by a provider search each. Liveness and load
  * then come from Info probes, by swarm-view's rules. Without learn, or when the first view found no one
- * (a swarm starting), the view is a check's.
+ * (a swarm starting), the view is a check's. The first view audits the hosts it asked (first-view.ts):
+ * made-up holders shared by a hostile host, which would make a needy expert look served (SECURITY.md),
+ * are dropped with everything only that host vouched for.
  */
-import { countedLearn, FIRST_VIEW, firstView, type LearnCounts } from '../../shared/dht/first-view.ts';
+import { answersAs, countedLearn, FIRST_VIEW, firstView, type AuditResult, type LearnCounts } from '../../shared/dht/first-view.ts';
 import type { HostRecord } from '../../shared/transport-types.ts';
 import type { ViewInput } from './migrator.ts';
 import { createSwarmView, type SwarmViewComponents, type SwarmViewInit } from './swarm-view.ts';
@@ -24,16 +26,24 @@ export interface JoinViewComponents extends SwarmViewComponents {
   learn?(peerIds: readonly string[]): Promise<readonly HostRecord[]>;
 }
 
-/** What the first view found: the experts it covered of the model's, and the hosts it asked. */
-export interface JoinFirstView extends LearnCounts { experts: number; covered: number }
+/**
+ * What the first view found: the experts it covered of the model's, the hosts it asked, and its audit
+ * (first-view.ts): hosts doubted, records dropped.
+ */
+export interface JoinFirstView extends LearnCounts { experts: number; covered: number; doubted: number; dropped: number }
 
 export async function joinView(init: SwarmViewInit, c: JoinViewComponents, signal: AbortSignal): Promise<{ view: ViewInput; first?: JoinFirstView }> {
   if (!c.learn || init.experts.length <= FIRST_VIEW.probes) return { view: await createSwarmView(init, c)(signal) };
   const counted = countedLearn(c.learn.bind(c));
   const search = (e: string) => c.replicas(init.model, e, { signal, fresh: true, cachedRecords: true });
-  const seed = await firstView(search, counted.learn, init.model, init.experts, FIRST_VIEW, c.clock);
+  const clock = c.clock ?? Date.now;
+  // The audit (first-view.ts): a sample of what each host shared must answer Info as the peer it names.
+  let audit: AuditResult = { probed: 0, doubted: 0, dropped: 0 };
+  const probe = (r: HostRecord) => c.info.info(r.grpc, clock() + (init.probeTimeoutMs ?? 2000), signal).then((i) => answersAs(i.peerId, r.peerId), () => false);
+  const seed = await firstView(search, counted.learn, init.model, init.experts, FIRST_VIEW, c.clock,
+    { probe, random: c.random, onAudit: (a) => { audit = a; } });
   signal.throwIfAborted();
-  const first: JoinFirstView = { experts: init.experts.length, covered: seed.size, ...counted.counts };
+  const first: JoinFirstView = { experts: init.experts.length, covered: seed.size, ...counted.counts, doubted: audit.doubted, dropped: audit.dropped };
   if (seed.size === 0) return { view: await createSwarmView(init, c)(signal), first };
   const seeded = createSwarmView({ ...init, fullViewExperts: Infinity }, {
     ...c,

@@ -91,6 +91,8 @@ describe('router API on a local swarm', () => {
       assert.deepEqual([view.experts, view.covered], [4, 4], line);
       // Hosts are asked only while the two searched experts' hosts leave some expert uncovered; each asked shares at least its own record.
       assert.ok(view.learnt >= view.asked, line);
+      // The audit (shared/dht/first-view.ts) probes what only one host vouched for: honest hosts pass.
+      assert.deepEqual([view.doubted, view.dropped], [0, 0], line);
       await waitFor('the second router /readyz 200', async () => (await fetch(`${ready.http}/readyz`)).status === 200, { timeoutMs: 30_000 });
     } finally {
       await router.stop();

@@ -47,8 +47,9 @@ const init = (peerId: string) => ({ model: 'm', experts: EXPERTS32, peerId, targ
 test('a newcomer in a 32-expert swarm decides on every expert: the first view covers the served ones, and only the uncovered one is searched for', async () => {
   const s = swarm();
   const { view, first } = await joinView(init('newcomer'), s.components, new AbortController().signal);
-  // Nobody lists LOST, so the first view asks for its 3 rounds (3 hosts each; each shares all 62 records).
-  assert.deepEqual(first, { experts: 32, covered: 31, asked: 9, learnt: 186 });
+  // Nobody lists LOST, so the first view asks for its 3 rounds (3 hosts each; each shares all 62
+  // records, of 62 hosts). Every record comes from several hosts: nothing for the audit to doubt.
+  assert.deepEqual(first, { experts: 32, covered: 31, asked: 9, learnt: 62, doubted: 0, dropped: 0 });
   assert.deepEqual(view.experts, EXPERTS32, 'every expert looked at');
   // The first view's two searches (L0.0, L0.1), then the one expert no record lists.
   assert.deepEqual(s.searched, ['L0.0', 'L0.1', LOST]);
@@ -77,7 +78,7 @@ test('a first view that finds no one (a swarm starting) falls back to a check\'s
     replicas: (m, e, o) => { searched.push(e); return fake.replicas(m, e, o); },
     learn: (p) => fake.learn!(p), info: { info: async () => { throw new Error('nobody'); } }, ownLoad: () => new Map(), served: () => [], random: prng(3),
   }, new AbortController().signal);
-  assert.deepEqual(first, { experts: 32, covered: 0, asked: 0, learnt: 0 });
+  assert.deepEqual(first, { experts: 32, covered: 0, asked: 0, learnt: 0, doubted: 0, dropped: 0 });
   assert.equal(view.experts.length, 4, 'sampled, as a check');
   assert.equal(searched.length, 2 + 4, 'the two first-view searches, then the sample');
   assert.ok(EXPERTS32.includes((await chooseJoin(view, 'first'))!), 'joins some expert: all look unserved');

@@ -5,7 +5,7 @@
  */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { FIRST_VIEW, firstView, learnAround } from '../../../shared/dht/first-view.ts';
+import { FIRST_VIEW, firstView, learnAround, type AuditResult } from '../../../shared/dht/first-view.ts';
 import { silentLogger } from '../../../shared/log.ts';
 import type { HostRecord } from '../../../shared/transport-types.ts';
 import { ReplicaBalancer } from '../../../router/replica-balancer.ts';
@@ -53,6 +53,63 @@ test('firstView: a search or a learn that fails counts as nothing found', async 
   const fake = swarm();
   const v2 = await firstView((e) => fake.replicas('tiny', e), async () => { throw new Error('reset'); }, 'tiny', EXPERTS, FIRST_VIEW, fake.now);
   assert.deepEqual([...v2.keys()], ['L0.0', 'L0.1']);
+});
+
+/** A seeded uniform draw (mulberry32). */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The swarm of `swarm()` plus a liar the searches find (it serves L0.0 too) that shares, besides
+ * h2, 12 hosts that do not exist (records any key can sign), claiming the experts h2..h5 serve.
+ */
+function swarmWithLiar() {
+  const fake = swarm();
+  const madeUp = Array.from({ length: 12 }, (_, i) => `made-up${i}`);
+  fake.publish(fake.host({ peerId: 'liar', experts: ['L0.0'] }));
+  madeUp.forEach((p, i) => fake.publish(fake.host({ peerId: p, experts: [EXPERTS[2 + (i % 4)]] })));
+  fake.knows.set('h0', ['h2', 'h3']).set('h1', ['h4', 'h5']).set('liar', ['h2', ...madeUp]);
+  const live = new Set(['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'liar']);
+  return { fake, madeUp, live };
+}
+
+test('firstView audit: a peer whose records do not answer is doubted and what only it vouched for is dropped; honest peers\' records, searched hosts and own records stand', async () => {
+  const { fake, madeUp, live } = swarmWithLiar();
+  const probed: string[] = [];
+  let result: AuditResult | undefined;
+  const view = await firstView((e) => fake.replicas('tiny', e), (p) => fake.learn!(p), 'tiny', EXPERTS, FIRST_VIEW, fake.now, {
+    probe: async (r) => { probed.push(r.peerId); return live.has(r.peerId); }, random: seeded(1), onAudit: (a) => { result = a; },
+  });
+  const listed = new Set([...view.values()].flat().map((r) => r.peerId));
+  assert.deepEqual([...listed].sort(), ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'liar']);
+  assert.deepEqual(result, { probed: 3 + 1 + 2, doubted: 1, dropped: 12 }, 'the liar\'s 3, h0\'s h3 (h2 has two vouchers), h1\'s h4 and h5');
+  assert.equal(probed.filter((p) => madeUp.includes(p)).length, 3, 'the liar\'s sample: 3 of its 12');
+  assert.ok(!probed.some((p) => ['h0', 'h1', 'liar', 'h2'].includes(p)), `searched hosts and h2 (vouched for by two) are not probed: ${probed.join(' ')}`);
+  // Without an audit the made-up hosts are in the view, as many holders as the real ones.
+  const { fake: f2 } = swarmWithLiar();
+  const open = await firstView((e) => f2.replicas('tiny', e), (p) => f2.learn!(p), 'tiny', EXPERTS, FIRST_VIEW, f2.now);
+  assert.equal([...new Set([...open.values()].flat().map((r) => r.peerId))].length, 7 + 12);
+});
+
+test('firstView audit: an honest peer one of whose three sampled hosts died stays trusted; one with two dead is doubted', async () => {
+  for (const [dead, doubted] of [[['h2'], 0], [['h2', 'h3'], 1]] as const) {
+    const fake = swarm();
+    fake.knows.set('h0', ['h2', 'h3', 'h4']).set('h1', []);
+    let result: AuditResult | undefined;
+    const view = await firstView((e) => fake.replicas('tiny', e), (p) => fake.learn!(p), 'tiny', EXPERTS, { rounds: 1 }, fake.now, {
+      probe: async (r) => !(dead as readonly string[]).includes(r.peerId), random: seeded(2), onAudit: (a) => { result = a; },
+    });
+    assert.equal(result?.doubted, doubted);
+    assert.deepEqual([...new Set([...view.values()].flat().map((r) => r.peerId))].sort(),
+      doubted ? ['h0', 'h1'] : ['h0', 'h1', 'h2', 'h3', 'h4'], `dead: ${dead.join(' ')}`);
+  }
 });
 
 test('learnAround (swarmpath ls): the hosts found are asked in rounds while new hosts turn up; newest record per host; other models kept', async () => {

@@ -42,6 +42,7 @@
 import { LRUCache } from 'lru-cache';
 import { SwarmpathError, UnavailableError } from '../../shared/errors.ts';
 import type { HostInfo, HostRecord } from '../../shared/transport-types.ts';
+import { answersAs } from '../../shared/dht/first-view.ts';
 import { infoNonce, verifyInfoSignature } from '../../shared/identity.ts';
 import { measureDemand, smoothDemand, type OwnExpertLoad } from './demand.ts';
 import type { ViewInput } from './migrator.ts';
@@ -153,7 +154,7 @@ export function createSwarmView(init: SwarmViewInit, c: SwarmViewComponents): Sw
     try {
       const nonce = init.checkIdentity ? infoNonce() : undefined;
       const answer = await c.info.info(r.grpc, clock() + timeoutMs, signal, nonce);
-      if (answer.state !== 'ONLINE' || (answer.peerId !== '' && answer.peerId !== r.peerId)) throw new UnavailableError('not this peer, or not online');
+      if (answer.state !== 'ONLINE' || !answersAs(answer.peerId, r.peerId)) throw new UnavailableError('not this peer, or not online');
       // An endpoint that cannot prove the record's identity is not that peer's: left out like a liar.
       if (nonce && !(await verifyInfoSignature(r.peerId, nonce, answer.identitySignature))) { liars.set(r.peerId, true); return 'dead'; }
       const info = await verifiedExperts(r, answer, signal);

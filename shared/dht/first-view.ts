@@ -47,7 +47,8 @@ export interface FirstViewAudit {
 
 /**
  * Whether an Info answer naming `answered` is from the host of a record of `peerId`: the same peer, or
- * one that does not say (a host without a DHT node; swarm-view.ts reads it the same way).
+ * one that does not say (a host without a DHT node). The rule of the audit and of rebalancing's probes
+ * (expert-host/rebalancing/swarm-view.ts).
  */
 export function answersAs(answered: string, peerId: string): boolean {
   return answered === '' || answered === peerId;

@@ -440,7 +440,7 @@ export interface SoakWindow {
   connections_per_host: number;
   /** Connections the hosts closed over the window to stay within their water marks, per host per minute. */
   trimmed_per_host_min: number;
-  /** CPU each worker process used over the window, in cores, and its resident memory at the end, MiB. */
+  /** CPU each worker process used over the window, in cores (to a thousandth), and its resident memory at the end, MiB. */
   worker_cores: number[];
   worker_rss_mb: number[];
 }
@@ -502,7 +502,8 @@ export async function runScaleSoak(sizes: SoakSizes, log: Logger): Promise<Scale
         view_p50_ms: spread(cur.hosts.flatMap((h) => h.viewMs))?.p50 ?? null,
         connections_per_host: Math.round((cur.hosts.reduce((a, h) => a + h.connections, 0) / Math.max(1, cur.hosts.length)) * 10) / 10,
         trimmed_per_host_min: trimmedRate(prev.hosts, cur.hosts, ms),
-        worker_cores: cur.usage.map((u, i) => Math.round(((u.cpuUs - prev.usage[i].cpuUs) / 1000 / ms) * 100) / 100),
+        // In millicores: a few idle simulated hosts use a few thousandths of a core, which 0.01 read as 0.
+        worker_cores: cur.usage.map((u, i) => Math.round(((u.cpuUs - prev.usage[i].cpuUs) / 1000 / ms) * 1000) / 1000),
         worker_rss_mb: cur.usage.map((u) => u.rssMb),
       };
       windows.push(w);

@@ -71,5 +71,36 @@ export function pickVictims<H extends LiveHost>(kill: Pick<PlannedKill, 'kind' |
   return { victims: live.filter((h) => h.experts.includes(expertId)), expertId };
 }
 
+/** Most rounds of `killUntilUnserved` after the first kill. */
+export const CONFIRM_ROUNDS = 5;
+
+/**
+ * An `expert` kill carried through: SIGKILLs `victims`, then asks the other live hosts (`lookup`)
+ * what they serve, and kills any that serve `expertId` too, until one round finds none (at most
+ * CONFIRM_ROUNDS). A host whose move into the expert was in flight when the victims were picked
+ * (fetching and loading its shard; Info does not show that) starts serving it moments later, and
+ * without this the expert never lost every replica: the kill meant "every replica" and missed one.
+ * Returns every host killed and when (`now()`) the round that found no live host serving the expert
+ * began (every host answered after that moment); undefined when the rounds ran out first.
+ */
+export async function killUntilUnserved<H extends LiveHost>(init: {
+  expertId: string;
+  victims: readonly H[];
+  /** What each live host not yet killed serves now (hosts that do not answer are left out). */
+  lookup(killed: ReadonlySet<H>): Promise<readonly H[]>;
+  kill(h: H): void;
+  now(): number;
+}): Promise<{ killed: H[]; unservedAtMs?: number }> {
+  const killed = new Set<H>();
+  let next: readonly H[] = init.victims;
+  for (let round = 0; round <= CONFIRM_ROUNDS; round++) {
+    for (const h of next) { init.kill(h); killed.add(h); }
+    const askedAt = init.now();
+    next = (await init.lookup(killed)).filter((h) => !killed.has(h) && h.experts.includes(init.expertId));
+    if (next.length === 0) return { killed: [...killed], unservedAtMs: askedAt };
+  }
+  return { killed: [...killed] };
+}
+
 /** mulberry32 (shared/model/rng.ts), re-exported for the chaos planner's callers. */
 export { mulberry32 };

@@ -23,6 +23,8 @@ export interface KillRecord {
   kind: 'one' | 'expert';
   expertId?: string;
   victims: { pid: number; experts: readonly string[] }[];
+  /** `expert` kills: when the harness's own Info round found no live host serving the expert (ms from t0). */
+  unservedAtMs?: number;
   restartedAtMs?: number;
 }
 
@@ -106,7 +108,9 @@ export function chaosReport(input: ReportInput): ChaosReport {
   const kills = input.kills.map((k): KillReport => {
     const killed = [...new Set(k.victims.flatMap((v) => v.experts))];
     const allServed = (c: Record<string, number>) => killed.every((e) => (c[e] ?? 0) >= 1);
-    const gap = firstWhere(replicas, k.atMs, (c) => !allServed(c));
+    // The harness's confirmation that the expert had no live replica counts as a gap even when the
+    // watch's rounds (every 250 ms) all fell outside a short one.
+    const gap = k.unservedAtMs ?? firstWhere(replicas, k.atMs, (c) => !allServed(c));
     const served = gap === undefined ? k.atMs : firstWhere(replicas, gap, allServed);
     const recovered = firstWhere(replicas, k.atMs, (c) => Object.values(c).every((n) => n >= target));
     const afterStart = recovered ?? served;

@@ -8,7 +8,7 @@
 import type { Logger } from '../../shared/log.ts';
 import { createExpertClient } from '../../shared/grpc/client.ts';
 import { startChaosSwarm, type ChaosHost, type ChaosSwarm, type ChaosSwarmInit } from './chaos-swarm.ts';
-import { pickVictims, type PlannedKill } from './kill-plan.ts';
+import { killUntilUnserved, pickVictims, type PlannedKill } from './kill-plan.ts';
 import { completion, runFixedRate, type ChaosSample } from './load-driver.ts';
 import { watchReplicas } from './replica-watch.ts';
 import { chaosReport, type ChaosReport, type KillRecord } from './report.ts';
@@ -67,11 +67,27 @@ async function runOn(swarm: ChaosSwarm, init: ChaosRunInit): Promise<ChaosRun> {
   const watch = watchReplicas({ experts: swarm.experts, addresses: swarm.hosts().map((h) => h.grpc), t0 });
   const onKill = async (k: PlannedKill) => {
     const live = await servedNow(swarm.hosts().filter((h) => h.alive));
-    const { victims, expertId } = pickVictims(k, live);
-    if (victims.length === 0) return;
+    const picked = pickVictims(k, live);
+    const { expertId } = picked;
+    if (picked.victims.length === 0) return;
     const atMs = performance.now() - t0;
-    for (const v of victims) swarm.kill(v.host);
-    const rec: KillRecord = { atMs, kind: k.kind, expertId, victims: victims.map((v) => ({ pid: v.host.pid, experts: v.experts })) };
+    let victims = picked.victims;
+    let unservedAtMs: number | undefined;
+    if (k.kind === 'expert' && expertId) {
+      ({ killed: victims, unservedAtMs } = await killUntilUnserved({
+        expertId, victims,
+        lookup: () => servedNow(swarm.hosts().filter((h) => h.alive)), // swarm.kill marks a host dead
+        kill: (v) => swarm.kill(v.host),
+        now: () => performance.now() - t0,
+      }));
+      if (unservedAtMs === undefined) log.warn(`chaos: ${expertId} still served after ${victims.length} kills`);
+    } else {
+      for (const v of victims) swarm.kill(v.host);
+    }
+    const rec: KillRecord = {
+      atMs, kind: k.kind, expertId, victims: victims.map((v) => ({ pid: v.host.pid, experts: v.experts })),
+      ...(unservedAtMs !== undefined ? { unservedAtMs } : {}),
+    };
     kills.push(rec);
     log.info(`chaos: SIGKILL ${victims.map((v) => `${v.host.pid} (${v.experts.join(',')})`).join(', ')}`, { atS: Math.round(atMs) / 1000, kind: k.kind });
     if (!Number.isFinite(k.restartAfterMs)) return;

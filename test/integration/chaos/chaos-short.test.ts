@@ -3,7 +3,8 @@
  * node, 2 replicas of each of 2 experts, 1 spare, the router; every host may rebalance), under a
  * fixed-rate load of seeded completions:
  * - SIGKILL one replica: no request is lost, and every text equals its undisturbed replay;
- * - SIGKILL every replica of one expert (no restart): it is served again within 15 s by a host that
+ * - SIGKILL every replica of one expert (no restart; also any host whose move into it lands just
+ *   after, until an Info round finds none serving it): it is served again within 15 s by a host that
  *   migrates to it; requests through it succeed afterwards; a request that could not wait gets a
  *   503 with Retry-After, never a hang or a 500; texts still equal their undisturbed replay.
  * - SIGKILL a host, restart it with the same identity (key file) and address: after failures

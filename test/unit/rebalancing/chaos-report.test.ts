@@ -1,7 +1,7 @@
 /** The chaos suite's pure parts: the seeded kill plan, victim choice, and the report's windows. */
 import { test } from 'vitest';
 import assert from 'node:assert/strict';
-import { pickVictims, planChaos } from '../../../loadtest/chaos/kill-plan.ts';
+import { CONFIRM_ROUNDS, killUntilUnserved, pickVictims, planChaos, type LiveHost } from '../../../loadtest/chaos/kill-plan.ts';
 import { chaosReport, windowStats } from '../../../loadtest/chaos/report.ts';
 import { parseSse, requestParams, type ChaosSample } from '../../../loadtest/chaos/load-driver.ts';
 import type { ReplicaSample } from '../../../loadtest/chaos/replica-watch.ts';
@@ -94,4 +94,43 @@ test('report: a kill that left a replica is served again at 0 s; one never recov
   assert.equal(r.kills[0].recovery_s, null);
   assert.equal(r.kills[0].after_from, 'served-again');
   assert.equal(r.recovery_s, null);
+});
+
+test('report: a gap the harness confirmed counts even when every watch sample saw the expert served', () => {
+  // A host's move into A landed 150 ms after its replicas were killed, between two watch rounds.
+  const replicas: ReplicaSample[] = [{ tMs: 900, counts: { A: 2, B: 2 } }, { tMs: 1150, counts: { A: 1, B: 2 } }, { tMs: 1400, counts: { A: 1, B: 2 } }];
+  const kill = { atMs: 1000, kind: 'expert' as const, expertId: 'A', victims: [{ pid: 8, experts: ['A'] }, { pid: 9, experts: ['A'] }] };
+  assert.equal(chaosReport({ samples: [], replicas, target: 2, windowMs: 5000, kills: [kill] }).kills[0].served_again_s, 0, 'the watch alone saw no gap');
+  assert.equal(chaosReport({ samples: [], replicas, target: 2, windowMs: 5000, kills: [{ ...kill, unservedAtMs: 1020 }] }).kills[0].served_again_s, 0.2);
+});
+
+test('an expert kill also kills hosts that start serving the expert after the victims were picked', async () => {
+  type H = LiveHost & { name: string };
+  const a: H = { name: 'a', pid: 1, experts: ['A'] };
+  const b: H = { name: 'b', pid: 2, experts: ['A', 'B'] };
+  const mover: H = { name: 'mover', pid: 3, experts: ['B'] };
+  const c: H = { name: 'c', pid: 4, experts: ['B'] };
+  const alive = new Set([a, b, mover, c]);
+  const killedOrder: string[] = [];
+  let rounds = 0;
+  let t = 0;
+  const lookup = async () => {
+    rounds++;
+    // The mover's move into A was in flight when the victims were picked; it serves A from the first look on.
+    if (rounds === 1) mover.experts = ['A', 'B'];
+    return [...alive];
+  };
+  const kill = (h: H) => { alive.delete(h); killedOrder.push(h.name); };
+  const picked = pickVictims({ kind: 'expert', pick: 0, expertId: 'A' }, [...alive]).victims;
+  const r = await killUntilUnserved({ expertId: 'A', victims: picked, lookup, kill, now: () => t += 10 });
+  assert.deepEqual(killedOrder, ['a', 'b', 'mover']);
+  assert.deepEqual(r.killed.map((h) => h.name), ['a', 'b', 'mover']);
+  assert.equal(r.unservedAtMs, 20, 'confirmed by the second round, which began at t = 20');
+  assert.deepEqual([...alive].map((h) => h.name), ['c']);
+
+  // A host that keeps coming back to A (the rounds run out) is reported, not confirmed.
+  const stubborn = () => [{ name: `s${rounds++}`, pid: 100 + rounds, experts: ['A'] } as H];
+  const r2 = await killUntilUnserved({ expertId: 'A', victims: [a], lookup: async () => stubborn(), kill: () => {}, now: () => 0 });
+  assert.equal(r2.unservedAtMs, undefined);
+  assert.equal(r2.killed.length, 1 + CONFIRM_ROUNDS);
 });

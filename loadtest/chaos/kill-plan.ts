@@ -75,28 +75,36 @@ export function pickVictims<H extends LiveHost>(kill: Pick<PlannedKill, 'kind' |
 export const CONFIRM_ROUNDS = 5;
 
 /**
- * An `expert` kill carried through: SIGKILLs `victims`, then asks the other live hosts (`lookup`)
- * what they serve, and kills any that serve `expertId` too, until one round finds none (at most
- * CONFIRM_ROUNDS). A host whose move into the expert was in flight when the victims were picked
- * (fetching and loading its shard; Info does not show that) starts serving it moments later, and
- * without this the expert never lost every replica: the kill meant "every replica" and missed one.
- * Returns every host killed and when (`now()`) the round that found no live host serving the expert
- * began (every host answered after that moment); undefined when the rounds ran out first.
+ * An `expert` kill carried through and confirmed. SIGKILLs `victims`, waits until they are gone
+ * (`gone`: their port refuses connections; a process a few ms into its SIGKILL still answers Info),
+ * then asks the other live hosts (`lookup`) what they serve; any that serve `expertId` are killed
+ * too, until a round finds none (at most CONFIRM_ROUNDS more). Why both:
+ * - hosts re-host a lost expert from their local package 0.3-0.5 s after the kill, so the gap can
+ *   fall between two rounds of the replica watch (every 250 ms, slower under load), which then
+ *   never saw the expert unserved; this round's answer is the gap, confirmed;
+ * - a host whose move into the expert was in flight when the victims were picked (fetching and
+ *   loading its shard; Info does not show that) serves it moments later: "every replica" missed one.
+ * Returns every host killed and when (`now()`) the confirming round began (the victims were gone by
+ * then and every other host answered after it); no `unservedAtMs` when a victim did not go or the
+ * rounds ran out.
  */
 export async function killUntilUnserved<H extends LiveHost>(init: {
   expertId: string;
   victims: readonly H[];
   /** What each live host not yet killed serves now (hosts that do not answer are left out). */
-  lookup(killed: ReadonlySet<H>): Promise<readonly H[]>;
+  lookup(): Promise<readonly H[]>;
   kill(h: H): void;
+  /** Resolves true once a killed host no longer answers, false if it still does after a while. */
+  gone(h: H): Promise<boolean>;
   now(): number;
 }): Promise<{ killed: H[]; unservedAtMs?: number }> {
   const killed = new Set<H>();
   let next: readonly H[] = init.victims;
   for (let round = 0; round <= CONFIRM_ROUNDS; round++) {
     for (const h of next) { init.kill(h); killed.add(h); }
+    if (!(await Promise.all(next.map((h) => init.gone(h)))).every(Boolean)) break;
     const askedAt = init.now();
-    next = (await init.lookup(killed)).filter((h) => !killed.has(h) && h.experts.includes(init.expertId));
+    next = (await init.lookup()).filter((h) => !killed.has(h) && h.experts.includes(init.expertId));
     if (next.length === 0) return { killed: [...killed], unservedAtMs: askedAt };
   }
   return { killed: [...killed] };

@@ -112,7 +112,11 @@ export function chaosReport(input: ReportInput): ChaosReport {
     // watch's rounds (every 250 ms) all fell outside a short one.
     const gap = k.unservedAtMs ?? firstWhere(replicas, k.atMs, (c) => !allServed(c));
     const served = gap === undefined ? k.atMs : firstWhere(replicas, gap, allServed);
-    const recovered = firstWhere(replicas, k.atMs, (c) => Object.values(c).every((n) => n >= target));
+    // Recovery is counted from the first shortfall seen: a round that began right after the kill can
+    // still reach victims a few ms into their SIGKILL, and found "every expert at target" at once.
+    const atTarget = (c: Record<string, number>) => Object.values(c).every((n) => n >= target);
+    const dip = k.unservedAtMs ?? firstWhere(replicas, k.atMs, (c) => !atTarget(c));
+    const recovered = firstWhere(replicas, dip ?? k.atMs, atTarget);
     const afterStart = recovered ?? served;
     const duringEnd = Math.max(afterStart ?? Infinity, k.atMs + 1000);
     return {

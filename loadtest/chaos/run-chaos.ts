@@ -5,6 +5,7 @@
  * check that kills changed no text; then the report (report.ts). Used by `npm run chaos`
  * (loadtest/chaos.ts), the chaos tests, and open to the bench's failover scenario.
  */
+import { connect } from 'node:net';
 import type { Logger } from '../../shared/log.ts';
 import { createExpertClient } from '../../shared/grpc/client.ts';
 import { startChaosSwarm, type ChaosHost, type ChaosSwarm, type ChaosSwarmInit } from './chaos-swarm.ts';
@@ -78,9 +79,10 @@ async function runOn(swarm: ChaosSwarm, init: ChaosRunInit): Promise<ChaosRun> {
         expertId, victims,
         lookup: () => servedNow(swarm.hosts().filter((h) => h.alive)), // swarm.kill marks a host dead
         kill: (v) => swarm.kill(v.host),
+        gone: (v) => refusing(v.host.grpc),
         now: () => performance.now() - t0,
       }));
-      if (unservedAtMs === undefined) log.warn(`chaos: ${expertId} still served after ${victims.length} kills`);
+      if (unservedAtMs === undefined) log.warn(`chaos: could not confirm that ${expertId} lost every replica (${victims.length} hosts killed)`);
     } else {
       for (const v of victims) swarm.kill(v.host);
     }
@@ -154,6 +156,22 @@ async function servedNow(hosts: readonly ChaosHost[]): Promise<{ host: ChaosHost
     }
   }));
   return out.filter((x): x is NonNullable<typeof x> => x !== undefined);
+}
+
+/** True once `address` (host:port) refuses TCP connections (the process that listened is gone); false after `timeoutMs`. */
+async function refusing(address: string, timeoutMs = 10_000): Promise<boolean> {
+  const i = address.lastIndexOf(':');
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const refused = await new Promise<boolean>((resolve) => {
+      const s = connect({ host: address.slice(0, i), port: Number(address.slice(i + 1)) });
+      s.once('connect', () => { s.destroy(); resolve(false); });
+      s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
+    });
+    if (refused) return true;
+    if (Date.now() > until) return false;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 async function waitRecovered(watch: ReturnType<typeof watchReplicas>, experts: readonly string[], timeoutMs: number): Promise<void> {

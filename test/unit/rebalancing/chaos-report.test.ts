@@ -104,6 +104,19 @@ test('report: a gap the harness confirmed counts even when every watch sample sa
   assert.equal(chaosReport({ samples: [], replicas, target: 2, windowMs: 5000, kills: [{ ...kill, unservedAtMs: 1020 }] }).kills[0].served_again_s, 0.2);
 });
 
+test('report: a round that still reached the dying victims right after the kill is not a recovery', () => {
+  const replicas: ReplicaSample[] = [
+    { tMs: 1010, counts: { A: 2, B: 2 } }, // began 10 ms after the SIGKILL: the victims still answered
+    { tMs: 1260, counts: { A: 1, B: 2 } },
+    { tMs: 3000, counts: { A: 2, B: 2 } },
+  ];
+  const one = chaosReport({ samples: [], replicas, target: 2, windowMs: 5000, kills: [{ atMs: 1000, kind: 'one', victims: [{ pid: 9, experts: ['A'] }] }] });
+  assert.equal(one.kills[0].recovery_s, 2);
+  const expert = chaosReport({ samples: [], replicas, target: 2, windowMs: 5000, kills: [{ atMs: 1000, kind: 'expert', expertId: 'A', unservedAtMs: 1100, victims: [{ pid: 8, experts: ['A'] }, { pid: 9, experts: ['A'] }] }] });
+  assert.equal(expert.kills[0].served_again_s, 0.3);
+  assert.equal(expert.kills[0].recovery_s, 2);
+});
+
 test('an expert kill also kills hosts that start serving the expert after the victims were picked', async () => {
   type H = LiveHost & { name: string };
   const a: H = { name: 'a', pid: 1, experts: ['A'] };
@@ -121,16 +134,21 @@ test('an expert kill also kills hosts that start serving the expert after the vi
     return [...alive];
   };
   const kill = (h: H) => { alive.delete(h); killedOrder.push(h.name); };
+  const gone = async (h: H) => { killedOrder.push(`${h.name} gone`); return true; };
   const picked = pickVictims({ kind: 'expert', pick: 0, expertId: 'A' }, [...alive]).victims;
-  const r = await killUntilUnserved({ expertId: 'A', victims: picked, lookup, kill, now: () => t += 10 });
-  assert.deepEqual(killedOrder, ['a', 'b', 'mover']);
+  const r = await killUntilUnserved({ expertId: 'A', victims: picked, lookup, kill, gone, now: () => t += 10 });
+  assert.deepEqual(killedOrder, ['a', 'b', 'a gone', 'b gone', 'mover', 'mover gone'], 'each round waits for its victims to be gone before it asks');
   assert.deepEqual(r.killed.map((h) => h.name), ['a', 'b', 'mover']);
   assert.equal(r.unservedAtMs, 20, 'confirmed by the second round, which began at t = 20');
   assert.deepEqual([...alive].map((h) => h.name), ['c']);
 
   // A host that keeps coming back to A (the rounds run out) is reported, not confirmed.
   const stubborn = () => [{ name: `s${rounds++}`, pid: 100 + rounds, experts: ['A'] } as H];
-  const r2 = await killUntilUnserved({ expertId: 'A', victims: [a], lookup: async () => stubborn(), kill: () => {}, now: () => 0 });
+  const r2 = await killUntilUnserved({ expertId: 'A', victims: [a], lookup: async () => stubborn(), kill: () => {}, gone: async () => true, now: () => 0 });
   assert.equal(r2.unservedAtMs, undefined);
   assert.equal(r2.killed.length, 1 + CONFIRM_ROUNDS);
+
+  // A victim that still answers is no confirmation.
+  const r3 = await killUntilUnserved({ expertId: 'A', victims: [a], lookup: async () => [], kill: () => {}, gone: async () => false, now: () => 0 });
+  assert.equal(r3.unservedAtMs, undefined);
 });

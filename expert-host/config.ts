@@ -39,6 +39,9 @@ export const HOST_FLAGS = Object.freeze({
   'max-message-mb': { kind: 'number', help: 'largest gRPC message sent or accepted, MiB', default: 64, min: 0.01 },
   // Per-peer limits (peer-key.ts: a peer is an IPv4 address, an IPv6 /64, or one loopback connection).
   'peer-kv-share': { kind: 'number', help: 'share of --kv-cache-mb guaranteed to each peer; a peer may use more while it is free, and what it holds past its share is reclaimed when a peer within its share needs room', default: 0.25, min: 0.01, max: 1 },
+  'peer-max-connections': { kind: 'int', help: 'TCP connections one peer may hold open; past it a new one is closed at once (a router or host needs one)', default: 64, min: 1 },
+  'max-connections': { kind: 'int', help: 'TCP connections open in all', default: 2048, min: 1 },
+  'peer-info-rate': { kind: 'number', help: 'Info calls one peer may make a second (bursts of two seconds\' worth); past it RESOURCE_EXHAUSTED', default: 20, min: 0.1 },
   'peer-max-sessions': { kind: 'int', help: 'Session streams one peer may hold open', default: 256, min: 1 },
   'max-sessions': { kind: 'int', help: 'Session streams open in all', default: 2048, min: 1 },
   'open-idle-s': { kind: 'number', help: 'end sessions (and streams) opened but never stepped after this long, seconds', default: 20, min: 0.1 },
@@ -126,14 +129,16 @@ export function parseHostConfig(argv: readonly string[], env: NodeJS.ProcessEnv 
     throw new BadConfigError(`--peer-inflight-mb (${f['peer-inflight-mb']}) must be at least --max-message-mb (${f['max-message-mb']}), or a message of the largest size is always refused`);
   }
   const openIdleMs = Math.min(f['open-idle-s'], f['session-idle-s']) * 1000;
-  type IntFlag = 'peer-max-sessions' | 'max-sessions' | 'peer-max-forward' | 'max-forward' | 'peer-max-fetch' | 'max-fetch';
+  type IntFlag = 'peer-max-connections' | 'max-connections' | 'peer-max-sessions' | 'max-sessions' | 'peer-max-forward' | 'max-forward' | 'peer-max-fetch' | 'max-fetch';
   const lim = (peer: IntFlag, total: IntFlag) => Object.freeze({ perPeer: f[peer], total: f[total] });
   const limits: HostLimits = Object.freeze({
     ledger: Object.freeze({
+      connections: lim('peer-max-connections', 'max-connections'),
       streams: lim('peer-max-sessions', 'max-sessions'), forwards: lim('peer-max-forward', 'max-forward'), fetches: lim('peer-max-fetch', 'max-fetch'),
       inflightBytes: Object.freeze({ perPeer: mib('peer-inflight-mb'), total: mib('max-inflight-mb') }),
     }),
     session: Object.freeze({ maxStepsInFlight: f['max-steps-in-flight'], openTimeoutMs: openIdleMs }),
+    infoPerS: f['peer-info-rate'],
   });
   return Object.freeze({
     model: f.model ?? '',

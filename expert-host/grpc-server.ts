@@ -2,14 +2,16 @@
  * Binds the host core to the wire: the ExpertHost gRPC service (Info, Forward, Session, Sessions, FetchShard, Push)
  * on one grpc-js server with explicit message size and connection limits (host-limits.ts). Every
  * handler answers bad input with a status and a message (shared/grpc/errors.ts); nothing a client
- * sends can crash the host. Each call is charged to its peer (peer-key.ts) in one ledger
- * (peer-ledger.ts): Session streams, concurrent Forward calls and FetchShard streams, request bytes
- * in flight; Info reports to each caller the KV bytes it could reserve. A Push stream (host-to-host
+ * sends can crash the host. Each connection and call is charged to its peer (peer-key.ts) in one
+ * ledger (peer-ledger.ts): connections, Session streams, concurrent Forward calls and FetchShard
+ * streams, request bytes in flight; Info calls are rate-limited per peer (rate-limit.ts) and report
+ * to each caller the KV bytes it could reserve. A Push stream (host-to-host
  * forwarding) or a `Sessions` stream (session-mux.ts, each of its sessions one more) holds one of its peer's stream slots, and each pushed step its bytes in the peer's
  * in-flight budget until it has run (push-inbox.ts); chained steps push on with pusher.ts.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { BadConfigError, SwarmpathError } from '../shared/errors.ts';
+import { BadConfigError, ResourceExhaustedError, SwarmpathError } from '../shared/errors.ts';
 import { serverChannelOptions } from '../shared/grpc/channel-options.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
 import { expertHostService } from '../shared/grpc/proto.ts';
@@ -22,6 +24,7 @@ import { hostServerOptions, UNLIMITED, type HostLimits } from './host-limits.ts'
 import { peerKey } from './peer-key.ts';
 import { createPeerLedger, holdForCall, type Lease, type PeerLedger } from './peer-ledger.ts';
 import { createPushRegistry } from './push-inbox.ts';
+import { createRateLimiter } from './rate-limit.ts';
 import { createPusher } from './pusher.ts';
 import { createSessionRegistry, handleSession, type SessionCall } from './session-handler.ts';
 import { handleSessionMux, type MuxSet, type SessionsCall } from './session-mux.ts';
@@ -66,11 +69,18 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
   const pusher = createPusher({ allowPrivateAddresses: init.allowPrivateAddresses ?? false, maxMessageBytes: init.maxMessageBytes }, log);
   const chain = { registry: pushes, pusher };
   const muxes: MuxSet = new Set();
+  const infoRate = Number.isFinite(limits.infoPerS) ? createRateLimiter({ perS: limits.infoPerS, burst: Math.max(1, 2 * limits.infoPerS) }) : undefined;
 
   server.addService(expertHostService(), {
     Info(call: grpc.ServerUnaryCall<InfoRequestMsg, InfoResponseMsg>, cb: grpc.sendUnaryData<InfoResponseMsg>) {
+      const peer = peerKey(call.getPeer());
+      if (infoRate && !infoRate.take(peer)) {
+        rpc('Info', grpc.status.RESOURCE_EXHAUSTED);
+        cb(toGrpcError(new ResourceExhaustedError(`per-peer limit: ${peer} called Info more than ${limits.infoPerS} times a second (--peer-info-rate); call less often`)));
+        return;
+      }
       rpc('Info', 0);
-      const { identitySignature: _none, ...info } = core.info(peerKey(call.getPeer()));
+      const { identitySignature: _none, ...info } = core.info(peer);
       const nonce = call.request?.nonce ?? Buffer.alloc(0);
       // Identity (shared/identity.ts): the caller's nonce signed with this host's libp2p key.
       const signing = init.sign ? signInfoNonce(init.sign, nonce) : Promise.resolve(undefined);
@@ -138,12 +148,43 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     },
   });
 
+  // The host owns its listening socket and hands each accepted connection to grpc-js (a connection
+  // injector), so that a connection past its peer's (or the host's) limit is closed before it costs
+  // an HTTP/2 session: grpc-js itself bounds streams per connection, not connections.
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const tcp = createServer({ noDelay: true });
+  let refusedSince = 0;
+  let refusalLogged = 0;
+  tcp.on('connection', (socket) => {
+    const peer = peerKey(`${socket.remoteAddress}:${socket.remotePort}`);
+    let lease: Lease;
+    try {
+      lease = ledger.acquire(peer, 'connections');
+    } catch (err) {
+      socket.destroy();
+      refusedSince++;
+      // One line at most every 10 s, however hard a peer hammers.
+      if (Date.now() - refusalLogged >= 10_000) {
+        log.warn('connection refused', { peer, error: (err as Error).message, refusedSinceLastLine: refusedSince });
+        refusalLogged = Date.now();
+        refusedSince = 0;
+      }
+      return;
+    }
+    socket.once('close', () => lease.release());
+    injector.injectConnection(socket);
+  });
+
   return {
     listen(host, port) {
       return new Promise((resolve, reject) => {
-        server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
-          if (err) reject(new BadConfigError(`cannot listen on ${host}:${port}: ${err.message}`));
-          else resolve(`${host.includes(':') ? `[${host}]` : host}:${bound}`);
+        const fail = (err: Error) => reject(new BadConfigError(`cannot listen on ${host}:${port}: ${err.message}`));
+        tcp.once('error', fail);
+        tcp.listen(port, host, () => {
+          tcp.off('error', fail);
+          tcp.on('error', (err) => log.warn('gRPC listener error', { error: err }));
+          const bound = (tcp.address() as AddressInfo).port;
+          resolve(`${host.includes(':') ? `[${host}]` : host}:${bound}`);
         });
       });
     },
@@ -155,6 +196,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
     },
     stop(graceMs) {
       pusher.close();
+      tcp.close();
       return new Promise<void>((resolve) => {
         const t = setTimeout(() => { server.forceShutdown(); resolve(); }, graceMs);
         server.tryShutdown(() => { clearTimeout(t); resolve(); });

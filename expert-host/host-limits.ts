@@ -1,8 +1,9 @@
 /**
  * The host's defences against hostile callers, as one value built from the flags (config.ts): the
- * per-peer and host-wide limits of the peer ledger (peer-ledger.ts), the per-stream bounds of
- * Session streams, and the grpc-js server options that bound connections. Every limit answers
- * RESOURCE_EXHAUSTED naming its flag.
+ * per-peer and host-wide limits of the peer ledger (peer-ledger.ts: connections, streams, calls,
+ * bytes), the per-stream bounds of Session streams, the rate of Info calls per peer, and the grpc-js
+ * server options that bound connections. Every limit of a call answers RESOURCE_EXHAUSTED naming
+ * its flag; a connection past its limit is closed at once.
  */
 import type { ChannelOptions } from '@grpc/grpc-js';
 import type { LedgerLimits } from './peer-ledger.ts';
@@ -17,15 +18,19 @@ export interface SessionStreamLimits {
 export interface HostLimits {
   ledger: LedgerLimits;
   session: SessionStreamLimits;
+  /** Info calls one peer may make a second (rate-limit.ts; a burst of two seconds' worth); Infinity: unlimited. */
+  infoPerS: number;
 }
 
 /** Limits that bind nothing (in-process hosts of tests and benchmarks that build no flags). */
 export const UNLIMITED: HostLimits = Object.freeze({
   ledger: Object.freeze({
+    connections: { perPeer: Infinity, total: Infinity },
     streams: { perPeer: Infinity, total: Infinity }, forwards: { perPeer: Infinity, total: Infinity },
     fetches: { perPeer: Infinity, total: Infinity }, inflightBytes: { perPeer: Infinity, total: Infinity },
   }),
   session: Object.freeze({ maxStepsInFlight: Infinity, openTimeoutMs: 2 ** 31 - 1 }),
+  infoPerS: Infinity,
 });
 
 /**

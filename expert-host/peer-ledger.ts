@@ -1,6 +1,7 @@
 /**
- * Per-peer accounting of what a host's callers hold at once: Session streams, concurrent Forward
- * calls, concurrent FetchShard streams and request bytes received but not yet answered. Each has a
+ * Per-peer accounting of what a host's callers hold at once: open connections, Session streams,
+ * concurrent Forward calls, concurrent FetchShard streams and request bytes received but not yet
+ * answered. Each has a
  * limit per peer (peer-key.ts) and one for the whole host; taking past either is refused with
  * RESOURCE_EXHAUSTED naming the limit and its flag, so that one peer cannot take what another
  * router needs. The decision, `admit`, is pure; the ledger only counts. A peer whose holdings all
@@ -10,7 +11,7 @@
 import { ResourceExhaustedError } from '../shared/errors.ts';
 import { toGrpcError } from '../shared/grpc/errors.ts';
 
-export type LedgerResource = 'streams' | 'forwards' | 'fetches' | 'inflightBytes';
+export type LedgerResource = 'connections' | 'streams' | 'forwards' | 'fetches' | 'inflightBytes';
 
 export interface Limit {
   perPeer: number;
@@ -21,6 +22,7 @@ export type LedgerLimits = Readonly<Record<LedgerResource, Limit>>;
 
 /** How each resource is named in messages, with the flags that set its limits. */
 export const RESOURCE_TEXT: Readonly<Record<LedgerResource, { what: string; peerFlag: string; totalFlag: string }>> = Object.freeze({
+  connections: { what: 'connections', peerFlag: '--peer-max-connections', totalFlag: '--max-connections' },
   streams: { what: 'Session streams', peerFlag: '--peer-max-sessions', totalFlag: '--max-sessions' },
   forwards: { what: 'concurrent Forward calls', peerFlag: '--peer-max-forward', totalFlag: '--max-forward' },
   fetches: { what: 'concurrent FetchShard streams', peerFlag: '--peer-max-fetch', totalFlag: '--max-fetch' },
@@ -51,7 +53,7 @@ export interface PeerLedger {
 }
 
 type Holdings = Record<LedgerResource, number>;
-const zero = (): Holdings => ({ streams: 0, forwards: 0, fetches: 0, inflightBytes: 0 });
+const zero = (): Holdings => ({ connections: 0, streams: 0, forwards: 0, fetches: 0, inflightBytes: 0 });
 
 /** An empty ledger enforcing `limits`. */
 export function createPeerLedger(limits: LedgerLimits): PeerLedger {
@@ -74,7 +76,7 @@ export function createPeerLedger(limits: LedgerLimits): PeerLedger {
           held = false;
           h[r] -= amount;
           totals[r] -= amount;
-          if (h.streams === 0 && h.forwards === 0 && h.fetches === 0 && h.inflightBytes === 0) byPeer.delete(peer);
+          if (h.connections === 0 && h.streams === 0 && h.forwards === 0 && h.fetches === 0 && h.inflightBytes === 0) byPeer.delete(peer);
         },
       };
     },

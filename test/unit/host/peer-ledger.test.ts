@@ -5,6 +5,7 @@ import { SwarmpathError } from '../../../shared/errors.ts';
 import { admit, createPeerLedger, type Lease, type LedgerLimits, type LedgerResource } from '../../../expert-host/peer-ledger.ts';
 
 const limits: LedgerLimits = {
+  connections: { perPeer: 2, total: 3 },
   streams: { perPeer: 3, total: 5 }, forwards: { perPeer: 1, total: 2 },
   fetches: { perPeer: 1, total: 1 }, inflightBytes: { perPeer: 100, total: 150 },
 };
@@ -46,11 +47,18 @@ test('resources are independent, and a peer holding nothing is forgotten', () =>
   f.release();
   assert.equal(ledger.peers(), 2, 'A still holds a stream');
   s.release();
+  const c = ledger.acquire('B', 'connections');
+  const a = [ledger.acquire('A', 'connections'), ledger.acquire('A', 'connections')];
+  assert.throws(() => ledger.acquire('A', 'connections'), exhausted(/per-peer limit: A already holds 2 of its 2 connections \(--peer-max-connections\)/));
+  assert.throws(() => ledger.acquire('C', 'connections'), exhausted(/host limit: 3 of 3 connections in use \(--max-connections\)/));
+  for (const l of a) l.release();
   x.release();
+  assert.equal(ledger.peers(), 1, 'B still holds a connection');
+  c.release();
   assert.equal(ledger.peers(), 0);
 });
 
-const RESOURCES: LedgerResource[] = ['streams', 'forwards', 'fetches', 'inflightBytes'];
+const RESOURCES: LedgerResource[] = ['connections', 'streams', 'forwards', 'fetches', 'inflightBytes'];
 
 test('property: under any interleaving no limit is ever exceeded, and releasing everything returns to zero', () => {
   const op = fc.oneof(

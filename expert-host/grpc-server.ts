@@ -49,8 +49,10 @@ export interface HostGrpcServer {
   listen(host: string, port: number): Promise<string>;
   /** Open Session streams. */
   sessions(): number;
-  /** What each peer holds (Session streams, concurrent calls, bytes in flight). */
+  /** What each peer holds (connections, Session streams, concurrent calls, bytes in flight). */
   readonly ledger: PeerLedger;
+  /** gRPC connections open now, and refused on accept since the server started. */
+  connections(): { open: number; refused: number };
   /** Ends every Session stream with `err` (shutdown). */
   endSessions(err: SwarmpathError): void;
   /** Stops accepting calls and closes the server (forcibly after `graceMs`). */
@@ -153,6 +155,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
   // an HTTP/2 session: grpc-js itself bounds streams per connection, not connections.
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const tcp = createServer({ noDelay: true });
+  let refused = 0;
   let refusedSince = 0;
   let refusalLogged = 0;
   tcp.on('connection', (socket) => {
@@ -162,6 +165,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
       lease = ledger.acquire(peer, 'connections');
     } catch (err) {
       socket.destroy();
+      refused++;
       refusedSince++;
       // One line at most every 10 s, however hard a peer hammers.
       if (Date.now() - refusalLogged >= 10_000) {
@@ -189,6 +193,7 @@ export function createGrpcServer(init: GrpcServerInit): HostGrpcServer {
       });
     },
     sessions: () => registry.size(),
+    connections: () => ({ open: ledger.used('connections'), refused }),
     ledger,
     endSessions: (err) => {
       registry.endAll(err);

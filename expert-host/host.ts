@@ -70,6 +70,8 @@ export interface RunningHost {
   readonly grpc: string;
   readonly experts: string[];
   readonly core: HostCore;
+  /** gRPC connections open now, and refused on accept since start (grpc-server.ts). */
+  connections(): { open: number; refused: number };
   /** Drains and stops (idempotent). */
   stop(): Promise<void>;
 }
@@ -153,7 +155,7 @@ export async function startHost(config: HostConfig, c: HostComponents): Promise<
       await rebalancing?.stop().catch((err) => log.warn('stopping rebalancing failed', { error: err }));
       await drainAndStop(config, core, server, announcer, log, undo);
     })());
-    return { peerId: node?.peerId ?? '', multiaddrs: node?.multiaddrs() ?? [], grpc: grpcAddress, experts: expertIds, core, stop };
+    return { peerId: node?.peerId ?? '', multiaddrs: node?.multiaddrs() ?? [], grpc: grpcAddress, experts: expertIds, core, connections: () => server.connections(), stop };
   } catch (err) {
     await undo();
     throw err;

@@ -113,6 +113,7 @@ export async function run(argv: string[]): Promise<number> {
   const sampleTimer = setInterval(() => {
     recorder.sample(host.core.info());
     if (network) recorder.sampleNetwork({ connections: network.connections(), trimmed: network.trimmed() });
+    recorder.sampleConnections(host.connections());
   }, 1000);
   sampleTimer.unref();
   const metricsServer = config.metricsListen

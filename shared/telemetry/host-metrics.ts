@@ -30,6 +30,10 @@ export interface HostMetrics {
   readonly libp2pConnections: Gauge;
   /** libp2p connections it closed to stay within --dht-max-connections, and duplicates (shared/dht/connection-trim.ts). */
   readonly libp2pTrimmed: Counter;
+  /** gRPC (TCP) connections open to the host now. */
+  readonly grpcConnections: Gauge;
+  /** gRPC connections closed on accept, past --peer-max-connections or --max-connections. */
+  readonly grpcConnectionsRefused: Counter;
 }
 
 /** Registers the host's instruments in `reg` (once per registry). */
@@ -47,5 +51,7 @@ export function hostMetrics(reg: MetricsRegistry): HostMetrics {
     rejected: reg.counter<'expert' | 'reason'>('swarmpath_host_rejected_total', 'Requests refused (KV full, queue full, draining)'),
     libp2pConnections: reg.gauge('swarmpath_host_libp2p_connections', 'libp2p connections of the DHT node'),
     libp2pTrimmed: reg.counter('swarmpath_host_libp2p_connections_trimmed_total', 'libp2p connections closed to stay within --dht-max-connections, and duplicates'),
+    grpcConnections: reg.gauge('swarmpath_host_grpc_connections', 'gRPC (TCP) connections open to the host'),
+    grpcConnectionsRefused: reg.counter('swarmpath_host_grpc_connections_refused_total', 'gRPC connections closed on accept, past --peer-max-connections or --max-connections'),
   });
 }

@@ -31,10 +31,13 @@ export interface HostRecorder {
   sample(info: Pick<HostInfo, 'queueDepth' | 'experts' | 'kvCapacityBytes' | 'kvFreeBytes'>): void;
   /** Sets the libp2p figures: connections held now, and connections trimmed since the node started (a running total). */
   sampleNetwork(n: { connections: number; trimmed: number }): void;
+  /** Sets the gRPC figures: connections open now, and connections refused since the host started (a running total). */
+  sampleConnections(c: { open: number; refused: number }): void;
 }
 
 export function hostRecorder(m: HostMetrics): HostRecorder {
   let trimmedSeen = 0;
+  let refusedSeen = 0;
   return {
     onBatch(b) {
       const expert = b.expertId;
@@ -56,6 +59,11 @@ export function hostRecorder(m: HostMetrics): HostRecorder {
       m.libp2pConnections.set({}, n.connections);
       if (n.trimmed > trimmedSeen) m.libp2pTrimmed.inc({}, n.trimmed - trimmedSeen);
       trimmedSeen = Math.max(trimmedSeen, n.trimmed);
+    },
+    sampleConnections(c) {
+      m.grpcConnections.set({}, c.open);
+      if (c.refused > refusedSeen) m.grpcConnectionsRefused.inc({}, c.refused - refusedSeen);
+      refusedSeen = Math.max(refusedSeen, c.refused);
     },
   };
 }

@@ -1,8 +1,8 @@
 /**
  * Connection and Info limits of a real host process against raw gRPC peers on the wire (each raw
  * client on a TCP connection of its own, raw-peer.ts):
- * (a) connections past --max-connections are closed at once, unanswered (a gRPC caller sees
- *     UNAVAILABLE), and logged; once one closes, a new connection is served;
+ * (a) connections past --max-connections are closed at once, unanswered, logged and counted
+ *     (swarmpath_host_grpc_connections_refused_total); once one closes, a new connection is served;
  * (b) connections of one network address past --peer-max-connections are closed, while another
  *     peer is served: the host listens on every interface and the peer connects through this
  *     machine's non-loopback address, which peer-key.ts counts by address (on loopback every
@@ -16,6 +16,7 @@ import { networkInterfaces } from 'node:os';
 import { afterAll, test } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { synthFixture } from '../../helpers/synth-fixture.ts';
+import { parsePrometheusText, sampleValue } from '../../unit/telemetry/prometheus-text.ts';
 import { waitFor } from '../../helpers/wait-for.ts';
 import { spawnHost, type HostProcess } from './spawn-host.ts';
 import { rawPeer, unary, type RawClient } from './raw-peer.ts';
@@ -30,13 +31,20 @@ const peer = (address: string): RawClient => { const c = rawPeer(address); clien
 const info = (c: RawClient) => unary(c, 'Info', {}).then(() => 'ok', (e: grpc.ServiceError) => `${grpc.status[e.code]}: ${e.details}`);
 
 test('(a) connections past --max-connections are closed at once, then served once one closes', async () => {
-  const host = await spawnHost(['--model', await synthFixture(), '--expert', 'L0.0', '--no-dht', '--max-connections', '3']);
+  const host = await spawnHost(['--model', await synthFixture(), '--expert', 'L0.0', '--no-dht', '--max-connections', '3', '--metrics-listen', '127.0.0.1:0']);
   hosts.push(host);
+  const metricsUrl = String((host.ready as unknown as { metrics: string }).metrics);
   const three = [peer(host.ready.grpc), peer(host.ready.grpc), peer(host.ready.grpc)];
   for (const c of three) assert.equal(await info(c), 'ok');
   // A plain socket (a grpc-js channel, refused, redials in the background and would take the slot freed below).
   assert.deepEqual(await rawConnection(host.ready.grpc), { closedByHost: true, bytes: 0 });
   await waitFor('the refusal in the host log', () => host.stderr().split('\n').some((l) => l.includes('"msg":"connection refused"') && l.includes('host limit: 3 of 3 connections in use (--max-connections)')));
+  // The metrics (sampled every second; the scrape is a plain HTTP connection, not a gRPC one).
+  const metrics = async () => parsePrometheusText(await (await fetch(metricsUrl)).text());
+  await waitFor('the refusal in the metrics', async () => {
+    const m = await metrics();
+    return sampleValue(m, 'swarmpath_host_grpc_connections_refused_total') === 1 && sampleValue(m, 'swarmpath_host_grpc_connections') === 3;
+  }, { intervalMs: 200 });
   three[0].close();
   const fifth = peer(host.ready.grpc);
   assert.equal(await waitFor('a new connection once one closed', async () => (await info(fifth)) === 'ok', { intervalMs: 100 }), true);

@@ -128,3 +128,16 @@ test('the host recorder follows the DHT node: connections held, and trims from a
   assert.equal(sampleValue(fams, 'swarmpath_host_libp2p_connections_trimmed_total'), 8);
   await reg.shutdown();
 });
+
+test('the host recorder follows the gRPC server: connections open, and refusals from a running total', async () => {
+  const { hostRecorder } = await import('../../../shared/telemetry/host-recorder.ts');
+  const reg = createMetricsRegistry();
+  const rec = hostRecorder(hostMetrics(reg));
+  rec.sampleConnections({ open: 5, refused: 0 });
+  rec.sampleConnections({ open: 64, refused: 10 });
+  rec.sampleConnections({ open: 63, refused: 12 });
+  const fams = parsePrometheusText(await reg.text());
+  assert.equal(sampleValue(fams, 'swarmpath_host_grpc_connections'), 63);
+  assert.equal(sampleValue(fams, 'swarmpath_host_grpc_connections_refused_total'), 12);
+  await reg.shutdown();
+});
